@@ -1,0 +1,184 @@
+"""The access policy: the one place that answers what an actor may see or change.
+
+Every tenant-owned row reaches its enterprise through a declared path, and every query on
+such a model goes through a django-scopes `ScopedManager`, which raises `ScopeError` when
+no scope is active. Scope is switched on at the edge (web and admin middleware, the API
+base view, the base Celery task) with `reach_scope(user)`; nothing below the edge decides
+reach again. Objects outside reach answer 404, exactly like missing ones.
+
+Reach:
+- platform admin: everything;
+- enterprise admin and staff: their own enterprise; a park's users also read (never change)
+  the park's member enterprises;
+- municipal reviewer: enterprises in their authority's region (city or district subtree);
+- provincial officer: enterprises in their province;
+- expert: nothing yet (later, the submissions assigned to them, minus conflicts);
+- anonymous and inactive users: nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.db.models import Model, QuerySet
+from django.http import Http404
+from django_scopes import scope, scopes_disabled
+
+from portal.models import Enterprise, Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from portal.models import User
+
+    Actor = User | AnonymousUser
+
+ModelT = TypeVar("ModelT", bound=Model)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The enterprises an actor may see and change. `everything` means no tenant filter."""
+
+    everything: bool
+    visible_ids: tuple[int, ...] = ()
+    changeable_ids: tuple[int, ...] = ()
+
+    @property
+    def scope_value(self) -> list[int] | None:
+        # django-scopes: a list filters with `__in`, None means "no filter" for this dimension.
+        return None if self.everything else list(self.visible_ids)
+
+    def can_see(self, enterprise_id: int | None) -> bool:
+        return self.everything or enterprise_id in self.visible_ids
+
+    def can_change(self, enterprise_id: int | None) -> bool:
+        return self.everything or enterprise_id in self.changeable_ids
+
+
+NO_REACH = Reach(everything=False)
+FULL_REACH = Reach(everything=True)
+
+
+def _enterprise_ids(queryset: QuerySet[Enterprise]) -> tuple[int, ...]:
+    return tuple(queryset.order_by("id").values_list("id", flat=True))
+
+
+def reach_for(user: Actor | None) -> Reach:
+    """Compute the reach of a user. This is the only place reach is decided."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return NO_REACH
+    if user.is_superuser or user.role == Role.PLATFORM_ADMIN:
+        return FULL_REACH
+    # The policy itself must read enterprises before any scope exists: it is what defines it.
+    with scopes_disabled():
+        everything = Enterprise.objects.all()
+        if user.role in (Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_STAFF):
+            if user.enterprise_id is None:
+                return NO_REACH
+            own = (user.enterprise_id,)
+            members = _enterprise_ids(everything.filter(park_id=user.enterprise_id))
+            return Reach(everything=False, visible_ids=own + members, changeable_ids=own)
+        if user.role in (Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER):
+            if user.authority_id is None:
+                return NO_REACH
+            region_path = user.authority.region.path
+            ids = _enterprise_ids(everything.filter(region__path__startswith=region_path))
+            # Officials review and approve; they change registration status, not enterprise data.
+            return Reach(everything=False, visible_ids=ids, changeable_ids=ids)
+    return NO_REACH
+
+
+@contextmanager
+def reach_scope(user: Actor | None) -> Iterator[Reach]:
+    """Activate the tenant scope of `user` for the duration of the block."""
+    reach = reach_for(user)
+    with scope(enterprise=reach.scope_value):
+        yield reach
+
+
+@contextmanager
+def enterprise_scope(enterprise_id: int) -> Iterator[None]:
+    """Scope to one enterprise, for work done on its behalf (tasks, collectors, ingest)."""
+    with scope(enterprise=[enterprise_id]):
+        yield
+
+
+def visible_enterprises(user: Actor) -> QuerySet[Enterprise]:
+    """Enterprises the user may see, under the active scope (raises when no scope is active)."""
+    reach = reach_for(user)
+    queryset = Enterprise.objects.select_related("region", "park")
+    return queryset if reach.everything else queryset.filter(id__in=reach.visible_ids)
+
+
+def changeable_enterprises(user: Actor) -> QuerySet[Enterprise]:
+    reach = reach_for(user)
+    queryset = Enterprise.objects.select_related("region", "park")
+    return queryset if reach.everything else queryset.filter(id__in=reach.changeable_ids)
+
+
+def get_enterprise_for_user(user: Actor, enterprise_id: Any) -> Enterprise:
+    """The enterprise if the user may see it; 404 alike for missing and out of reach."""
+    return _get_or_404(visible_enterprises(user), enterprise_id)
+
+
+def get_rw_enterprise_for_user(user: Actor, enterprise_id: Any) -> Enterprise:
+    """The enterprise if the user may change it; 404 alike for missing and out of reach."""
+    return _get_or_404(changeable_enterprises(user), enterprise_id)
+
+
+def filter_to_reach(user: Actor, queryset: QuerySet[ModelT], path: str, *, write: bool = False) -> QuerySet[ModelT]:
+    """Restrict a queryset of a tenant-owned model by its declared path to the enterprise."""
+    reach = reach_for(user)
+    if reach.everything:
+        return queryset
+    ids = reach.changeable_ids if write else reach.visible_ids
+    return queryset.filter(**{f"{path}__in": ids})
+
+
+def get_object_for_user(
+    user: Actor, queryset: QuerySet[ModelT], object_id: Any, *, path: str, write: bool = False
+) -> ModelT:
+    """Fetch a tenant-owned object through its path; 404 alike for missing and out of reach."""
+    return _get_or_404(filter_to_reach(user, queryset, path, write=write), object_id)
+
+
+def _get_or_404(queryset: QuerySet[ModelT], object_id: Any) -> ModelT:
+    try:
+        pk = int(object_id)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    obj = queryset.filter(pk=pk).first()
+    if obj is None:
+        raise Http404
+    return obj
+
+
+def can_use_admin(user: Actor) -> bool:
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and (user.is_superuser or user.role in {Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER, Role.EXPERT, Role.PLATFORM_ADMIN})
+    )
+
+
+def can_file_applications(user: Actor) -> bool:
+    """Enterprise users may file only once their enterprise has been approved."""
+    return bool(
+        user.is_authenticated
+        and user.role in (Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_STAFF)
+        and user.enterprise is not None
+        and user.enterprise.is_approved
+    )
+
+
+def can_review_registration(user: Actor, enterprise: Enterprise) -> bool:
+    """The authority of the enterprise's region (or above) approves its registration."""
+    if user.is_platform_admin:
+        return True
+    if user.role not in (Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER) or user.authority is None:
+        return False
+    return enterprise.region.path.startswith(user.authority.region.path)

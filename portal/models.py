@@ -1,0 +1,300 @@
+"""Organizations, people, roles and the audit trail: the core every other app builds on."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+from portal.credit_code import normalize_credit_code, validate_credit_code
+
+
+class Region(models.Model):
+    """A node of the administrative division tree (行政区划), identified by its official code."""
+
+    class Level(models.TextChoices):
+        PROVINCE = "province", _("省级")
+        CITY = "city", _("市级")
+        DISTRICT = "district", _("区县级")
+
+    code = models.CharField(_("行政区划代码"), max_length=12, unique=True)
+    name = models.CharField(_("名称"), max_length=64)
+    name_en = models.CharField(_("英文名称"), max_length=64, blank=True)
+    level = models.CharField(_("层级"), max_length=16, choices=Level.choices)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("上级"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    # Materialized path of codes ("/410000/410100/"), so "everything under this region" is one
+    # indexed prefix match instead of a recursive query.
+    path = models.CharField(_("路径"), max_length=128, editable=False, db_index=True)
+
+    class Meta:
+        verbose_name = _("行政区划")
+        verbose_name_plural = _("行政区划")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.path = (self.parent.path if self.parent else "/") + f"{self.code}/"
+        super().save(*args, **kwargs)
+
+    @property
+    def full_name(self) -> str:
+        names = []
+        node: Region | None = self
+        while node is not None:
+            names.append(node.name)
+            node = node.parent
+        return "".join(reversed(names))
+
+
+class Enterprise(models.Model):
+    """An enterprise, data center or park: the tenant that owns applications and meters."""
+
+    class Kind(models.TextChoices):
+        INDUSTRIAL = "industrial", _("工业企业")
+        DATA_CENTER = "data_center", _("数据中心")
+        PARK = "park", _("园区")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待审核")
+        APPROVED = "approved", _("已批准")
+        REJECTED = "rejected", _("已驳回")
+        SUSPENDED = "suspended", _("已停用")
+
+    name = models.CharField(_("企业名称"), max_length=200)
+    credit_code = models.CharField(
+        _("统一社会信用代码"), max_length=18, unique=True, validators=[validate_credit_code]
+    )
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices, default=Kind.INDUSTRIAL)
+    region = models.ForeignKey(Region, verbose_name=_("所在地区"), on_delete=models.PROTECT, related_name="enterprises")
+    industry = models.CharField(_("所属行业"), max_length=100, blank=True)
+    address = models.CharField(_("单位地址"), max_length=255, blank=True)
+    contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
+    contact_phone = models.CharField(_("联系电话"), max_length=30, blank=True)
+    contact_email = models.EmailField(_("电子邮箱"), blank=True)
+    park = models.ForeignKey(
+        "self",
+        verbose_name=_("所属园区"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="members",
+        limit_choices_to={"kind": "park"},
+    )
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    reviewed_by = models.ForeignKey(
+        "portal.User", verbose_name=_("审核人"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    review_note = models.CharField(_("审核意见"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now, editable=False)
+
+    # Tenant scoping fails closed: a query with no active scope raises ScopeError.
+    objects = ScopedManager(enterprise="id")
+
+    class Meta:
+        verbose_name = _("企业")
+        verbose_name_plural = _("企业")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        self.credit_code = normalize_credit_code(self.credit_code)
+        if self.park_id and self.park_id == self.pk:
+            raise ValidationError({"park": _("园区不能是自己的成员。")})
+        if self.park_id and self.park and self.park.kind != self.Kind.PARK:
+            raise ValidationError({"park": _("所属园区必须是园区类型的单位。")})
+        if self.kind == self.Kind.PARK and self.park_id:
+            raise ValidationError({"park": _("园区本身不能隶属于其他园区。")})
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == self.Status.APPROVED
+
+
+class Authority(models.Model):
+    """A government body (主管部门) with its region, level and the programs it handles."""
+
+    class Level(models.TextChoices):
+        DISTRICT = "district", _("区县级")
+        MUNICIPAL = "municipal", _("市级")
+        PROVINCIAL = "provincial", _("省级")
+
+    name = models.CharField(_("机关名称"), max_length=200)
+    region = models.ForeignKey(Region, verbose_name=_("管辖地区"), on_delete=models.PROTECT, related_name="authorities")
+    level = models.CharField(_("层级"), max_length=16, choices=Level.choices)
+    programs = models.ManyToManyField("applications.Program", verbose_name=_("负责的项目"), blank=True)
+
+    class Meta:
+        verbose_name = _("主管部门")
+        verbose_name_plural = _("主管部门")
+        ordering = ["region__code", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReviewOrganization(models.Model):
+    """A third-party review organization (第三方机构) whose experts run on-site checks."""
+
+    name = models.CharField(_("机构名称"), max_length=200)
+    credit_code = models.CharField(
+        _("统一社会信用代码"), max_length=18, unique=True, validators=[validate_credit_code]
+    )
+    region = models.ForeignKey(
+        Region, verbose_name=_("所在地区"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("第三方机构")
+        verbose_name_plural = _("第三方机构")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    ENTERPRISE_ADMIN = "enterprise_admin", _("企业管理员")
+    ENTERPRISE_STAFF = "enterprise_staff", _("企业填报人员")
+    MUNICIPAL_REVIEWER = "municipal_reviewer", _("初审人员（市/区主管部门）")
+    PROVINCIAL_OFFICER = "provincial_officer", _("省级主管人员")
+    EXPERT = "expert", _("评审专家")
+    PLATFORM_ADMIN = "platform_admin", _("平台管理员")
+
+
+ENTERPRISE_ROLES = frozenset({Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_STAFF})
+GOVERNMENT_ROLES = frozenset({Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER})
+# Roles that work in the Django admin (officials, experts, platform admins).
+ADMIN_ROLES = frozenset({*GOVERNMENT_ROLES, Role.EXPERT, Role.PLATFORM_ADMIN})
+
+
+class User(AbstractUser):
+    """A person with exactly one role and the one organization that role belongs to."""
+
+    role = models.CharField(_("角色"), max_length=32, choices=Role.choices, default=Role.ENTERPRISE_STAFF)
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name=_("所属企业"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+    authority = models.ForeignKey(
+        Authority, verbose_name=_("所属主管部门"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+    review_organization = models.ForeignKey(
+        ReviewOrganization,
+        verbose_name=_("所属第三方机构"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="experts",
+    )
+    phone = models.CharField(_("手机"), max_length=30, blank=True)
+
+    class Meta:
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+        constraints = [
+            models.CheckConstraint(
+                name="user_enterprise_roles_have_enterprise",
+                condition=~models.Q(role__in=["enterprise_admin", "enterprise_staff"])
+                | models.Q(enterprise__isnull=False, authority__isnull=True, review_organization__isnull=True),
+            ),
+            models.CheckConstraint(
+                name="user_government_roles_have_authority",
+                condition=~models.Q(role__in=["municipal_reviewer", "provincial_officer"])
+                | models.Q(authority__isnull=False, enterprise__isnull=True, review_organization__isnull=True),
+            ),
+            models.CheckConstraint(
+                name="user_experts_have_review_organization",
+                condition=~models.Q(role="expert")
+                | models.Q(review_organization__isnull=False, enterprise__isnull=True, authority__isnull=True),
+            ),
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        required = {
+            Role.ENTERPRISE_ADMIN: "enterprise",
+            Role.ENTERPRISE_STAFF: "enterprise",
+            Role.MUNICIPAL_REVIEWER: "authority",
+            Role.PROVINCIAL_OFFICER: "authority",
+            Role.EXPERT: "review_organization",
+        }.get(Role(self.role))
+        errors = {}
+        for field in ("enterprise", "authority", "review_organization"):
+            has_value = getattr(self, f"{field}_id") is not None
+            if field == required and not has_value:
+                errors[field] = _("该角色必须填写此项。")
+            elif field != required and has_value:
+                errors[field] = _("该角色不能填写此项。")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def organization(self) -> Enterprise | Authority | ReviewOrganization | None:
+        return self.enterprise or self.authority or self.review_organization
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.is_superuser or self.role == Role.PLATFORM_ADMIN
+
+    @property
+    def is_enterprise_user(self) -> bool:
+        return self.role in ENTERPRISE_ROLES
+
+    @property
+    def is_government_user(self) -> bool:
+        return self.role in GOVERNMENT_ROLES
+
+
+class AuditEntry(models.Model):
+    """One archived operation (操作日志). Append-only: the application never updates or deletes it."""
+
+    class Channel(models.TextChoices):
+        WEB = "web", _("网页")
+        ADMIN = "admin", _("管理后台")
+        API = "api", _("接口")
+        TASK = "task", _("后台任务")
+        COMMAND = "command", _("命令")
+        SYSTEM = "system", _("系统")
+
+    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        User, verbose_name=_("操作人"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Copied so the trail still reads correctly after a user or organization is renamed or removed.
+    actor_username = models.CharField(_("用户名"), max_length=150, blank=True, db_index=True)
+    organization = models.CharField(_("单位"), max_length=200, blank=True)
+    enterprise_id_snapshot = models.BigIntegerField(_("企业ID"), null=True, blank=True, db_index=True)
+    action = models.CharField(_("操作"), max_length=40, db_index=True)
+    object_type = models.CharField(_("对象类型"), max_length=100, blank=True, db_index=True)
+    object_id = models.CharField(_("对象ID"), max_length=64, blank=True)
+    object_repr = models.CharField(_("对象"), max_length=255, blank=True)
+    changes = models.JSONField(_("变更内容"), default=dict, blank=True)
+    channel = models.CharField(_("渠道"), max_length=16, choices=Channel.choices, default=Channel.SYSTEM)
+    ip_address = models.GenericIPAddressField(_("来源地址"), null=True, blank=True)
+    user_agent = models.CharField(_("客户端"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("操作日志")
+        verbose_name_plural = _("操作日志")
+        ordering = ["-at", "-id"]
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_username} {self.action} {self.object_repr}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValidationError(_("操作日志只能追加，不能修改。"))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError(_("操作日志只能追加，不能删除。"))

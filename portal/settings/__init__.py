@@ -1,0 +1,295 @@
+"""Settings for the Nengtan portal, read from the environment and parsed strictly.
+
+Every value comes from an environment variable (or a `.env` file in the project root);
+a value that does not parse stops start-up with a message that names the variable.
+`NENGTAN_ENV` picks the profile: `development` (the embedded default that `make run`
+serves), `test` (what `make test` uses) or `production` (secure by default).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from environs import Env, EnvError
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = Env()
+env.read_env(str(BASE_DIR / ".env"), recurse=False)
+
+try:
+    NENGTAN_ENV: str = env.str(
+        "NENGTAN_ENV",
+        "development",
+        validate=lambda v: v in {"development", "test", "production"},
+    )
+except EnvError as exc:  # pragma: no cover - exercised by tests/test_settings.py in a subprocess
+    raise ImproperlyConfigured(f"NENGTAN_ENV must be development, test or production: {exc}") from exc
+
+PRODUCTION = NENGTAN_ENV == "production"
+
+
+def _parse() -> dict:
+    """Read every environment-driven value at once so one error message lists them all."""
+    with env.prefixed(""):
+        values = {
+            "DEBUG": env.bool("DEBUG", not PRODUCTION),
+            "SECRET_KEY": env.str("SECRET_KEY", None if PRODUCTION else "insecure-development-key-only"),
+            "ALLOWED_HOSTS": env.list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]),
+            "CSRF_TRUSTED_ORIGINS": env.list("CSRF_TRUSTED_ORIGINS", []),
+            "DATABASE": env.dj_db_url(
+                "DATABASE_URL", f"sqlite:///{VAR_DIR / 'nengtan.sqlite3'}", conn_max_age=60
+            ),
+            "REDIS_URL": env.str("REDIS_URL", ""),
+            "MQTT_URL": env.str("MQTT_URL", ""),
+            "REQUIRE_2FA_FOR_OFFICIALS": env.bool("REQUIRE_2FA_FOR_OFFICIALS", False),
+            "LOGIN_FAILURE_LIMIT": env.int("LOGIN_FAILURE_LIMIT", 5, validate=lambda v: 1 <= v <= 100),
+            "LOCKOUT_MINUTES": env.int("LOCKOUT_MINUTES", 15, validate=lambda v: 1 <= v <= 24 * 60),
+            "SESSION_IDLE_MINUTES": env.int("SESSION_IDLE_MINUTES", 60, validate=lambda v: 5 <= v <= 24 * 60),
+            "DEMO_PASSWORD": env.str("DEMO_PASSWORD", "demo-pass-2026"),
+            "LOG_LEVEL": env.log_level("LOG_LEVEL", "INFO"),
+            "STATIC_ROOT": env.path("STATIC_ROOT", VAR_DIR / "staticfiles"),
+            "MEDIA_ROOT": env.path("MEDIA_ROOT", VAR_DIR / "media"),
+            "SPOOL_DIR": env.path("SPOOL_DIR", VAR_DIR / "spool"),
+            "HSTS_SECONDS": env.int("HSTS_SECONDS", 31536000 if PRODUCTION else 0, validate=lambda v: v >= 0),
+        }
+    return values
+
+
+try:
+    _values = _parse()
+except EnvError as exc:
+    raise ImproperlyConfigured(f"Invalid environment configuration: {exc}") from exc
+
+if PRODUCTION and not _values["SECRET_KEY"]:
+    raise ImproperlyConfigured("SECRET_KEY must be set when NENGTAN_ENV=production.")
+if PRODUCTION and len(_values["SECRET_KEY"]) < 32:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters in production.")
+if PRODUCTION and not _values["ALLOWED_HOSTS"]:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set when NENGTAN_ENV=production.")
+
+DEBUG: bool = _values["DEBUG"]
+SECRET_KEY: str = _values["SECRET_KEY"]
+ALLOWED_HOSTS: list[str] = _values["ALLOWED_HOSTS"]
+CSRF_TRUSTED_ORIGINS: list[str] = _values["CSRF_TRUSTED_ORIGINS"]
+REDIS_URL: str = _values["REDIS_URL"]
+MQTT_URL: str = _values["MQTT_URL"]
+DEMO_PASSWORD: str = _values["DEMO_PASSWORD"]
+SPOOL_DIR: Path = _values["SPOOL_DIR"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "csp",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "portal",
+    "applications",
+    "metering",
+    "reviews",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "portal.middleware.RequestContextMiddleware",
+    "portal.middleware.SecondFactorMiddleware",
+    "portal.middleware.ReachMiddleware",
+    # axes last, as its documentation asks, so it sees the final response of a login attempt.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+AUTH_USER_MODEL = "portal.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.portal",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": _values["DATABASE"]}
+IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+if not IS_POSTGRES:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # SQLite is the embedded default for one person's local run; WAL lets the collectors and
+    # the web server write at the same time without "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
+    )
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = _values["STATIC_ROOT"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = _values["MEDIA_ROOT"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "portal:login"
+
+# Sessions expire after a period of inactivity, and with the browser.
+SESSION_COOKIE_AGE = _values["SESSION_IDLE_MINUTES"] * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_SSL_REDIRECT = PRODUCTION and env.bool("SECURE_SSL_REDIRECT", True)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+SECURE_HSTS_SECONDS = _values["HSTS_SECONDS"]
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = False
+
+# Content Security Policy: everything from our own origin; no CDN is ever used.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "style-src": ["'self'"],
+        "script-src": ["'self'"],
+        "object-src": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# Lockout after repeated failed logins (django-axes), per user name and address.
+AXES_FAILURE_LIMIT = _values["LOGIN_FAILURE_LIMIT"]
+AXES_COOLOFF_TIME = timedelta(minutes=_values["LOCKOUT_MINUTES"])
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "portal.views.auth.lockout_response"
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["password", "token", "otp_token"]
+
+REQUIRE_2FA_FOR_OFFICIALS: bool = _values["REQUIRE_2FA_FOR_OFFICIALS"]
+OTP_TOTP_ISSUER = "Nengtan 能碳"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_RATES": {"token": "20/min"},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Nengtan 能碳 API",
+    "DESCRIPTION": "Enterprises, meters and monitoring data of the Nengtan portal.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc are served from our own static files, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Celery: Redis when REDIS_URL is set; otherwise tasks run in-process (the embedded default).
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE: dict = {}
+
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": _values["LOG_LEVEL"]},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+if NENGTAN_ENV == "test":
+    # Hashing cost is not what the tests measure.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
