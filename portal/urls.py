@@ -8,5 +8,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin_site.urls),
     path("api/v1/", include("portal.api.urls")),
+    path("api/v1/", include("metering.api.urls")),
+    path("metering/", include("metering.urls")),
     path("", include("portal.web_urls")),
 ]

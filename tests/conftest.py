@@ -1,0 +1,125 @@
+"""Shared fixtures. Every test world has two enterprises in different cities and an outsider.
+
+- `tenant_a`: an approved enterprise in Zhengzhou (金水区), with admin and staff users;
+- `tenant_b`: an approved enterprise in Luoyang (涧西区), with an admin;
+- `outsider`: an approved enterprise in Shanghai (徐汇区), with an admin;
+plus a Zhengzhou municipal reviewer, a Luoyang municipal reviewer, a Henan provincial
+officer, a Xuhui district reviewer, an expert and a platform admin.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import pytest
+from django_scopes import scopes_disabled
+from rest_framework.test import APIClient
+
+from portal.models import Authority, Enterprise, Role, User
+from tests.factories import (
+    TEST_PASSWORD,
+    AuthorityFactory,
+    EnterpriseFactory,
+    ReviewOrganizationFactory,
+    UserFactory,
+    region,
+)
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_service(url: str, name: str) -> None:
+    """Fail under CI (never skip) when a service is unreachable; skip on a developer machine."""
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 0), timeout=2):
+            return
+    except OSError as exc:
+        message = f"{name} at {parsed.hostname}:{parsed.port} is unreachable: {exc}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ["REDIS_URL"]
+    require_service(url, "Redis")
+    return url
+
+
+@pytest.fixture
+def mqtt_url() -> str:
+    url = os.environ["MQTT_URL"]
+    require_service(url, "Mosquitto")
+    return url
+
+
+@pytest.fixture(autouse=True)
+def _scopes_disabled_for_test_setup():
+    """Test bodies set up and inspect rows freely; the code under test runs inside the
+    scope its edge switches on (middleware, API, task), which overrides this."""
+    with scopes_disabled():
+        yield
+
+
+@dataclass
+class World:
+    tenant_a: Enterprise
+    tenant_b: Enterprise
+    outsider: Enterprise
+    users: dict[str, User]
+
+    def user(self, key: str) -> User:
+        return self.users[key]
+
+
+ROLE_KEYS = (
+    "a_admin", "a_staff", "b_admin", "outsider_admin", "zhengzhou_reviewer", "luoyang_reviewer",
+    "henan_officer", "xuhui_reviewer", "expert", "platform_admin", "anonymous",
+)
+
+
+@pytest.fixture
+def world(db) -> World:  # type: ignore[no-untyped-def]
+    tenant_a = EnterpriseFactory(name="郑州甲钢铁有限公司", region=region("410105"))
+    tenant_b = EnterpriseFactory(name="洛阳乙化工有限公司", region=region("410305"))
+    outsider = EnterpriseFactory(name="上海丙数据中心有限公司", region=region("310104"),
+                                 kind=Enterprise.Kind.DATA_CENTER)
+    zhengzhou = AuthorityFactory(name="郑州市工业和信息化局", region=region("410100"))
+    luoyang = AuthorityFactory(name="洛阳市工业和信息化局", region=region("410300"))
+    henan = AuthorityFactory(name="河南省工业和信息化厅", region=region("410000"), level=Authority.Level.PROVINCIAL)
+    xuhui = AuthorityFactory(name="徐汇区商务委", region=region("310104"), level=Authority.Level.DISTRICT)
+    review_org = ReviewOrganizationFactory()
+    users = {
+        "a_admin": UserFactory(username="a_admin", role=Role.ENTERPRISE_ADMIN, enterprise=tenant_a),
+        "a_staff": UserFactory(username="a_staff", role=Role.ENTERPRISE_STAFF, enterprise=tenant_a),
+        "b_admin": UserFactory(username="b_admin", role=Role.ENTERPRISE_ADMIN, enterprise=tenant_b),
+        "outsider_admin": UserFactory(username="outsider_admin", role=Role.ENTERPRISE_ADMIN, enterprise=outsider),
+        "zhengzhou_reviewer": UserFactory(username="zz_reviewer", role=Role.MUNICIPAL_REVIEWER,
+                                          authority=zhengzhou, is_staff=True),
+        "luoyang_reviewer": UserFactory(username="ly_reviewer", role=Role.MUNICIPAL_REVIEWER,
+                                        authority=luoyang, is_staff=True),
+        "henan_officer": UserFactory(username="henan_officer", role=Role.PROVINCIAL_OFFICER, authority=henan,
+                                     is_staff=True),
+        "xuhui_reviewer": UserFactory(username="xh_reviewer", role=Role.MUNICIPAL_REVIEWER, authority=xuhui,
+                                      is_staff=True),
+        "expert": UserFactory(username="expert", role=Role.EXPERT, review_organization=review_org, is_staff=True),
+        "platform_admin": UserFactory(username="platform_admin", role=Role.PLATFORM_ADMIN, is_staff=True),
+    }
+    return World(tenant_a=tenant_a, tenant_b=tenant_b, outsider=outsider, users=users)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def login(client, user: User) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+
+
+__all__ = ["ROLE_KEYS", "TEST_PASSWORD", "World", "login", "require_service"]

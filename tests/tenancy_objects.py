@@ -1,0 +1,23 @@
+"""Out-of-reach objects for the URL-map walk (tests/portal/test_tenancy_walk.py).
+
+Every URL pattern that takes an object id must have an entry here, keyed by the URL name
+("namespace:name"). The value builds, in the given test world, an object that belongs to
+`world.outsider` (a Shanghai enterprise no Henan user may reach) and returns the URL kwargs
+that address it. The walk fails for a URL with kwargs that has no entry, so a new page can
+never skip the tenancy check. Admin change pages are derived from the admin registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+OUT_OF_REACH: dict[str, Callable[[Any], dict[str, Any]]] = {}
+
+
+def out_of_reach(url_name: str) -> Callable[[Callable[[Any], dict[str, Any]]], Callable[[Any], dict[str, Any]]]:
+    def register(builder: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+        OUT_OF_REACH[url_name] = builder
+        return builder
+
+    return register
