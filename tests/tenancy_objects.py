@@ -21,3 +21,17 @@ def out_of_reach(url_name: str) -> Callable[[Callable[[Any], dict[str, Any]]], C
         return builder
 
     return register
+
+
+# Model label ("metering.Meter") → builder returning an instance owned by world.outsider.
+# Used for the admin change/delete/history pages of every tenant-owned model registered in
+# the admin; the walk fails for a tenant-owned admin model with no entry here.
+OUT_OF_REACH_MODELS: dict[str, Callable[[Any], Any]] = {}
+
+
+def out_of_reach_model(label: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+    def register(builder: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        OUT_OF_REACH_MODELS[label] = builder
+        return builder
+
+    return register
