@@ -3,3 +3,16 @@ from django.apps import AppConfig
 
 class MeteringConfig(AppConfig):
     name = "metering"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from metering import signals  # noqa: F401  (connect the audit receivers)
+        from metering.storage import ensure_partitions_after_migrate
+
+        # A freshly migrated database gets its monthly reading partitions without waiting for beat.
+        post_migrate.connect(
+            ensure_partitions_after_migrate,
+            sender=self,
+            dispatch_uid="metering.ensure_partitions_after_migrate",
+        )

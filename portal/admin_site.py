@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from portal.access import can_use_admin, filter_to_reach
@@ -36,6 +36,11 @@ class ReachModelAdmin(admin.ModelAdmin):
 
     reach_path: str | None = None
     role_rights: dict[str, frozenset[str]] = {}
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> Any:
+        # Django redirects to the index with "doesn't exist"; out of reach must answer 404,
+        # exactly like missing (change, delete and history pages all come through here).
+        raise Http404
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)

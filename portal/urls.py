@@ -12,3 +12,9 @@ urlpatterns = [
     path("metering/", include("metering.urls")),
     path("", include("portal.web_urls")),
 ]
+
+# JSON error shape for /api/ paths, the ordinary pages elsewhere (portal/api/errors.py).
+handler400 = "portal.api.errors.handler400"
+handler403 = "portal.api.errors.handler403"
+handler404 = "portal.api.errors.handler404"
+handler500 = "portal.api.errors.handler500"

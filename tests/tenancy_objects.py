@@ -35,3 +35,11 @@ def out_of_reach_model(label: str) -> Callable[[Callable[[Any], Any]], Callable[
         return builder
 
     return register
+
+
+# Registries from each area (one import per line; append yours).
+import tests.tenancy_api  # noqa: E402, F401
+import tests.tenancy_web  # noqa: E402, F401
+import tests.tenancy_metering  # noqa: E402, F401
+import tests.tenancy_admin  # noqa: E402, F401
+import tests.tenancy_ingest  # noqa: E402, F401

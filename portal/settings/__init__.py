@@ -8,11 +8,13 @@ serves), `test` (what `make test` uses) or `production` (secure by default).
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from environs import Env, EnvError
+from marshmallow.validate import OneOf, Range
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -24,7 +26,8 @@ try:
     NENGTAN_ENV: str = env.str(
         "NENGTAN_ENV",
         "development",
-        validate=lambda v: v in {"development", "test", "production"},
+        # marshmallow validators must raise; a lambda returning False is silently ignored.
+        validate=OneOf(["development", "test", "production"]),
     )
 except EnvError as exc:  # pragma: no cover - exercised by tests/test_settings.py in a subprocess
     raise ImproperlyConfigured(f"NENGTAN_ENV must be development, test or production: {exc}") from exc
@@ -34,11 +37,15 @@ PRODUCTION = NENGTAN_ENV == "production"
 
 def _parse() -> dict:
     """Read every environment-driven value at once so one error message lists them all."""
+    # A deferred parser collects every bad variable and reports them together at seal().
+    env = Env(eager=False)
     with env.prefixed(""):
         values = {
             "DEBUG": env.bool("DEBUG", not PRODUCTION),
             "SECRET_KEY": env.str("SECRET_KEY", None if PRODUCTION else "insecure-development-key-only"),
-            "ALLOWED_HOSTS": env.list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]),
+            "ALLOWED_HOSTS": env.list(
+                "ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
+            ),
             "CSRF_TRUSTED_ORIGINS": env.list("CSRF_TRUSTED_ORIGINS", []),
             "DATABASE": env.dj_db_url(
                 "DATABASE_URL", f"sqlite:///{VAR_DIR / 'nengtan.sqlite3'}", conn_max_age=60
@@ -46,23 +53,30 @@ def _parse() -> dict:
             "REDIS_URL": env.str("REDIS_URL", ""),
             "MQTT_URL": env.str("MQTT_URL", ""),
             "REQUIRE_2FA_FOR_OFFICIALS": env.bool("REQUIRE_2FA_FOR_OFFICIALS", False),
-            "LOGIN_FAILURE_LIMIT": env.int("LOGIN_FAILURE_LIMIT", 5, validate=lambda v: 1 <= v <= 100),
-            "LOCKOUT_MINUTES": env.int("LOCKOUT_MINUTES", 15, validate=lambda v: 1 <= v <= 24 * 60),
-            "SESSION_IDLE_MINUTES": env.int("SESSION_IDLE_MINUTES", 60, validate=lambda v: 5 <= v <= 24 * 60),
+            "LOGIN_FAILURE_LIMIT": env.int("LOGIN_FAILURE_LIMIT", 5, validate=Range(min=1, max=100)),
+            "LOCKOUT_MINUTES": env.int("LOCKOUT_MINUTES", 15, validate=Range(min=1, max=24 * 60)),
+            "SESSION_IDLE_MINUTES": env.int("SESSION_IDLE_MINUTES", 60, validate=Range(min=5, max=24 * 60)),
             "DEMO_PASSWORD": env.str("DEMO_PASSWORD", "demo-pass-2026"),
-            "LOG_LEVEL": env.log_level("LOG_LEVEL", "INFO"),
+            "LOG_LEVEL": env.log_level("LOG_LEVEL", logging.INFO),
             "STATIC_ROOT": env.path("STATIC_ROOT", VAR_DIR / "staticfiles"),
             "MEDIA_ROOT": env.path("MEDIA_ROOT", VAR_DIR / "media"),
             "SPOOL_DIR": env.path("SPOOL_DIR", VAR_DIR / "spool"),
-            "HSTS_SECONDS": env.int("HSTS_SECONDS", 31536000 if PRODUCTION else 0, validate=lambda v: v >= 0),
+            "HSTS_SECONDS": env.int("HSTS_SECONDS", 31536000 if PRODUCTION else 0, validate=Range(min=0)),
+            "SECURE_SSL_REDIRECT": env.bool("SECURE_SSL_REDIRECT", True),
         }
+    env.seal()
     return values
 
 
 try:
     _values = _parse()
 except EnvError as exc:
-    raise ImproperlyConfigured(f"Invalid environment configuration: {exc}") from exc
+    problems = getattr(exc, "error_messages", None) or {}
+    detail = "; ".join(
+        f"{name}: {' '.join(str(m) for m in messages) if isinstance(messages, list) else messages}"
+        for name, messages in problems.items()
+    ) or str(exc)
+    raise ImproperlyConfigured(f"Invalid environment configuration: {detail}") from exc
 
 if PRODUCTION and not _values["SECRET_KEY"]:
     raise ImproperlyConfigured("SECRET_KEY must be set when NENGTAN_ENV=production.")
@@ -206,7 +220,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
-SECURE_SSL_REDIRECT = PRODUCTION and env.bool("SECURE_SSL_REDIRECT", True)
+SECURE_SSL_REDIRECT = PRODUCTION and _values["SECURE_SSL_REDIRECT"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
 SECURE_HSTS_SECONDS = _values["HSTS_SECONDS"]
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
@@ -272,6 +286,20 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {}
+# Due Modbus devices are looked for this often; each device still polls at its own period.
+MODBUS_DISPATCH_INTERVAL_S = 5.0
+CELERY_BEAT_SCHEDULE["metering-dispatch-modbus"] = {
+    "task": "metering.tasks.dispatch_due_devices",
+    "schedule": MODBUS_DISPATCH_INTERVAL_S,
+    # A run that waited longer than its interval is superseded by the next one.
+    "options": {"expires": MODBUS_DISPATCH_INTERVAL_S},
+}
+# Monthly reading partitions are created ahead of time (and back-dated rows moved out of the
+# default partition) once a day.
+CELERY_BEAT_SCHEDULE["metering-ensure-partitions"] = {
+    "task": "metering.tasks.ensure_reading_partitions",
+    "schedule": timedelta(days=1),
+}
 
 CACHES = {
     "default": (
@@ -293,3 +321,6 @@ LOGGING = {
 if NENGTAN_ENV == "test":
     # Hashing cost is not what the tests measure.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests never run collectstatic: skip WhiteNoise's start-up scan of the missing STATIC_ROOT
+    # (one "No directory at" warning per test client otherwise).
+    WHITENOISE_AUTOREFRESH = True

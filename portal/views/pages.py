@@ -1,29 +1,297 @@
-"""Portal pages. Views stay thin: reads through selectors, writes through services."""
+"""Portal pages. Views stay thin: reads through access helpers and selectors, writes through services."""
 
 from __future__ import annotations
 
+import csv
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
-from portal.access import visible_enterprises
+from portal import selectors, services
+from portal.access import (
+    can_file_applications,
+    can_review_registration,
+    get_enterprise_for_user,
+    get_rw_enterprise_for_user,
+    visible_enterprises,
+)
+from portal.forms import (
+    AuditSearchForm,
+    EnterpriseEditForm,
+    RegistrationForm,
+    ReviewForm,
+    StaffCreateForm,
+    apply_service_errors,
+)
+from portal.models import Enterprise, Role
+from portal.views.auth import confirmed_devices
 
+PAGE_ROWS = 50
+# Cells a spreadsheet would read as a formula; prefixed with a quote on export (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+AUDIT_CSV_CHUNK_ROWS = 2000
+UTF8_BOM = "\ufeff"
+
+
+# --- home ------------------------------------------------------------------------------------
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    enterprises = visible_enterprises(request.user)[:50]
-    return render(request, "portal/home.html", {"enterprises": enterprises})
+    user = request.user
+    context: dict[str, Any] = {"role": user.role}
+    if user.is_platform_admin:
+        context["counts"] = selectors.platform_counts()
+        context["pending"] = selectors.pending_registrations_for(user)[:PAGE_ROWS]
+    elif user.is_enterprise_user:
+        context["enterprise"] = user.enterprise
+        context["can_file"] = can_file_applications(user)
+        context["is_enterprise_admin"] = user.role == Role.ENTERPRISE_ADMIN
+    elif user.is_government_user:
+        context["pending"] = selectors.pending_registrations_for(user)[:PAGE_ROWS]
+        approved = visible_enterprises(user).filter(status=Enterprise.Status.APPROVED)
+        context["enterprises"] = approved[:PAGE_ROWS]
+    elif user.role == Role.EXPERT:
+        context["assignments"] = []
+    return render(request, "portal/home.html", context)
 
 
-@login_required
-def otp_setup(request: HttpRequest) -> HttpResponse:
-    raise NotImplementedError
+# --- registration ----------------------------------------------------------------------------
+
+REGISTRATION_SESSION_KEY = "portal_registration_done"
 
 
-@login_required
-def otp_verify(request: HttpRequest) -> HttpResponse:
-    raise NotImplementedError
-
-
+@require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
-    raise NotImplementedError
+    if request.user.is_authenticated:
+        return redirect("portal:home")
+    form = RegistrationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.enterprise_register(
+                name=data["name"], credit_code=data["credit_code"], kind=data["kind"], region=data["region"],
+                park=data["park"], industry=data["industry"], address=data["address"],
+                contact_name=data["contact_name"], contact_phone=data["contact_phone"],
+                contact_email=data["contact_email"], username=data["username"], password=data["password2"],
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            request.session[REGISTRATION_SESSION_KEY] = {"name": data["name"], "region_id": data["region"].pk}
+            return redirect("portal:register_done")
+    return render(request, "portal/register.html", {"form": form})
+
+
+def register_done(request: HttpRequest) -> HttpResponse:
+    done = request.session.pop(REGISTRATION_SESSION_KEY, None)
+    if done is None:
+        return redirect("portal:register")
+    authority = selectors.reviewing_authority_for(done["region_id"])
+    return render(request, "portal/register_done.html", {"name": done["name"], "authority": authority})
+
+
+# --- enterprises -----------------------------------------------------------------------------
+
+@login_required
+def enterprise_list(request: HttpRequest) -> HttpResponse:
+    enterprises = visible_enterprises(request.user).order_by("name")
+    status = request.GET.get("status", "")
+    if status in Enterprise.Status.values:
+        enterprises = enterprises.filter(status=status)
+    query = request.GET.get("q", "").strip()[:100]
+    if query:
+        enterprises = enterprises.filter(Q(name__icontains=query) | Q(credit_code__iexact=query))
+    page = Paginator(enterprises, PAGE_ROWS).get_page(request.GET.get("page"))
+    return render(request, "portal/enterprise_list.html", {
+        "page": page, "status": status, "q": query, "statuses": Enterprise.Status.choices,
+        "query": urlencode({"q": query, "status": status}),
+    })
+
+
+@login_required
+def enterprise_detail(request: HttpRequest, enterprise_id: int) -> HttpResponse:
+    enterprise = get_enterprise_for_user(request.user, enterprise_id)
+    return render(request, "portal/enterprise_detail.html", {
+        "enterprise": enterprise,
+        "can_review": can_review_registration(request.user, enterprise),
+        "can_manage": services.can_manage_enterprise(request.user, enterprise),
+        "review_form": ReviewForm(),
+    })
+
+
+def _managed_enterprise_or_404(request: HttpRequest, enterprise_id: int) -> Enterprise:
+    """The enterprise when the user is its enterprise admin (or a platform admin); else 404."""
+    enterprise = get_rw_enterprise_for_user(request.user, enterprise_id)
+    if not services.can_manage_enterprise(request.user, enterprise):
+        raise Http404
+    return enterprise
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def enterprise_edit(request: HttpRequest, enterprise_id: int) -> HttpResponse:
+    enterprise = _managed_enterprise_or_404(request, enterprise_id)
+    form = EnterpriseEditForm(request.POST or None, enterprise=enterprise)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.enterprise_update(actor=request.user, enterprise=enterprise, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("企业信息已保存。"))
+            return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
+    return render(request, "portal/enterprise_edit.html", {"enterprise": enterprise, "form": form})
+
+
+def _reviewable_enterprise_or_404(request: HttpRequest, enterprise_id: int) -> Enterprise:
+    enterprise = get_enterprise_for_user(request.user, enterprise_id)
+    if not can_review_registration(request.user, enterprise):
+        raise Http404
+    return enterprise
+
+
+@login_required
+@require_POST
+def enterprise_approve(request: HttpRequest, enterprise_id: int) -> HttpResponse:
+    enterprise = _reviewable_enterprise_or_404(request, enterprise_id)
+    form = ReviewForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        services.enterprise_approve(actor=request.user, enterprise=enterprise, note=note)
+    except PermissionDenied:
+        raise Http404 from None
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("已批准 %(name)s 的注册。") % {"name": enterprise.name})
+    return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
+
+
+@login_required
+@require_POST
+def enterprise_reject(request: HttpRequest, enterprise_id: int) -> HttpResponse:
+    enterprise = _reviewable_enterprise_or_404(request, enterprise_id)
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
+    try:
+        services.enterprise_reject(actor=request.user, enterprise=enterprise, note=form.cleaned_data["note"])
+    except PermissionDenied:
+        raise Http404 from None
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("已驳回 %(name)s 的注册。") % {"name": enterprise.name})
+    return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def enterprise_users(request: HttpRequest, enterprise_id: int) -> HttpResponse:
+    enterprise = _managed_enterprise_or_404(request, enterprise_id)
+    form = StaffCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.user_create_staff(
+                actor=request.user, enterprise=enterprise, username=data["username"],
+                password=data["password2"], first_name=data["first_name"], last_name=data["last_name"],
+                email=data["email"], phone=data["phone"],
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("已添加填报人员 %(username)s。") % {"username": data["username"]})
+            return redirect("portal:enterprise_users", enterprise_id=enterprise.pk)
+    return render(request, "portal/enterprise_users.html", {
+        "enterprise": enterprise, "staff": selectors.enterprise_staff(enterprise), "form": form,
+    })
+
+
+# --- account ---------------------------------------------------------------------------------
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/account.html", {
+        "organization": request.user.organization,
+        "otp_enabled": bool(confirmed_devices(request.user)),
+        "otp_verified": request.user.is_verified(),
+    })
+
+
+# --- audit trail -----------------------------------------------------------------------------
+
+def _platform_admin_or_404(request: HttpRequest) -> None:
+    if not (request.user.is_authenticated and request.user.is_platform_admin):
+        raise Http404
+
+
+@login_required
+def audit_list(request: HttpRequest) -> HttpResponse:
+    _platform_admin_or_404(request)
+    form = AuditSearchForm(request.GET or None)
+    entries = selectors.audit_entries_search(**form.search_kwargs())
+    page = Paginator(entries, PAGE_ROWS).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "portal/audit_list.html", {
+        "form": form, "page": page, "query": query.urlencode(), "actions": selectors.audit_actions(),
+    })
+
+
+def defuse_csv_cell(value: Any) -> str:
+    """Text for one CSV cell that Excel or WPS will not run as a formula."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+AUDIT_CSV_COLUMNS = ("at", "actor_username", "organization", "action", "object_type", "object_id",
+                     "object_repr", "changes", "channel", "ip_address", "user_agent")
+
+
+def _audit_csv_rows(entries: Any) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield UTF8_BOM + writer.writerow([
+        _("时间"), _("用户名"), _("单位"), _("操作"), _("对象类型"), _("对象ID"), _("对象"), _("变更内容"),
+        _("渠道"), _("来源地址"), _("客户端"),
+    ])
+    tz = timezone.get_current_timezone()
+    for entry in entries.iterator(chunk_size=AUDIT_CSV_CHUNK_ROWS):
+        values = []
+        for column in AUDIT_CSV_COLUMNS:
+            value = getattr(entry, column)
+            if column == "at":
+                value = timezone.localtime(value, tz).strftime("%Y-%m-%d %H:%M:%S")
+            elif column == "changes":
+                value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+            values.append(defuse_csv_cell(value))
+        yield writer.writerow(values)
+
+
+@login_required
+def audit_export(request: HttpRequest) -> StreamingHttpResponse:
+    _platform_admin_or_404(request)
+    form = AuditSearchForm(request.GET or None)
+    entries = selectors.audit_entries_search(**form.search_kwargs())
+    response = StreamingHttpResponse(_audit_csv_rows(entries), content_type="text/csv; charset=utf-8")
+    filename = f"audit-{timezone.localdate():%Y%m%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

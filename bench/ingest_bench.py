@@ -1,0 +1,362 @@
+"""Ingest throughput of each path, against a raw PostgreSQL COPY of the same rows in the same run.
+
+Paths measured (all end to end, through the real code):
+
+- raw COPY: psycopg2 `copy_expert` (text format, from memory) into `bench_raw_reading`, a plain
+  copy of the readings table with its primary key, no conflict handling. The baseline.
+- HTTP batch: `gunicorn portal.wsgi -w 2` on a free port, POST /api/v1/readings/ with a gateway
+  token, batches of `BATCH_READINGS`, two client threads; readings/s = accepted / wall time.
+- HTTP resend: the same batches again (every reading a duplicate): the de-duplication cost.
+- MQTT batch: `manage.py mqtt_ingest` (the real consumer, own shared-subscription group) on the
+  broker at MQTT_URL; `nengtan/<credit code>/batch` messages; wall time from the first publish
+  until every reading is in the table.
+- MQTT single: one reading per message on `nengtan/<credit code>/<meter code>`.
+
+Each path writes its own time range, so only the resend sees duplicates. Not a test: run it with
+`python -m bench.run` (see bench/run.py) on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DATABASE = "nengtan_bench"
+BATCH_READINGS = 5000
+METERS = 100
+HTTP_CLIENT_THREADS = 2
+SERVER_START_TIMEOUT_S = 60
+MQTT_DRAIN_TIMEOUT_S = 600
+POLL_INTERVAL_S = 0.2
+BENCH_CREDIT_PREFIX = "91410105BENCH"
+
+
+@dataclass
+class PathResult:
+    path: str
+    readings: int
+    seconds: float
+    accepted: int
+    duplicates: int
+
+    @property
+    def per_second(self) -> float:
+        return self.readings / self.seconds if self.seconds else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bench_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "NENGTAN_ENV": "development",
+        "DEBUG": "false",
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "MQTT_URL": os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883"),
+        "LOG_LEVEL": "WARNING",
+        "SPOOL_DIR": str(ROOT / "var" / "bench-spool"),
+    }
+
+
+def timestamps(day_offset: int, count: int) -> Iterator[dt.datetime]:
+    """`count` distinct minutes, from a day reserved for one path."""
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=day_offset * 400)
+    for n in range(count):
+        yield start + dt.timedelta(minutes=n)
+
+
+def reading_items(day_offset: int, total: int) -> list[dict[str, Any]]:
+    per_meter = -(-total // METERS)
+    items: list[dict[str, Any]] = []
+    for ts in timestamps(day_offset, per_meter):
+        stamp = ts.isoformat()
+        for meter in range(METERS):
+            if len(items) == total:
+                return items
+            items.append({"meter": f"B-{meter:03d}", "ts": stamp, "value": 1000.0 + meter + ts.minute / 10})
+    return items
+
+
+# --- set-up ----------------------------------------------------------------------------------
+
+
+def create_database(url: str) -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    name = url.rsplit("/", 1)[1]
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    conn.close()
+
+
+def prepare(*, fresh: bool = True) -> dict[str, Any]:
+    """Migrate the bench database, empty the readings, make one enterprise with meters and a token."""
+    from django.core.management import call_command
+    from django.db import connection
+    from django_scopes import scopes_disabled
+
+    from metering.models import EnergyType, Meter
+    from metering.tokens import gateway_token_create
+    from portal.credit_code import make_credit_code
+    from portal.models import Enterprise, Region, Role, User
+
+    call_command("migrate", verbosity=0, interactive=False)
+    with connection.cursor() as cursor:
+        if fresh:
+            cursor.execute("TRUNCATE metering_reading")
+        cursor.execute("DROP TABLE IF EXISTS bench_raw_reading")
+        cursor.execute("CREATE TABLE bench_raw_reading (LIKE metering_reading INCLUDING ALL)")
+    with scopes_disabled():  # bench set-up acts for nobody: it builds its own tenant
+        credit_code = make_credit_code(f"{BENCH_CREDIT_PREFIX}001X"[:17])
+        enterprise, _ = Enterprise.objects.get_or_create(
+            credit_code=credit_code,
+            defaults={
+                "name": "基准测试企业",
+                "region": Region.objects.get(code="410105"),
+                "kind": Enterprise.Kind.INDUSTRIAL,
+                "status": Enterprise.Status.APPROVED,
+            },
+        )
+        for meter in range(METERS):
+            Meter.objects.get_or_create(
+                enterprise=enterprise,
+                code=f"B-{meter:03d}",
+                defaults={
+                    "name": f"基准表{meter}",
+                    "level": 1,
+                    "energy_type": EnergyType.ELECTRICITY,
+                    "unit": "kWh",
+                },
+            )
+        admin, _ = User.objects.get_or_create(
+            username="bench_admin", defaults={"role": Role.ENTERPRISE_ADMIN, "enterprise": enterprise}
+        )
+        _token, plain = gateway_token_create(actor=admin, enterprise=enterprise, name="bench")
+    return {"enterprise_id": enterprise.pk, "credit_code": credit_code, "token": plain}
+
+
+def count_readings_from(since: dt.datetime) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM metering_reading WHERE ts >= %s AND ts < %s",
+            [since, since + dt.timedelta(days=400)],
+        )
+        return int(cursor.fetchone()[0])
+
+
+# --- raw COPY ---------------------------------------------------------------------------------
+
+
+def run_raw_copy(total: int, meter_ids: dict[str, int]) -> PathResult:
+    from django.db import connection, transaction
+
+    items = reading_items(0, total)
+    started = time.perf_counter()
+    buffer = io.StringIO()
+    now = dt.datetime.now(dt.UTC).isoformat()
+    for item in items:
+        buffer.write(f"{meter_ids[item['meter']]}\t{item['ts']}\t{item['value']!r}\t0\thttp\t{now}\n")
+    buffer.seek(0)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.copy_expert(
+            "COPY bench_raw_reading (meter_id, ts, value, quality, source, received_at) FROM STDIN", buffer
+        )
+    seconds = time.perf_counter() - started
+    return PathResult("raw COPY (baseline)", total, seconds, total, 0)
+
+
+# --- HTTP -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def gunicorn_server(workers: int = 2) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "portal.wsgi",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "120",
+        ],
+        cwd=ROOT,
+        env=bench_env(),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def post_batch(url: str, token: str, body: bytes) -> dict[str, Any]:
+    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only: our own gunicorn
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Gateway {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - our own local server
+        return json.loads(response.read())
+
+
+def run_http(total: int, setup: dict[str, Any], *, label: str, day_offset: int, base: str) -> PathResult:
+    items = reading_items(day_offset, total)
+    bodies = [
+        json.dumps({"readings": items[i : i + BATCH_READINGS]}).encode()
+        for i in range(0, len(items), BATCH_READINGS)
+    ]
+    url = f"{base}/api/v1/readings/"
+    # Warm both workers (imports, connection, meter-code cache) outside the timing.
+    for _ in range(HTTP_CLIENT_THREADS * 2):
+        post_batch(url, setup["token"], json.dumps({"readings": []}).encode())
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(HTTP_CLIENT_THREADS) as pool:
+        results = list(pool.map(lambda body: post_batch(url, setup["token"], body), bodies))
+    seconds = time.perf_counter() - started
+    accepted = sum(r["accepted"] for r in results)
+    duplicates = sum(r["duplicates"] for r in results)
+    rejected = sum(len(r["rejected"]) for r in results)
+    if rejected or accepted + duplicates != total:
+        raise RuntimeError(
+            f"{label}: {accepted} accepted, {duplicates} duplicates, {rejected} rejected of {total}"
+        )
+    return PathResult(label, total, seconds, accepted, duplicates)
+
+
+# --- MQTT -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def mqtt_consumer(group: str) -> Iterator[None]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "mqtt_ingest",
+            "--group",
+            group,
+            "--client-id",
+            group,
+            "--session-expiry-s",
+            "0",
+        ],
+        cwd=ROOT,
+        env=bench_env(),
+    )
+    try:
+        time.sleep(3.0)  # connect + subscribe; the consumer is idle until the first publish
+        if process.poll() is not None:
+            raise RuntimeError("mqtt_ingest exited at start")
+        yield
+    finally:
+        process.terminate()
+        process.wait(60)
+
+
+def publish_all(messages: list[tuple[str, bytes]]) -> None:
+    from urllib.parse import urlparse
+
+    import paho.mqtt.client as mqtt
+
+    url = urlparse(bench_env()["MQTT_URL"])
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{os.getpid()}", protocol=mqtt.MQTTv5
+    )
+    if url.username:
+        client.username_pw_set(url.username, url.password)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect(url.hostname or "127.0.0.1", url.port or 1883)
+    client.loop_start()
+    try:
+        infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
+        for info in infos:
+            info.wait_for_publish(timeout=MQTT_DRAIN_TIMEOUT_S)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def run_mqtt(total: int, setup: dict[str, Any], *, label: str, day_offset: int, single: bool) -> PathResult:
+    items = reading_items(day_offset, total)
+    prefix = f"nengtan/{setup['credit_code']}"
+    if single:
+        messages = [
+            (f"{prefix}/{item['meter']}", json.dumps({"ts": item["ts"], "value": item["value"]}).encode())
+            for item in items
+        ]
+    else:
+        messages = [
+            (f"{prefix}/batch", json.dumps({"readings": items[i : i + BATCH_READINGS]}).encode())
+            for i in range(0, len(items), BATCH_READINGS)
+        ]
+    since = next(timestamps(day_offset, 1))
+    group = f"bench-{os.getpid()}-{day_offset}"
+    with mqtt_consumer(group):
+        started = time.perf_counter()
+        publish_all(messages)
+        deadline = time.monotonic() + MQTT_DRAIN_TIMEOUT_S
+        while (stored := count_readings_from(since)) < total:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{label}: only {stored} of {total} readings arrived")
+            time.sleep(POLL_INTERVAL_S)
+        seconds = time.perf_counter() - started
+    return PathResult(label, total, seconds, stored, 0)
+
+
+def as_json(results: list[PathResult], raw: PathResult, meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **meta,
+        "paths": [
+            {
+                **asdict(r),
+                "readings_per_s": round(r.per_second),
+                "ratio_to_raw_copy": round(r.per_second / raw.per_second, 3),
+            }
+            for r in results
+        ],
+    }

@@ -1,0 +1,255 @@
+"""Forms of the registry pages (and the admin's Modbus register map). Writes go through services;
+these forms only parse input and offer the enterprise's own rows as choices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet, inlineformset_factory
+from django.utils.translation import gettext_lazy as _
+from django_scopes import scopes_disabled
+
+from metering import services
+from metering.importing import MAX_IMPORT_BYTES
+from metering.models import GatewayToken, Meter, ModbusDevice, ModbusPoint, MqttMapping, SiteNode
+from portal.models import Enterprise
+
+PREVIEW_CHARS = 300
+PREVIEW_HEX_BYTES = 96
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def payload_preview(payload: bytes | memoryview | None) -> tuple[str, str]:
+    """(kind, text) of a quarantined payload: text when it is UTF-8, else hex. Templates escape it."""
+    raw = bytes(payload or b"")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        shown = raw[:PREVIEW_HEX_BYTES].hex(" ")
+        return str(_("十六进制")), shown + (" …" if len(raw) > PREVIEW_HEX_BYTES else "")
+    return str(_("文本")), text[:PREVIEW_CHARS] + ("…" if len(text) > PREVIEW_CHARS else "")
+
+
+def apply_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Show a service's ValidationError on the form: on the field when the form has it, else on top."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for field_name, messages in exc.message_dict.items():
+        form.add_error(field_name if field_name in form.fields else None, messages)
+
+
+class EnterpriseModelForm(forms.ModelForm):
+    """A ModelForm for a row of `enterprise`, whose relation choices are that enterprise's rows only."""
+
+    def __init__(self, *args: Any, enterprise: Enterprise, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.enterprise = enterprise
+        self.instance.enterprise = enterprise
+
+    def service_fields(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.cleaned_data}
+
+
+# Defining a ModelForm with relation fields evaluates `Model.objects.all()` once, at import, where
+# no scope exists. Every such queryset is replaced per request (in __init__ / _construct_form, by
+# the enterprise's own rows; by the admin's request-scoped form factory), so none is ever used.
+with scopes_disabled():
+
+    class MeterForm(EnterpriseModelForm):
+        class Meta:
+            model = Meter
+            fields = [
+                "code",
+                "name",
+                "level",
+                "energy_type",
+                "unit",
+                "cumulative",
+                "register_max",
+                "parent",
+                "site_node",
+                "accuracy_class",
+                "calibrated_on",
+                "calibration_due_on",
+                "data_item_code",
+                "is_active",
+            ]
+            widgets = {"calibrated_on": DATE_INPUT, "calibration_due_on": DATE_INPUT}
+
+        def __init__(self, *args: Any, enterprise: Enterprise, **kwargs: Any) -> None:
+            super().__init__(*args, enterprise=enterprise, **kwargs)
+            meters = Meter.objects.filter(enterprise=enterprise).order_by("level", "code")
+            if self.instance.pk:
+                meters = meters.exclude(pk=self.instance.pk)
+            self.fields["parent"].queryset = meters
+            self.fields["site_node"].queryset = SiteNode.objects.filter(enterprise=enterprise).select_related(
+                "parent__parent__parent"
+            )
+            self.fields["site_node"].label_from_instance = services.site_node_path
+
+    class MeterAdminForm(forms.ModelForm):
+        """The admin's meter form with the same cross-row rules as the services (cycles, child levels)."""
+
+        class Meta:
+            model = Meter
+            fields = [
+                "enterprise",
+                "code",
+                "name",
+                "level",
+                "energy_type",
+                "unit",
+                "cumulative",
+                "register_max",
+                "parent",
+                "site_node",
+                "accuracy_class",
+                "calibrated_on",
+                "calibration_due_on",
+                "data_item_code",
+                "is_active",
+            ]
+
+        def _post_clean(self) -> None:
+            super()._post_clean()
+            errors = services.meter_relation_errors(self.instance)
+            if errors:
+                self._update_errors(ValidationError(errors))
+
+    class SiteNodeForm(EnterpriseModelForm):
+        class Meta:
+            model = SiteNode
+            fields = ["kind", "name", "parent"]
+
+        def __init__(self, *args: Any, enterprise: Enterprise, **kwargs: Any) -> None:
+            super().__init__(*args, enterprise=enterprise, **kwargs)
+            nodes = SiteNode.objects.filter(enterprise=enterprise).exclude(kind=SiteNode.Kind.EQUIPMENT)
+            if self.instance.pk:
+                nodes = nodes.exclude(pk=self.instance.pk)
+            self.fields["parent"].queryset = nodes.select_related("parent__parent")
+            self.fields["parent"].label_from_instance = services.site_node_path
+
+    class ModbusDeviceForm(EnterpriseModelForm):
+        class Meta:
+            model = ModbusDevice
+            fields = [
+                "name",
+                "protocol",
+                "host",
+                "port",
+                "serial_port",
+                "baudrate",
+                "parity",
+                "stopbits",
+                "unit_id",
+                "timeout_s",
+                "retries",
+                "backoff_s",
+                "poll_interval_s",
+                "enabled",
+            ]
+
+    class BaseModbusPointFormSet(BaseInlineFormSet):
+        """A device's register map, validated as a whole (one point per meter, no overlapping registers)."""
+
+        def _construct_form(self, i: int, **kwargs: Any) -> forms.BaseForm:
+            form = super()._construct_form(i, **kwargs)
+            self._limit_meters(form)
+            return form
+
+        @property
+        def empty_form(self) -> forms.BaseForm:
+            form = super().empty_form
+            self._limit_meters(form)
+            return form
+
+        def _limit_meters(self, form: forms.BaseForm) -> None:
+            if "meter" in form.fields:
+                enterprise_id = getattr(self.instance, "enterprise_id", None)
+                form.fields["meter"].queryset = (
+                    Meter.objects.filter(enterprise_id=enterprise_id).order_by("code")
+                    if enterprise_id
+                    else Meter.objects.none()
+                )
+
+        def kept_forms(self) -> list[forms.BaseForm]:
+            return [
+                form
+                for form in self.forms
+                if form.cleaned_data and not (self.can_delete and self._should_delete_form(form))
+            ]
+
+        def point_values(self) -> list[dict[str, Any]]:
+            return [
+                {
+                    name: form.cleaned_data[name]
+                    for name in services.MODBUS_POINT_FIELDS
+                    if name in form.cleaned_data
+                }
+                for form in self.kept_forms()
+            ]
+
+        def clean(self) -> None:
+            super().clean()
+            if any(self.errors):
+                return
+            kept = self.kept_forms()
+            points = [ModbusPoint(device=self.instance, **values) for values in self.point_values()]
+            try:
+                services.modbus_points_validate(device=self.instance, points=points)
+            except ValidationError as exc:
+                whole: list[str] = []
+                for key, messages in exc.message_dict.items():
+                    if key.startswith("points[") and "]." in key:
+                        index, field_name = key[len("points[") :].split("].", 1)
+                        form = kept[int(index)]
+                        form.add_error(field_name if field_name in form.fields else None, messages)
+                    else:
+                        whole.extend(messages)
+                if whole:
+                    raise ValidationError(whole) from None
+
+    ModbusPointFormSet = inlineformset_factory(
+        ModbusDevice,
+        ModbusPoint,
+        formset=BaseModbusPointFormSet,
+        fields=["meter", "register_type", "address", "data_type", "byte_order", "scale", "offset"],
+        extra=3,
+        can_delete=True,
+    )
+
+
+class MqttMappingForm(EnterpriseModelForm):
+    class Meta:
+        model = MqttMapping
+        fields = [
+            "name",
+            "topic_pattern",
+            "readings_path",
+            "meter_path",
+            "ts_path",
+            "value_path",
+            "ts_is_epoch_ms",
+            "enabled",
+        ]
+
+
+class GatewayTokenForm(forms.ModelForm):
+    class Meta:
+        model = GatewayToken
+        fields = ["name"]
+
+
+class MeterImportForm(forms.Form):
+    file = forms.FileField(label=_("文件（.xlsx 或 .csv，不超过 5 MB）"))
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith((".csv", ".xlsx")):
+            raise ValidationError(_("只支持 .csv 和 .xlsx 文件。"))
+        if upload.size > MAX_IMPORT_BYTES:
+            raise ValidationError(_("文件超过 5 MB，请拆分后再导入。"))
+        return upload

@@ -1,0 +1,55 @@
+"""`manage.py mqtt_credentials --out DIR`: write Mosquitto's password file and ACL.
+
+The consumer's account comes from MQTT_INGEST_USERNAME / MQTT_INGEST_PASSWORD, or else from the
+user and password in MQTT_URL (the account `mqtt_ingest` logs in with). Secrets are read from
+the environment and never printed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from metering.mqtt.credentials import broker_credentials_write, mosquitto_conf_snippet
+
+
+def consumer_credentials() -> tuple[str, str]:
+    username = os.environ.get("MQTT_INGEST_USERNAME", "")
+    password = os.environ.get("MQTT_INGEST_PASSWORD", "")
+    if not (username and password) and settings.MQTT_URL:
+        parsed = urlparse(settings.MQTT_URL)
+        username = username or unquote(parsed.username or "")
+        password = password or unquote(parsed.password or "")
+    return username, password
+
+
+class Command(BaseCommand):
+    help = ("Write the Mosquitto password file and ACL: each gateway may publish only under "
+            "nengtan/<credit code>/#.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--out", required=True, type=Path, help="directory for `passwd` and `acl`")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        username, password = consumer_credentials()
+        if not (username and password):
+            raise CommandError(
+                "The ingest consumer's broker account is missing: set MQTT_INGEST_USERNAME and "
+                "MQTT_INGEST_PASSWORD (or user:password in MQTT_URL)."
+            )
+        out_dir = Path(options["out"]).resolve()
+        try:
+            written = broker_credentials_write(out_dir=out_dir, consumer_username=username,
+                                               consumer_password=password)
+        except (ValueError, OSError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"Wrote {written.password_file} and {written.acl_file}: {written.gateway_accounts} gateway "
+            f"accounts + consumer {username}."
+        )
+        self.stdout.write(mosquitto_conf_snippet(out_dir))

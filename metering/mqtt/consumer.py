@@ -1,0 +1,516 @@
+"""The long-running MQTT consumer behind `manage.py mqtt_ingest` (and the benchmark).
+
+Delivery guarantees
+-------------------
+- MQTT v5 shared subscription ``$share/<group>/nengtan/#`` at QoS 1, so several consumers in one
+  group split the load and the broker hands each message to one of them.
+- Persistent session: a stable client id, ``clean_start=False`` and a session expiry interval,
+  so messages published while a consumer is down (or delivered but not acknowledged when it
+  died) are delivered again when it reconnects with the same id.
+- Manual acknowledgement: paho's ``manual_ack=True``; a PUBACK is sent only after the message's
+  readings are committed, kept in the durable spool (database down), or the message itself is
+  kept in quarantine (malformed). A crash before the ack means redelivery, and ingest is
+  idempotent on (meter, ts), so a redelivered reading is a duplicate, never a second row.
+- Batching: messages are collected for up to ``batch_window_ms`` or ``batch_max_messages``, then
+  ingested with one ``readings_ingest`` call per enterprise inside one transaction, then
+  acknowledged. When that call rejects an item it is rolled back (savepoint) and redone per
+  message, so a quarantined item keeps its own topic as channel and its index in its message.
+  The broker is told (MQTT v5 Receive Maximum) to keep at most ``batch_max_messages``
+  unacknowledged messages in flight, which is also the consumer's back-pressure.
+- Database down: the batch's items go to ``Spool("mqtt")`` (fsync'd) and THEN are acknowledged;
+  the spool is drained every ``spool_drain_interval_s``. A message that needs the database just
+  to be understood (unknown credit code not in the cache, quarantine write) stays unacknowledged
+  in memory and is retried; if the process dies meanwhile, the broker redelivers it.
+
+Threads: paho's network loop runs in its own thread and only queues messages; all database
+work and all acks happen in the thread that calls `run()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import socket
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import paho.mqtt.client as mqtt
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django_scopes import scopes_disabled
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from metering.mqtt.contract import (
+    TOPIC_ROOT,
+    ContractError,
+    MappingSpec,
+    decode_payload,
+    parse_message,
+    split_topic,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GROUP = "nengtan-ingest"
+BATCH_WINDOW_MS = 100
+BATCH_MAX_MESSAGES = 1000
+# How long the broker keeps this consumer's session (subscription + unacknowledged and queued
+# messages) while it is disconnected: a week covers a long outage or a redeploy.
+SESSION_EXPIRY_S = 7 * 24 * 3600
+SPOOL_DRAIN_INTERVAL_S = 30.0
+# Credit code → enterprise and mapping lookups are cached; a new enterprise or mapping is seen
+# within this time without restarting the consumer.
+LOOKUP_CACHE_TTL_S = 60.0
+UNKNOWN_CODE_CACHE_TTL_S = 10.0
+# Messages that need the database just to be understood wait this long between attempts.
+HELD_RETRY_INTERVAL_S = 2.0
+KEEPALIVE_S = 30
+RECONNECT_MIN_DELAY_S = 1
+RECONNECT_MAX_DELAY_S = 30
+CONNECT_TIMEOUT_S = 30.0
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
+def default_client_id() -> str:
+    """Stable across restarts of the same deployment slot (no pid): the persistent session hangs on it."""
+    return f"nengtan-ingest-{socket.gethostname()}"[:64]
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+    @classmethod
+    def from_url(cls, url: str) -> BrokerAddress:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("mqtt", "mqtts"):
+            raise ValueError("MQTT_URL must look like mqtt://user:pass@host:port (or mqtts://)")
+        tls = parsed.scheme == "mqtts"
+        return cls(
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or (8883 if tls else 1883),
+            username=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            tls=tls,
+        )
+
+    def __str__(self) -> str:  # what may appear in logs: never the credentials
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+@dataclass
+class ConsumerConfig:
+    url: str
+    group: str = DEFAULT_GROUP
+    client_id: str = field(default_factory=default_client_id)
+    batch_window_ms: int = BATCH_WINDOW_MS
+    batch_max_messages: int = BATCH_MAX_MESSAGES
+    session_expiry_s: int = SESSION_EXPIRY_S
+    spool_drain_interval_s: float = SPOOL_DRAIN_INTERVAL_S
+
+    @property
+    def subscription(self) -> str:
+        return f"$share/{self.group}/{TOPIC_ROOT}/#"
+
+
+@dataclass
+class ConsumerStats:
+    messages: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    quarantined_messages: int = 0
+    spooled_batches: int = 0
+    drained_batches: int = 0
+    batches: int = 0
+
+
+@dataclass
+class _Pending:
+    """A message whose readings are waiting for the batch commit before its ack."""
+
+    message: mqtt.MQTTMessage
+    enterprise_id: int
+    items: list[dict[str, Any]]
+
+
+class _RedoPerMessage(Exception):
+    """Roll the merged ingest back and redo it message by message."""
+
+
+class _TtlCache:
+    def __init__(self) -> None:
+        self._entries: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any) -> tuple[bool, Any]:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, key: Any, value: Any, ttl_s: float) -> None:
+        self._entries[key] = (time.monotonic() + ttl_s, value)
+
+
+class MqttConsumer:
+    def __init__(self, config: ConsumerConfig, *, spool: Any = None) -> None:
+        self.config = config
+        self.broker = BrokerAddress.from_url(config.url)
+        self.stats = ConsumerStats()
+        self._inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self._held: list[mqtt.MQTTMessage] = []  # need the database before they can be acknowledged
+        self._stop = threading.Event()
+        self._subscribed = threading.Event()
+        self._enterprise_cache = _TtlCache()
+        self._mapping_cache = _TtlCache()
+        self._spool = spool
+        self._last_drain = 0.0
+        self._retry_held_at = 0.0
+        self._client = self._build_client()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect and start paho's network thread; returns once the subscription is granted."""
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.config.session_expiry_s
+        properties.ReceiveMaximum = max(1, min(self.config.batch_max_messages, 65535))
+        logger.info("mqtt_ingest connecting to %s as %s (group %s)", self.broker, self.config.client_id,
+                    self.config.group)
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=KEEPALIVE_S,
+                                   clean_start=False, properties=properties)
+        self._client.loop_start()
+        if not self._subscribed.wait(CONNECT_TIMEOUT_S):
+            self._client.loop_stop()
+            raise ConnectionError(f"no MQTT subscription on {self.broker} within {CONNECT_TIMEOUT_S:.0f} s")
+
+    def stop(self) -> None:
+        """Ask `run()` to finish: it stops taking new batches, commits and acks what is in hand."""
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stop())
+
+    def run(self, *, until: Callable[[], bool] | None = None) -> ConsumerStats:
+        """Consume until stop() (or `until()` is true); then settle what is in hand and disconnect."""
+        try:
+            while not self._stop.is_set() and not (until and until()):
+                self.step()
+            self._settle_in_hand()
+        finally:
+            self._stop.set()
+            self._client.disconnect()
+            self._client.loop_stop()
+        logger.info("mqtt_ingest stopped: %s", self.stats)
+        return self.stats
+
+    def step(self) -> int:
+        """One batch: collect, ingest, acknowledge; also retry held messages and drain the spool."""
+        batch = self._collect()
+        self.stats.messages += len(batch)
+        if self._held and time.monotonic() >= self._retry_held_at:
+            batch = self._held + batch
+            self._held = []
+        if batch:
+            self.process(batch)
+        self._maybe_drain_spool()
+        return len(batch)
+
+    # -- batch processing -------------------------------------------------------------------------
+
+    def process(self, messages: list[mqtt.MQTTMessage]) -> None:
+        self.stats.batches += 1
+        pending: list[_Pending] = []
+        done: list[mqtt.MQTTMessage] = []
+        for message in messages:
+            try:
+                prepared = self._prepare(message)
+            except DATABASE_ERRORS as exc:
+                self._database_lost(exc)
+                self._held.append(message)
+                self._retry_held_at = time.monotonic() + HELD_RETRY_INTERVAL_S
+                continue
+            if prepared is None:
+                done.append(message)
+            else:
+                pending.append(prepared)
+        self._ingest(pending)
+        self._ack(done + [p.message for p in pending])
+
+    def _prepare(self, message: mqtt.MQTTMessage) -> _Pending | None:
+        """Turn a message into items, or quarantine it (then it only needs its ack)."""
+        topic = message.topic
+        payload = bytes(message.payload)
+        try:
+            address = split_topic(topic)
+        except ContractError as exc:
+            self._quarantine(None, topic, payload, str(exc))
+            return None
+        enterprise_id = self._enterprise_id(address.credit_code)
+        if enterprise_id is None:
+            self._quarantine(None, topic, payload,
+                             f"主题中的统一社会信用代码 {address.credit_code!r} 没有对应的企业")
+            return None
+        try:
+            document = decode_payload(payload)
+            parsed = parse_message(address, document, self._mappings(enterprise_id))
+        except ContractError as exc:
+            self._quarantine(enterprise_id, topic, payload, str(exc))
+            return None
+        for problem in parsed.problems:
+            self._quarantine(enterprise_id, topic, payload, problem.reason, item_index=problem.index)
+        if not parsed.items:
+            return None
+        return _Pending(message=message, enterprise_id=enterprise_id, items=parsed.items)
+
+    def _ingest(self, pending: list[_Pending]) -> None:
+        groups: dict[int, list[_Pending]] = defaultdict(list)
+        for entry in pending:
+            groups[entry.enterprise_id].append(entry)
+        if not groups:
+            return
+        try:
+            # One commit for the whole batch: the acks follow it.
+            with transaction.atomic():
+                results = [result for enterprise_id, entries in groups.items()
+                           for result in self._ingest_enterprise(enterprise_id, entries)]
+        except DATABASE_ERRORS as exc:
+            self._database_lost(exc)
+            self._spool_pending(pending)
+            return
+        for result in results:
+            self.stats.accepted += result.accepted
+            self.stats.duplicates += result.duplicates
+            self.stats.rejected += len(result.rejected)
+
+    def _ingest_enterprise(self, enterprise_id: int, entries: list[_Pending]) -> list[Any]:
+        """All of one enterprise's messages in one ingest call; per message only if some item is bad.
+
+        The fast path writes the whole batch at once. When it rejects anything, it is rolled back
+        (savepoint) and each message is ingested on its own, so every quarantined item carries its
+        own topic as channel and its index within its own message.
+        """
+        from metering.ingest import readings_ingest
+        from portal.access import enterprise_scope
+
+        with enterprise_scope(enterprise_id):
+            if len(entries) > 1:
+                try:
+                    with transaction.atomic():
+                        merged = readings_ingest(enterprise_id=enterprise_id, source="mqtt",
+                                                 channel=entries[0].message.topic,
+                                                 items=[item for entry in entries for item in entry.items])
+                        if merged.rejected:
+                            raise _RedoPerMessage
+                    return [merged]
+                except _RedoPerMessage:
+                    pass
+            return [readings_ingest(enterprise_id=enterprise_id, items=entry.items, source="mqtt",
+                                    channel=entry.message.topic) for entry in entries]
+
+    def _spool_pending(self, pending: list[_Pending]) -> None:
+        spool = self._get_spool()
+        for entry in pending:
+            spool.put("items", {"enterprise_id": entry.enterprise_id, "items": entry.items, "source": "mqtt",
+                                "channel": entry.message.topic})
+            self.stats.spooled_batches += 1
+        logger.warning("database unavailable: spooled %d messages' readings durably; acknowledging them",
+                       len(pending))
+
+    def _ack(self, messages: list[mqtt.MQTTMessage]) -> None:
+        for message in messages:
+            if message.qos > 0:
+                self._client.ack(message.mid, message.qos)
+
+    def _settle_in_hand(self) -> None:
+        """After stop: everything already received is committed (or spooled) and acknowledged."""
+        while True:
+            arrived = self._drain_inbox()
+            self.stats.messages += len(arrived)
+            batch = self._held + arrived
+            self._held = []
+            if not batch:
+                return
+            self.process(batch)
+            if self._held:
+                # Still no database: leave them unacknowledged; the broker redelivers them to the
+                # next consumer session.
+                logger.warning("stopping with %d messages unacknowledged (database unavailable)",
+                               len(self._held))
+                return
+
+    # -- lookups ---------------------------------------------------------------------------------
+
+    def _enterprise_id(self, credit_code: str) -> int | None:
+        from portal.models import Enterprise
+
+        hit, value = self._enterprise_cache.get(credit_code)
+        if hit:
+            return value
+        # The topic names the tenant (the broker's ACL guarantees it for the publisher), so the
+        # consumer is the edge that finds out whose scope applies: look it up across tenants.
+        with scopes_disabled():
+            enterprise_id = (Enterprise.objects.filter(credit_code=credit_code.upper())
+                             .values_list("id", flat=True).first())
+        self._enterprise_cache.put(credit_code, enterprise_id,
+                                   LOOKUP_CACHE_TTL_S if enterprise_id else UNKNOWN_CODE_CACHE_TTL_S)
+        return enterprise_id
+
+    def _mappings(self, enterprise_id: int) -> list[MappingSpec]:
+        from metering.models import MqttMapping
+        from portal.access import enterprise_scope
+
+        hit, value = self._mapping_cache.get(enterprise_id)
+        if hit:
+            return value
+        with enterprise_scope(enterprise_id):
+            mappings = MqttMapping.objects.filter(enterprise_id=enterprise_id, enabled=True).order_by("name")
+            specs = [
+                MappingSpec(id=m.id, name=m.name, topic_pattern=m.topic_pattern,
+                            readings_path=m.readings_path, meter_path=m.meter_path, ts_path=m.ts_path,
+                            value_path=m.value_path, ts_is_epoch_ms=m.ts_is_epoch_ms)
+                for m in mappings
+            ]
+        self._mapping_cache.put(enterprise_id, specs, LOOKUP_CACHE_TTL_S)
+        return specs
+
+    def _quarantine(self, enterprise_id: int | None, topic: str, payload: bytes, reason: str,
+                    item_index: int | None = None) -> None:
+        from metering.ingest import quarantine_message
+        from portal.access import enterprise_scope
+
+        if enterprise_id is None:
+            # Nobody's tenant yet (unknown credit code or topic): the row belongs to no enterprise.
+            with scopes_disabled():
+                quarantine_message(enterprise_id=None, source="mqtt", channel=topic[:255], payload=payload,
+                                   reason=reason, item_index=item_index)
+        else:
+            with enterprise_scope(enterprise_id):
+                quarantine_message(enterprise_id=enterprise_id, source="mqtt", channel=topic[:255],
+                                   payload=payload, reason=reason, item_index=item_index)
+        if item_index is None:
+            self.stats.quarantined_messages += 1
+        else:
+            self.stats.rejected += 1
+
+    # -- spool -----------------------------------------------------------------------------------
+
+    def _get_spool(self) -> Any:
+        if self._spool is None:
+            from metering.spool import Spool
+
+            self._spool = Spool("mqtt")
+        return self._spool
+
+    def _maybe_drain_spool(self) -> None:
+        now = time.monotonic()
+        if now - self._last_drain < self.config.spool_drain_interval_s:
+            return
+        self._last_drain = now
+        spool = self._get_spool()
+        if not len(spool):
+            return
+        try:
+            drained = spool.drain()
+        except DATABASE_ERRORS as exc:
+            self._database_lost(exc)
+            return
+        self.stats.drained_batches += drained
+        if drained:
+            logger.info("drained %d spooled batches (%d still waiting)", drained, len(spool))
+
+    def _database_lost(self, exc: Exception) -> None:
+        logger.warning("database unavailable: %s", exc.__class__.__name__)
+        # A broken connection is not reusable; the next query opens a new one.
+        connection.close()
+
+    # -- paho ------------------------------------------------------------------------------------
+
+    def _collect(self) -> list[mqtt.MQTTMessage]:
+        """Wait for a first message (briefly, so stop() is seen), then fill the batch window."""
+        batch: list[mqtt.MQTTMessage] = []
+        try:
+            batch.append(self._inbox.get(timeout=0.2))
+        except queue.Empty:
+            return batch
+        deadline = time.monotonic() + self.config.batch_window_ms / 1000
+        while len(batch) < self.config.batch_max_messages:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(self._inbox.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
+
+    def _drain_inbox(self) -> list[mqtt.MQTTMessage]:
+        drained = []
+        while True:
+            try:
+                drained.append(self._inbox.get_nowait())
+            except queue.Empty:
+                return drained
+
+    def _build_client(self) -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.config.client_id,
+                             protocol=mqtt.MQTTv5, manual_ack=True)
+        if self.broker.username:
+            client.username_pw_set(self.broker.username, self.broker.password)
+        if self.broker.tls:
+            client.tls_set()
+        client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        client.on_disconnect = self._on_disconnect
+        return client
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
+                    properties: Any) -> None:
+        if reason_code.is_failure:
+            logger.error("MQTT connect to %s refused: %s", self.broker, reason_code)
+            return
+        logger.info("connected to %s (session present: %s)", self.broker, flags.session_present)
+        # Subscribing again on a resumed session is harmless and covers a session that expired.
+        client.subscribe(self.config.subscription, qos=1)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any,
+                      properties: Any) -> None:
+        failures = [code for code in reason_codes if code.is_failure]
+        if failures:
+            logger.error("subscription %s refused: %s", self.config.subscription, failures)
+            return
+        self._subscribed.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._inbox.put(message)
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
+                       properties: Any) -> None:
+        if not self._stop.is_set():
+            logger.warning("disconnected from %s (%s); paho reconnects", self.broker, reason_code)
+
+
+def consumer_from_settings(**overrides: Any) -> MqttConsumer:
+    from django.conf import settings
+
+    url = overrides.pop("url", None) or settings.MQTT_URL
+    if not url:
+        raise ValueError("MQTT_URL is not set")
+    return MqttConsumer(ConsumerConfig(url=url, **{k: v for k, v in overrides.items() if v is not None}))
+
+
+__all__ = ["BrokerAddress", "ConsumerConfig", "ConsumerStats", "MqttConsumer", "consumer_from_settings",
+           "default_client_id"]

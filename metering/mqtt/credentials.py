@@ -1,0 +1,152 @@
+"""Broker-side tenancy: the Mosquitto password file and ACL the portal writes.
+
+Each enterprise's gateway logs in with username = its credit code and password = its newest
+active GatewayToken (the token's `mosquitto_password_hash` goes into the password file; the
+plain token is never stored). The ACL lets it WRITE only under ``nengtan/<its credit code>/#``.
+The ingest consumer's account may READ ``nengtan/#``. An enterprise without an active token gets
+no line and therefore cannot connect (allow_anonymous false): tenancy fails closed at the broker.
+
+Files are written atomically (temporary file in the same directory, fsync, rename) with mode
+0640, so a broker reloading on SIGHUP never reads half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django_scopes import scopes_disabled
+
+from metering.mqtt.contract import TOPIC_ROOT
+
+PASSWORD_FILE_NAME = "passwd"  # noqa: S105 - a file name, not a password
+ACL_FILE_NAME = "acl"
+FILE_MODE = 0o640
+# Mosquitto reads "user <name>" to the end of the line and splits password lines at the first
+# colon; anything outside this set could forge lines or ACL entries.
+_SAFE_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class BrokerAccount:
+    username: str
+    password_hash: str
+    write_prefix: str | None = None  # topic filter this account may publish to
+    read_filter: str | None = None  # topic filter this account may subscribe to / receive
+
+
+def gateway_accounts() -> list[BrokerAccount]:
+    """One account per enterprise with an active gateway token: its newest one."""
+    from metering.models import GatewayToken
+
+    # Writing the broker's credential files is a platform job that covers every tenant at once;
+    # each account written only ever grants its own enterprise's prefix.
+    with scopes_disabled():
+        tokens = (GatewayToken.objects.filter(revoked_at__isnull=True)
+                  .exclude(mosquitto_password_hash="")
+                  .select_related("enterprise")
+                  .order_by("enterprise__credit_code", "-created_at", "-id"))
+        accounts: dict[str, BrokerAccount] = {}
+        for token in tokens:
+            code = token.enterprise.credit_code
+            if code in accounts:
+                continue  # an older token of the same enterprise
+            accounts[code] = BrokerAccount(username=code, password_hash=token.mosquitto_password_hash,
+                                           write_prefix=f"{TOPIC_ROOT}/{code}/#")
+    return list(accounts.values())
+
+
+def consumer_account(username: str, password: str) -> BrokerAccount:
+    from metering.tokens import mosquitto_password_hash
+
+    return BrokerAccount(username=username, password_hash=mosquitto_password_hash(password),
+                         read_filter=f"{TOPIC_ROOT}/#")
+
+
+def render_password_file(accounts: Iterable[BrokerAccount]) -> str:
+    lines = []
+    for account in accounts:
+        _check_username(account.username)
+        if "\n" in account.password_hash or ":" in account.password_hash:
+            raise ValueError(f"password hash for {account.username} is not a Mosquitto hash")
+        lines.append(f"{account.username}:{account.password_hash}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+def render_acl(accounts: Iterable[BrokerAccount]) -> str:
+    blocks = ["# Written by `manage.py mqtt_credentials`; do not edit by hand.\n"]
+    for account in accounts:
+        _check_username(account.username)
+        rules = []
+        if account.read_filter:
+            rules.append(f"topic read {account.read_filter}")
+        if account.write_prefix:
+            rules.append(f"topic write {account.write_prefix}")
+        blocks.append(f"user {account.username}\n" + "".join(f"{rule}\n" for rule in rules))
+    return "\n".join(blocks)
+
+
+def write_atomically(path: Path, content: str, mode: int = FILE_MODE) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a crash
+    finally:
+        os.close(directory)
+
+
+@dataclass(frozen=True)
+class WrittenCredentials:
+    password_file: Path
+    acl_file: Path
+    gateway_accounts: int
+
+
+def broker_credentials_write(*, out_dir: Path, consumer_username: str, consumer_password: str
+                             ) -> WrittenCredentials:
+    """Write the password file and ACL for every active gateway plus the ingest consumer."""
+    gateways = gateway_accounts()
+    consumer = consumer_account(consumer_username, consumer_password)
+    if any(account.username == consumer.username for account in gateways):
+        raise ValueError("the consumer's username must not be an enterprise credit code")
+    accounts = [consumer, *gateways]
+    password_file = out_dir / PASSWORD_FILE_NAME
+    acl_file = out_dir / ACL_FILE_NAME
+    write_atomically(password_file, render_password_file(accounts))
+    write_atomically(acl_file, render_acl(accounts))
+    return WrittenCredentials(password_file=password_file, acl_file=acl_file, gateway_accounts=len(gateways))
+
+
+def mosquitto_conf_snippet(out_dir: Path) -> str:
+    return (
+        "# mosquitto.conf (Mosquitto 2.x)\n"
+        "per_listener_settings false\n"
+        "allow_anonymous false\n"
+        f"password_file {out_dir / PASSWORD_FILE_NAME}\n"
+        f"acl_file {out_dir / ACL_FILE_NAME}\n"
+        "# QoS 1 + persistent consumer sessions: keep messages across broker restarts and\n"
+        "# while a consumer is down (the default 1000 queued messages would drop the rest).\n"
+        "persistence true\n"
+        "max_queued_messages 100000\n"
+        "# reload after rewriting the files: kill -HUP <mosquitto pid>\n"
+    )
+
+
+def _check_username(username: str) -> None:
+    if not _SAFE_USERNAME.match(username):
+        raise ValueError(f"MQTT username {username!r} may only contain letters, digits and _.@-")

@@ -1,0 +1,244 @@
+"""Writes on organizations and users: registration, review of registrations, staff accounts.
+
+Every function here takes keyword-only arguments, validates with `full_clean()` before it
+saves, runs in one transaction and leaves an audit row (model signals record the field
+changes; review decisions are recorded explicitly as "approve" / "reject").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_scopes import scopes_disabled
+
+from portal import audit
+from portal.access import can_review_registration
+from portal.credit_code import credit_code_problem, normalize_credit_code
+from portal.models import Enterprise, Region, Role, User
+
+# Fields an enterprise admin may edit on their own enterprise. Identity (name, credit code)
+# and registration status change only through the authority.
+ENTERPRISE_EDITABLE_FIELDS = frozenset(
+    {"industry", "address", "contact_name", "contact_phone", "contact_email", "park"}
+)
+REGISTRATION_REGION_LEVELS = (Region.Level.CITY, Region.Level.DISTRICT)
+
+
+def _credit_code_taken(credit_code: str, *, exclude_id: int | None = None) -> bool:
+    # Uniqueness is global, while the caller (an anonymous visitor, or an enterprise admin)
+    # reaches at most one tenant: the check must look at every tenant's rows. It reads only
+    # existence, nothing about the other enterprise leaks beyond "already registered".
+    with scopes_disabled():
+        existing = Enterprise.objects.filter(credit_code=credit_code)
+        if exclude_id is not None:
+            existing = existing.exclude(pk=exclude_id)
+        return existing.exists()
+
+
+def _username_taken(username: str) -> bool:
+    return User.objects.filter(username__iexact=username).exists()
+
+
+def _check_password(password: str, user: User, *, field: str = "password") -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({field: exc.error_list}) from None
+
+
+@transaction.atomic
+def enterprise_register(
+    *,
+    name: str,
+    credit_code: str,
+    kind: str,
+    region: Region,
+    industry: str = "",
+    address: str = "",
+    contact_name: str,
+    contact_phone: str,
+    contact_email: str = "",
+    username: str,
+    password: str,
+    park: Enterprise | None = None,
+    first_name: str = "",
+    last_name: str = "",
+) -> User:
+    """Self-registration: a pending enterprise and its enterprise admin, awaiting approval."""
+    credit_code = normalize_credit_code(credit_code)
+    errors: dict[str, list[str]] = {}
+    problem = credit_code_problem(credit_code)
+    if problem:
+        errors.setdefault("credit_code", []).append(problem)
+    elif _credit_code_taken(credit_code):
+        errors.setdefault("credit_code", []).append(_("该统一社会信用代码已注册，请勿重复注册。"))
+    if _username_taken(username):
+        errors.setdefault("username", []).append(_("该用户名已被使用，请换一个。"))
+    if region.level not in REGISTRATION_REGION_LEVELS:
+        errors.setdefault("region", []).append(_("请选择到市或区县一级的地区。"))
+    if park is not None and park.status != Enterprise.Status.APPROVED:
+        errors.setdefault("park", []).append(_("所选园区尚未通过审核。"))
+    if errors:
+        raise ValidationError(errors)
+
+    enterprise = Enterprise(
+        name=name,
+        credit_code=credit_code,
+        kind=kind,
+        region=region,
+        industry=industry,
+        address=address,
+        contact_name=contact_name,
+        contact_phone=contact_phone,
+        contact_email=contact_email,
+        park=park,
+        status=Enterprise.Status.PENDING,
+    )
+    user = User(
+        username=username,
+        first_name=first_name,
+        last_name=last_name,
+        email=contact_email,
+        phone=contact_phone,
+        role=Role.ENTERPRISE_ADMIN,
+    )
+    _check_password(password, user)
+    # The credit code was checked across all tenants above; the scoped unique check in
+    # full_clean would only see the visitor's (empty) reach, so it is skipped here and the
+    # database constraint catches a concurrent registration below.
+    enterprise.full_clean(exclude=["credit_code"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            enterprise.save()
+            user.enterprise = enterprise
+            user.set_password(password)
+            user.full_clean()
+            user.save()
+    except IntegrityError as exc:
+        # Someone registered the same code or user name between our check and our insert.
+        if _credit_code_taken(credit_code):
+            raise ValidationError({"credit_code": _("该统一社会信用代码已注册，请勿重复注册。")}) from exc
+        if _username_taken(username):
+            raise ValidationError({"username": _("该用户名已被使用，请换一个。")}) from exc
+        raise
+    audit.record("register", obj=enterprise, actor=user,
+                 changes={"region": region.code, "username": username})
+    return user
+
+
+def _review_guard(actor: User, enterprise: Enterprise) -> None:
+    if not can_review_registration(actor, enterprise):
+        raise PermissionDenied(_("您无权审核该企业的注册。"))
+
+
+@transaction.atomic
+def enterprise_approve(*, actor: User, enterprise: Enterprise, note: str = "") -> Enterprise:
+    """The authority of the enterprise's region approves its registration."""
+    _review_guard(actor, enterprise)
+    if enterprise.status not in (Enterprise.Status.PENDING, Enterprise.Status.REJECTED):
+        raise ValidationError({"status": _("只有待审核或已驳回的企业可以批准。")})
+    before = enterprise.status
+    enterprise.status = Enterprise.Status.APPROVED
+    enterprise.reviewed_by = actor
+    enterprise.reviewed_at = timezone.now()
+    enterprise.review_note = note
+    enterprise.full_clean(validate_unique=False)
+    enterprise.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+    audit.record("approve", obj=enterprise, actor=actor,
+                 changes={"status": {"before": before, "after": enterprise.status}, "note": note})
+    return enterprise
+
+
+@transaction.atomic
+def enterprise_reject(*, actor: User, enterprise: Enterprise, note: str) -> Enterprise:
+    """The authority rejects a pending registration; the reason is required and shown to the applicant."""
+    _review_guard(actor, enterprise)
+    if enterprise.status != Enterprise.Status.PENDING:
+        raise ValidationError({"status": _("只有待审核的企业可以驳回。")})
+    if not (note or "").strip():
+        raise ValidationError({"note": _("驳回时必须填写理由。")})
+    before = enterprise.status
+    enterprise.status = Enterprise.Status.REJECTED
+    enterprise.reviewed_by = actor
+    enterprise.reviewed_at = timezone.now()
+    enterprise.review_note = note.strip()
+    enterprise.full_clean(validate_unique=False)
+    enterprise.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+    audit.record("reject", obj=enterprise, actor=actor,
+                 changes={"status": {"before": before, "after": enterprise.status},
+                          "note": enterprise.review_note})
+    return enterprise
+
+
+def can_manage_enterprise(actor: User, enterprise: Enterprise) -> bool:
+    """Enterprise admins manage their own enterprise's data and staff; platform admins any."""
+    if not actor.is_authenticated or not actor.is_active:
+        return False
+    if actor.is_platform_admin:
+        return True
+    return actor.role == Role.ENTERPRISE_ADMIN and actor.enterprise_id == enterprise.pk
+
+
+@transaction.atomic
+def enterprise_update(*, actor: User, enterprise: Enterprise, **fields: Any) -> Enterprise:
+    """An enterprise admin edits contacts, address, industry and park membership."""
+    if not can_manage_enterprise(actor, enterprise):
+        raise PermissionDenied(_("您无权修改该企业的信息。"))
+    unknown = set(fields) - ENTERPRISE_EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError({name: _("该项不能在此修改。") for name in sorted(unknown)})
+    park = fields.get("park")
+    if park is not None and park.status != Enterprise.Status.APPROVED:
+        raise ValidationError({"park": _("所选园区尚未通过审核。")})
+    changed = [name for name, value in fields.items() if getattr(enterprise, name) != value]
+    for name in changed:
+        setattr(enterprise, name, fields[name])
+    if not changed:
+        return enterprise
+    enterprise.full_clean(validate_unique=False)
+    enterprise.save(update_fields=changed)
+    return enterprise
+
+
+@transaction.atomic
+def user_create_staff(
+    *,
+    actor: User,
+    enterprise: Enterprise,
+    username: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    phone: str = "",
+) -> User:
+    """An enterprise admin adds a filing staff account to their own enterprise."""
+    if not can_manage_enterprise(actor, enterprise):
+        raise PermissionDenied(_("您无权为该企业添加人员。"))
+    if _username_taken(username):
+        raise ValidationError({"username": _("该用户名已被使用，请换一个。")})
+    user = User(
+        username=username,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        phone=phone,
+        role=Role.ENTERPRISE_STAFF,
+        enterprise=enterprise,
+    )
+    _check_password(password, user)
+    user.set_password(password)
+    user.full_clean()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        if _username_taken(username):
+            raise ValidationError({"username": _("该用户名已被使用，请换一个。")}) from exc
+        raise
+    return user

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make bench`: run the benchmarks in bench/ against the same local services as the tests.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+if [ ! -f bench/run.py ]; then
+  say "bench/run.py does not exist yet: no benchmarks to run"
+  exit 0
+fi
+"$REPO_ROOT/scripts/setup.sh" test
+"$REPO_ROOT/scripts/services.sh"
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/nengtan_bench}"
+# The benchmarks get their own database so they never touch a developer's data.
+if [[ "$DATABASE_URL" == postgres://postgres@127.0.0.1:5432/nengtan_bench ]] && command -v psql >/dev/null 2>&1; then
+  psql -h 127.0.0.1 -U postgres -w -tAc "SELECT 1 FROM pg_database WHERE datname = 'nengtan_bench'" | grep -q 1 \
+    || createdb -h 127.0.0.1 -U postgres -w nengtan_bench
+fi
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/14}"
+export MQTT_URL="${MQTT_URL:-mqtt://127.0.0.1:1883}"
+exec "$VENV_PY" bench/run.py "$@"

@@ -1,0 +1,212 @@
+"""The durable spool: nothing a collector has read is lost while PostgreSQL is down."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from metering.ingest import ResolvedReading
+from metering.models import QuarantinedMessage, Reading
+from metering.spool import Spool
+from tests.metering.private_postgres import PrivatePostgres, private_postgres
+from tests.metering.test_ingest import BASE, item, make_meter
+
+ROOT = Path(__file__).resolve().parents[2]
+COLLECTOR_REPLY_TIMEOUT_S = 300
+
+
+# --- against the test database --------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_put_is_durable_and_drain_replays_in_order_exactly_once(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    meter = make_meter(world.tenant_a, "E-001")
+    spool = Spool("unit", directory=tmp_path)
+    spool.put(
+        "items",
+        {
+            "enterprise_id": world.tenant_a.pk,
+            "items": [item("E-001", 0, 1.0), item("E-001", 1, 2.0)],
+            "source": "mqtt",
+        },
+    )
+    spool.put("resolved", [ResolvedReading(meter.pk, BASE + dt.timedelta(minutes=2), 4.0)])
+    spool.put("items", {"enterprise_id": world.tenant_a.pk, "items": [item("E-001", 0, 1.0)]})  # a resend
+    spool.close()
+
+    reopened = Spool("unit", directory=tmp_path)  # survives the process: it is a file
+    assert len(reopened) == 3
+    assert reopened._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert reopened._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: fsync at every commit
+    assert reopened.drain() == 3
+    assert len(reopened) == 0
+    assert sorted(Reading.objects.filter(meter=meter).values_list("value", "source")) == [
+        (1.0, "mqtt"),
+        (2.0, "mqtt"),
+        (4.0, "modbus"),
+    ]
+
+
+@pytest.mark.django_db
+def test_bad_readings_in_a_spooled_batch_are_quarantined_on_replay(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    make_meter(world.tenant_a, "E-001")
+    spool = Spool("nan", directory=tmp_path)
+    spool.put(
+        "items",
+        {"enterprise_id": world.tenant_a.pk, "items": [item("E-001", 0, math.nan), item("E-001", 1, 3.0)]},
+    )
+    assert spool.drain() == 1
+    assert list(Reading.objects.values_list("value", flat=True)) == [3.0]
+    assert QuarantinedMessage.objects.get(enterprise=world.tenant_a).item_index == 0
+
+
+@pytest.mark.django_db
+def test_unreplayable_batch_goes_to_quarantine_not_away(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    spool = Spool("poison", directory=tmp_path)
+    spool.put("items", {"enterprise_id": world.tenant_a.pk})  # no items at all
+    spool.put("items", {"enterprise_id": world.tenant_a.pk, "items": []})
+    assert spool.drain() == 2
+    assert len(spool) == 0
+    row = QuarantinedMessage.objects.get(enterprise=world.tenant_a)
+    assert row.channel == "spool:poison"
+    assert "could not be replayed" in row.reason and b'"enterprise_id"' in bytes(row.payload)
+
+
+def test_spool_rejects_unknown_kinds_and_unsafe_names(tmp_path) -> None:
+    with pytest.raises(ValueError, match="spool name"):
+        Spool("../escape", directory=tmp_path)
+    spool = Spool("ok", directory=tmp_path)
+    with pytest.raises(ValueError, match="kind"):
+        spool.put("other", {})
+    assert len(spool) == 0
+
+
+# --- PostgreSQL stopped while collectors read -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PrivatePostgres]:
+    # Not pytest's tmp_path: its parent is private to root and the postgres user must reach the data.
+    directory = Path(tempfile.mkdtemp(prefix="nengtan-pg-"))
+    os.chmod(directory, 0o755)  # noqa: S103 - the postgres user must enter it
+    try:
+        with private_postgres(directory / "cluster") as pg:
+            yield pg
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+class Collector:
+    def __init__(self, database_url: str, spool_dir: Path) -> None:
+        env = {**os.environ, "DATABASE_URL": database_url, "SPOOL_DIR": str(spool_dir), "NENGTAN_ENV": "test"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.metering.spool_collector"],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+
+    def send(self, **command: object) -> dict:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(json.dumps(command, default=str) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, f"collector exited with {self.process.wait(COLLECTOR_REPLY_TIMEOUT_S)}"
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.send(op="quit")
+            self.process.wait(COLLECTOR_REPLY_TIMEOUT_S)
+
+
+def test_postgresql_stopped_while_collectors_read_loses_nothing(cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(cluster.port),
+            "-U",
+            "postgres",
+            "-c",
+            "CREATE DATABASE outage",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    collector = Collector(cluster.url("outage"), tmp_path / "spool")
+    try:
+        ids = collector.send(op="setup")
+        enterprise_id, meter_ids = ids["enterprise_id"], ids["meter_ids"]
+        t0 = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+        expected: dict[tuple[int, str], float] = {}
+
+        def batch(start: int, count: int) -> list[dict]:
+            items = []
+            for n in range(start, start + count):
+                for index, meter_id in enumerate(meter_ids[:2]):
+                    ts = (t0 + dt.timedelta(minutes=n)).isoformat()
+                    value = float(n * 10 + index)
+                    items.append({"meter": f"M-{index}", "ts": ts, "value": value})
+                    expected[(meter_id, ts)] = value
+            return items
+
+        def rows(start: int, count: int) -> list[list]:
+            out = []
+            for n in range(start, start + count):
+                ts = (t0 + dt.timedelta(minutes=n)).isoformat()
+                out.append([meter_ids[2], ts, float(n)])
+                expected[(meter_ids[2], ts)] = float(n)
+            return out
+
+        # Up: stored at once.
+        assert (
+            collector.send(op="collect", enterprise_id=enterprise_id, items=batch(0, 10))["result"][
+                "accepted"
+            ]
+            == 20
+        )
+
+        cluster.stop()
+        replies = [
+            collector.send(op="collect", enterprise_id=enterprise_id, items=batch(10 + 10 * k, 10))
+            for k in range(5)
+        ]
+        replies.append(collector.send(op="collect_resolved", rows=rows(0, 30)))
+        # A resend of an already stored batch while down is spooled too, and becomes duplicates later.
+        replies.append(collector.send(op="collect", enterprise_id=enterprise_id, items=batch(0, 10)))
+        assert all(reply.get("spooled") for reply in replies), replies
+        # Draining while the database is still down keeps everything.
+        assert collector.send(op="drain") == {"op": "drain", "drained": 0, "waiting": 7}
+
+        cluster.start()
+        assert collector.send(op="drain") == {"op": "drain", "drained": 7, "waiting": 0}
+        # And the collector's own connection works again without a restart.
+        live = collector.send(op="collect", enterprise_id=enterprise_id, items=batch(60, 1))
+        assert live["result"]["accepted"] == 2
+    finally:
+        collector.close()
+
+    with psycopg2.connect(host="127.0.0.1", port=cluster.port, user="postgres", dbname="outage") as conn:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*), sum(value), count(DISTINCT (meter_id, ts)) FROM metering_reading"
+            )
+            count, total, distinct = cursor.fetchone()
+    assert count == distinct == len(expected)
+    assert total == pytest.approx(sum(expected.values()))

@@ -1,0 +1,22 @@
+"""Out-of-reach entries for the core admin models this area registers.
+
+portal.Enterprise and portal.User are registered by tests/tenancy_api.py. The rest of the core
+admin (Region, Authority, ReviewOrganization, AuditEntry, Program) is not tenant-owned.
+Second-factor devices belong to a user, so an outsider's device is out of reach of every
+official (only platform admins manage devices at all).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tests.tenancy_objects import out_of_reach_model
+
+
+@out_of_reach_model("otp_totp.TOTPDevice")
+def _totp_device(world: Any) -> TOTPDevice:
+    device, _created = TOTPDevice.objects.get_or_create(user=world.user("outsider_admin"),
+                                                        defaults={"name": "outsider phone"})
+    return device
