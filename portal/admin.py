@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -22,7 +22,8 @@ from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -112,8 +113,8 @@ class EnterpriseAdmin(ReachModelAdmin):
             # The changelist already shows only rows in reach; the service re-checks the actor
             # against each enterprise, so a forged selection cannot widen what is decided.
             if not can_review_registration(request.user, enterprise):
-                self.message_user(request, gettext("%(name)s：您无权审核该企业的注册。") % {"name": enterprise.name},
-                                  messages.ERROR)
+                refusal = gettext("%(name)s：您无权审核该企业的注册。") % {"name": enterprise.name}
+                self.message_user(request, refusal, messages.ERROR)
                 continue
             try:
                 if approve:
@@ -164,7 +165,9 @@ class ReviewOrganizationAdmin(ReachModelAdmin):
 # --- users -------------------------------------------------------------------------------------
 
 
-ORGANIZATION_FIELDSET = (_("角色与单位"), {"fields": ("role", "enterprise", "authority", "review_organization")})
+ORGANIZATION_FIELDSET = (
+    _("角色与单位"), {"fields": ("role", "enterprise", "authority", "review_organization")}
+)
 
 
 @admin.register(User, site=admin_site)
@@ -181,7 +184,7 @@ class UserAdmin(ReachModelAdmin, DjangoUserAdmin):
                      "authority__name", "review_organization__name")
     list_select_related = ("enterprise", "authority", "review_organization")
     autocomplete_fields = ("enterprise", "authority", "review_organization")
-    fieldsets = (
+    fieldsets: ClassVar[Any] = (
         (None, {"fields": ("username", "password")}),
         (_("个人信息"), {"fields": ("first_name", "last_name", "email", "phone")}),
         ORGANIZATION_FIELDSET,
@@ -211,7 +214,7 @@ class UserAdmin(ReachModelAdmin, DjangoUserAdmin):
         actor = request.user
         if _is_platform_admin(request):
             return queryset
-        if actor.role in OFFICIAL_ROLES:
+        if isinstance(actor, User) and actor.role in OFFICIAL_ROLES:
             return queryset.filter(enterprise_id__in=reach_for(actor).visible_ids)
         return queryset.none()
 
@@ -224,7 +227,7 @@ class UserAdmin(ReachModelAdmin, DjangoUserAdmin):
 # --- audit trail (platform admin only, read-only, exportable) --------------------------------------
 
 
-AUDIT_EXPORT_COLUMNS: tuple[tuple[str, Any], ...] = (
+AUDIT_EXPORT_COLUMNS: tuple[tuple[Any, Any], ...] = (
     (_("时间"), lambda e: timezone.localtime(e.at).strftime("%Y-%m-%d %H:%M:%S")),
     (_("用户名"), lambda e: e.actor_username),
     (_("单位"), lambda e: e.organization),
@@ -288,21 +291,20 @@ class AuditEntryAdmin(ReachModelAdmin):
         return False
 
     def get_urls(self) -> list[URLPattern]:
-        export = path("export/", self.admin_site.admin_view(self.export_view), name="portal_auditentry_export")
-        return [export, *super().get_urls()]
+        export_view = self.admin_site.admin_view(self.export_view)
+        return [path("export/", export_view, name="portal_auditentry_export"), *super().get_urls()]
 
     def _csv_response(self, request: HttpRequest, queryset: QuerySet[AuditEntry]) -> StreamingHttpResponse:
         rows = queryset.count()
         audit.record("export", object_type="portal.AuditEntry", object_repr=gettext("操作日志导出"),
                      changes={"rows": rows, "query": request.GET.urlencode()})
         filename = f"audit-{timezone.localtime():%Y%m%d-%H%M%S}.csv"
-        response = StreamingHttpResponse(
-            audit_csv_lines(queryset.iterator(chunk_size=EXPORT_CHUNK_ROWS)), content_type="text/csv; charset=utf-8"
-        )
+        lines = audit_csv_lines(queryset.iterator(chunk_size=EXPORT_CHUNK_ROWS))
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
         """Every row the changelist shows for the same filters and search, unpaginated."""
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -310,7 +312,7 @@ class AuditEntryAdmin(ReachModelAdmin):
         return self._csv_response(request, changelist.get_queryset(request))
 
     @admin.action(description=_("导出所选日志为 CSV"), permissions=["view"])
-    def export_selected_csv(self, request: HttpRequest, queryset: QuerySet[AuditEntry]) -> HttpResponse:
+    def export_selected_csv(self, request: HttpRequest, queryset: QuerySet[AuditEntry]) -> HttpResponseBase:
         return self._csv_response(request, queryset)
 
 

@@ -68,7 +68,8 @@ DEMO_ENTERPRISES: tuple[DemoEnterprise, ...] = (
     # A registration still waiting for the Zhengzhou reviewer, so demo_city has something to decide.
     DemoEnterprise("zhengzhou_pending", "郑州二七节能环保科技有限公司", 7, "410103", approved=False,
                    admin="demo_applicant", industry="C38 电气机械和器材制造业",
-                   address="河南省郑州市二七区大学路 80 号", contact_name="赵磊", contact_phone="0371-68880707"),
+                   address="河南省郑州市二七区大学路 80 号", contact_name="赵磊",
+                   contact_phone="0371-68880707"),
 )
 
 
@@ -226,9 +227,11 @@ def _ensure_enterprise(entry: DemoEnterprise, *, parks: dict[str, Enterprise], a
         applicant = enterprise_register(
             name=entry.name, credit_code=credit_code, kind=entry.kind, region=_region(entry.region),
             industry=entry.industry, address=entry.address, contact_name=entry.contact_name,
-            contact_phone=entry.contact_phone, username=entry.admin, password=secrets.token_urlsafe(24), park=park,
+            contact_phone=entry.contact_phone, username=entry.admin, password=secrets.token_urlsafe(24),
+            park=park,
         )
         enterprise = applicant.enterprise
+        assert enterprise is not None  # registration always links the account to its enterprise
     else:
         # Member enterprises without an account of their own (and enterprises whose account
         # survived them): built directly, since registration always creates a new account.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from portal import selectors
@@ -18,7 +19,7 @@ _enterprise_field = Enterprise._meta.get_field
 
 def _model_char(model_field_name: str, *, required: bool = True, **kwargs: Any) -> forms.CharField:
     """A CharField whose label and max length follow the Enterprise model, so limits never drift."""
-    field = _enterprise_field(model_field_name)
+    field = cast(models.CharField, _enterprise_field(model_field_name))
     return forms.CharField(label=field.verbose_name, max_length=field.max_length, required=required, **kwargs)
 
 
@@ -35,7 +36,7 @@ class ParkField(forms.TypedChoiceField):
                          choices=self._choices, **kwargs)
 
     @staticmethod
-    def _choices() -> list[tuple[str, str]]:
+    def _choices() -> list[tuple[str, Any]]:
         parks = selectors.parks_open_for_membership()
         return [("", _("（不属于园区）")), *[(str(park.id), park.label) for park in parks]]
 
@@ -98,7 +99,7 @@ class RegistrationForm(PasswordPairMixin, forms.Form):
         return username
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         park, region = cleaned.get("park"), cleaned.get("region")
         if park is not None and region is not None and not region.path.startswith(
                 selectors.province_path_of(park.region)):
@@ -128,7 +129,7 @@ class EnterpriseEditForm(forms.Form):
             del self.fields["park"]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         park = cleaned.get("park")
         if park is not None and park.pk == self.enterprise.pk:
             self.add_error("park", _("园区不能是自己的成员。"))
@@ -178,7 +179,7 @@ class AuditSearchForm(forms.Form):
     q = forms.CharField(label=_("关键词"), max_length=100, required=False)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
             self.add_error("date_to", _("截止日期不能早于起始日期。"))

@@ -18,7 +18,8 @@ def _enterprise_detail(world: Any) -> dict[str, Any]:
 @out_of_reach("admin:view_on_site")
 def _admin_view_on_site(world: Any) -> dict[str, Any]:
     # The admin's "view on site" shortcut resolves any object by content type and id.
-    return {"content_type_id": ContentType.objects.get_for_model(Enterprise).pk, "object_id": world.outsider.pk}
+    content_type = ContentType.objects.get_for_model(Enterprise)
+    return {"content_type_id": content_type.pk, "object_id": world.outsider.pk}
 
 
 @out_of_reach_model("portal.Enterprise")

@@ -33,6 +33,7 @@ from portal import audit
 from portal.api.permissions import IsActiveUser
 from portal.api.serializers import TokenRequestSerializer, TokenResponseSerializer
 from portal.middleware import SECOND_FACTOR_ROLES
+from portal.models import User
 
 
 class InvalidCredentials(exceptions.APIException):
@@ -57,7 +58,8 @@ class TokenRateThrottle(ScopedRateThrottle):
         rates = api_settings.DEFAULT_THROTTLE_RATES
         if self.scope not in rates:
             raise exceptions.APIException(f"No throttle rate set for scope {self.scope!r}.")
-        return rates[self.scope]
+        rate = rates[self.scope]
+        return None if rate is None else str(rate)
 
 
 class AuthTokenView(APIView):
@@ -93,7 +95,7 @@ class AuthTokenView(APIView):
         if settings.REQUIRE_2FA_FOR_OFFICIALS and user.role in SECOND_FACTOR_ROLES:
             self._check_second_factor(django_request, user, credentials)
         token, _created = Token.objects.get_or_create(user=user)
-        update_last_login(None, user)
+        update_last_login(type(user), user)
         audit.set_actor(user)
         audit.record("login", obj=user, actor=user, changes={"method": "api_token"})
         return Response(TokenResponseSerializer({"token": token.key}).data)
@@ -109,8 +111,8 @@ class AuthTokenView(APIView):
 
     @extend_schema(responses={204: None}, summary="Revoke the caller's API token")
     def delete(self, request: Request) -> Response:
-        token = request.auth
+        token, user = request.auth, request.user
         if isinstance(token, Token):
             token.delete()
-        audit.record("token_revoked", obj=request.user, actor=request.user)
+        audit.record("token_revoked", obj=user if isinstance(user, User) else None, actor=user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -84,19 +84,19 @@ def is_api_request(request: HttpRequest) -> bool:
 
 # --- project-wide handlers (portal/urls.py handler400/403/404/500) ---------------------------
 
-def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
         return json_error(status.HTTP_400_BAD_REQUEST, "bad_request", _("请求格式有误。"))
     return defaults.bad_request(request, exception)
 
 
-def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
         return json_error(status.HTTP_403_FORBIDDEN, "permission_denied", _("没有执行该操作的权限。"))
     return defaults.permission_denied(request, exception)
 
 
-def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
         return json_not_found(request, exception)
     return defaults.page_not_found(request, exception)
@@ -105,5 +105,6 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 def handler500(request: HttpRequest) -> HttpResponse:
     # Django has already logged the exception (django.request); the client gets no traceback.
     if is_api_request(request):
-        return json_error(status.HTTP_500_INTERNAL_SERVER_ERROR, "server_error", _("服务器内部错误，请稍后再试。"))
+        return json_error(status.HTTP_500_INTERNAL_SERVER_ERROR, "server_error",
+                          _("服务器内部错误，请稍后再试。"))
     return defaults.server_error(request)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from portal.models import Enterprise
+from portal.models import Enterprise, Region
 
 
 class EnterpriseSerializer(serializers.ModelSerializer):
-    region = serializers.SlugRelatedField(
+    region: serializers.SlugRelatedField[Region] = serializers.SlugRelatedField(
         slug_field="code", read_only=True, help_text=_("行政区划代码，例如 410105。")
     )
     region_name = serializers.CharField(source="region.full_name", read_only=True)
@@ -18,7 +18,7 @@ class EnterpriseSerializer(serializers.ModelSerializer):
     )
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
     status_label = serializers.CharField(source="get_status_display", read_only=True)
-    park = serializers.PrimaryKeyRelatedField(read_only=True)
+    park: serializers.PrimaryKeyRelatedField[Enterprise] = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
         model = Enterprise

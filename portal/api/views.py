@@ -16,6 +16,7 @@ users. Override `base_queryset()` to add `select_related` or annotations; never 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import django_filters
@@ -25,6 +26,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, viewsets
+from rest_framework.pagination import BasePagination
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -60,8 +62,8 @@ class TenantViewSetMixin(EdgeReachCheckMixin):
 
     model: type[Model]
     reach_path: str | None = None
-    permission_classes = [IsActiveUser]
-    pagination_class = BoundedLimitOffsetPagination
+    permission_classes: Sequence[Any] = [IsActiveUser]
+    pagination_class: type[BasePagination] | None = BoundedLimitOffsetPagination
 
     def base_queryset(self) -> QuerySet[Any]:
         return self.model._default_manager.all()
@@ -101,7 +103,9 @@ class EnterpriseFilter(django_filters.FilterSet):
         queryset=Region.objects.all(), to_field_name="code", method="filter_region",
         help_text=_("行政区划代码；包含其下所有地区。"),
     )
-    search = django_filters.CharFilter(method="filter_search", help_text=_("按企业名称或统一社会信用代码查找。"))
+    search = django_filters.CharFilter(
+        method="filter_search", help_text=_("按企业名称或统一社会信用代码查找。")
+    )
 
     class Meta:
         model = Enterprise

@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -23,10 +24,17 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from portal import audit
 from portal.api.errors import error_body
 from portal.forms import TokenForm
+from portal.models import User
 
 # The name of the one authenticator app device each user may enrol from the portal.
 TOTP_DEVICE_NAME = "authenticator"
 QR_SCALE = 4
+
+
+class AuthenticatedRequest(HttpRequest):
+    """What a @login_required view receives (django-stubs types request.user as possibly anonymous)."""
+
+    user: User
 
 
 def lockout_response(request: HttpRequest, credentials: dict[str, Any] | None = None, *args: Any,
@@ -66,13 +74,23 @@ def _next_url(request: HttpRequest, default: str) -> str:
     return default
 
 
+def _wrong_code_message(device: TOTPDevice) -> str:
+    """Why a code was refused: wrong, or the device is throttled after repeated wrong codes."""
+    allowed, details = device.verify_is_allowed()
+    locked_until = (details or {}).get("locked_until")
+    if not allowed and locked_until is not None:
+        seconds = max(1, int((locked_until - timezone.now()).total_seconds()))
+        return _("错误次数过多，请在 %(seconds)d 秒后重试。") % {"seconds": seconds}
+    return _("验证码不正确或已过期，请用验证器中的最新验证码重试。")
+
+
 def confirmed_devices(user: Any) -> list[TOTPDevice]:
     return list(TOTPDevice.objects.devices_for_user(user, confirmed=True))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def otp_setup(request: HttpRequest) -> HttpResponse:
+def otp_setup(request: AuthenticatedRequest) -> HttpResponse:
     """Enrol an authenticator app: show the QR code and secret of an unconfirmed device, then
     confirm it with a first code (which also verifies this session)."""
     user = request.user
@@ -90,7 +108,7 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
             audit.record("otp_enabled", obj=request.user, actor=request.user)
             messages.success(request, _("双因素认证已启用。"))
             return redirect(_next_url(request, reverse("portal:account")))
-        form.add_error("token", _("验证码不正确或已过期，请用验证器中的最新验证码重试。"))
+        form.add_error("token", _wrong_code_message(device))
     qr_svg = segno.make(device.config_url).svg_inline(scale=QR_SCALE)
     secret = base64.b32encode(device.bin_key).decode("ascii")
     return render(request, "portal/otp_setup.html", {
@@ -101,7 +119,7 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def otp_verify(request: HttpRequest) -> HttpResponse:
+def otp_verify(request: AuthenticatedRequest) -> HttpResponse:
     """Second step of login: a code from the enrolled authenticator app."""
     devices = confirmed_devices(request.user)
     next_url = _next_url(request, reverse("portal:home"))
@@ -116,5 +134,5 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
             audit.record("otp_verified", obj=request.user, actor=request.user)
             return redirect(next_url)
         audit.record("otp_failed", obj=request.user, actor=request.user)
-        form.add_error("token", _("验证码不正确或已过期，请重试。"))
+        form.add_error("token", _wrong_code_message(devices[0]))
     return render(request, "portal/otp_verify.html", {"form": form, "next": next_url})

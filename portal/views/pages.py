@@ -36,7 +36,7 @@ from portal.forms import (
     apply_service_errors,
 )
 from portal.models import Enterprise, Role
-from portal.views.auth import confirmed_devices
+from portal.views.auth import AuthenticatedRequest, confirmed_devices
 
 PAGE_ROWS = 50
 # Cells a spreadsheet would read as a formula; prefixed with a quote on export (CSV injection).
@@ -48,7 +48,7 @@ UTF8_BOM = "\ufeff"
 # --- home ------------------------------------------------------------------------------------
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     context: dict[str, Any] = {"role": user.role}
     if user.is_platform_admin:
@@ -105,7 +105,7 @@ def register_done(request: HttpRequest) -> HttpResponse:
 # --- enterprises -----------------------------------------------------------------------------
 
 @login_required
-def enterprise_list(request: HttpRequest) -> HttpResponse:
+def enterprise_list(request: AuthenticatedRequest) -> HttpResponse:
     enterprises = visible_enterprises(request.user).order_by("name")
     status = request.GET.get("status", "")
     if status in Enterprise.Status.values:
@@ -121,7 +121,7 @@ def enterprise_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def enterprise_detail(request: HttpRequest, enterprise_id: int) -> HttpResponse:
+def enterprise_detail(request: AuthenticatedRequest, enterprise_id: int) -> HttpResponse:
     enterprise = get_enterprise_for_user(request.user, enterprise_id)
     return render(request, "portal/enterprise_detail.html", {
         "enterprise": enterprise,
@@ -131,7 +131,7 @@ def enterprise_detail(request: HttpRequest, enterprise_id: int) -> HttpResponse:
     })
 
 
-def _managed_enterprise_or_404(request: HttpRequest, enterprise_id: int) -> Enterprise:
+def _managed_enterprise_or_404(request: AuthenticatedRequest, enterprise_id: int) -> Enterprise:
     """The enterprise when the user is its enterprise admin (or a platform admin); else 404."""
     enterprise = get_rw_enterprise_for_user(request.user, enterprise_id)
     if not services.can_manage_enterprise(request.user, enterprise):
@@ -141,7 +141,7 @@ def _managed_enterprise_or_404(request: HttpRequest, enterprise_id: int) -> Ente
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def enterprise_edit(request: HttpRequest, enterprise_id: int) -> HttpResponse:
+def enterprise_edit(request: AuthenticatedRequest, enterprise_id: int) -> HttpResponse:
     enterprise = _managed_enterprise_or_404(request, enterprise_id)
     form = EnterpriseEditForm(request.POST or None, enterprise=enterprise)
     if request.method == "POST" and form.is_valid():
@@ -155,7 +155,7 @@ def enterprise_edit(request: HttpRequest, enterprise_id: int) -> HttpResponse:
     return render(request, "portal/enterprise_edit.html", {"enterprise": enterprise, "form": form})
 
 
-def _reviewable_enterprise_or_404(request: HttpRequest, enterprise_id: int) -> Enterprise:
+def _reviewable_enterprise_or_404(request: AuthenticatedRequest, enterprise_id: int) -> Enterprise:
     enterprise = get_enterprise_for_user(request.user, enterprise_id)
     if not can_review_registration(request.user, enterprise):
         raise Http404
@@ -164,7 +164,7 @@ def _reviewable_enterprise_or_404(request: HttpRequest, enterprise_id: int) -> E
 
 @login_required
 @require_POST
-def enterprise_approve(request: HttpRequest, enterprise_id: int) -> HttpResponse:
+def enterprise_approve(request: AuthenticatedRequest, enterprise_id: int) -> HttpResponse:
     enterprise = _reviewable_enterprise_or_404(request, enterprise_id)
     form = ReviewForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
@@ -181,7 +181,7 @@ def enterprise_approve(request: HttpRequest, enterprise_id: int) -> HttpResponse
 
 @login_required
 @require_POST
-def enterprise_reject(request: HttpRequest, enterprise_id: int) -> HttpResponse:
+def enterprise_reject(request: AuthenticatedRequest, enterprise_id: int) -> HttpResponse:
     enterprise = _reviewable_enterprise_or_404(request, enterprise_id)
     form = ReviewForm(request.POST)
     if not form.is_valid():
@@ -200,7 +200,7 @@ def enterprise_reject(request: HttpRequest, enterprise_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def enterprise_users(request: HttpRequest, enterprise_id: int) -> HttpResponse:
+def enterprise_users(request: AuthenticatedRequest, enterprise_id: int) -> HttpResponse:
     enterprise = _managed_enterprise_or_404(request, enterprise_id)
     form = StaffCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -224,11 +224,11 @@ def enterprise_users(request: HttpRequest, enterprise_id: int) -> HttpResponse:
 # --- account ---------------------------------------------------------------------------------
 
 @login_required
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "portal/account.html", {
         "organization": request.user.organization,
         "otp_enabled": bool(confirmed_devices(request.user)),
-        "otp_verified": request.user.is_verified(),
+        "otp_verified": request.user.is_verified(),  # type: ignore[attr-defined]  # django-otp adds it
     })
 
 
@@ -240,7 +240,7 @@ def _platform_admin_or_404(request: HttpRequest) -> None:
 
 
 @login_required
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: AuthenticatedRequest) -> HttpResponse:
     _platform_admin_or_404(request)
     form = AuditSearchForm(request.GET or None)
     entries = selectors.audit_entries_search(**form.search_kwargs())
@@ -287,7 +287,7 @@ def _audit_csv_rows(entries: Any) -> Iterator[str]:
 
 
 @login_required
-def audit_export(request: HttpRequest) -> StreamingHttpResponse:
+def audit_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     _platform_admin_or_404(request)
     form = AuditSearchForm(request.GET or None)
     entries = selectors.audit_entries_search(**form.search_kwargs())

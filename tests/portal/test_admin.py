@@ -88,14 +88,16 @@ def test_officials_cannot_change_enterprise_data(client, world, role_key):
     assert response.status_code == 403
     after = Enterprise.objects.get(pk=enterprise.pk)
     assert (after.name, after.contact_phone) == (before.name, before.contact_phone)
-    assert client.post(reverse("admin:portal_enterprise_delete", args=[enterprise.pk]), {"post": "yes"}).status_code == 403
+    delete_url = reverse("admin:portal_enterprise_delete", args=[enterprise.pk])
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
     assert Enterprise.objects.filter(pk=enterprise.pk).exists()
     assert client.get(reverse("admin:portal_enterprise_add")).status_code == 403
 
 
 def test_platform_admin_changes_enterprise_data(client, world):
     login(client, world.user("platform_admin"))
-    response = client.post(change_url(world.tenant_a), enterprise_post_data(world.tenant_a, contact_phone="0371-1"))
+    data = enterprise_post_data(world.tenant_a, contact_phone="0371-1")
+    response = client.post(change_url(world.tenant_a), data)
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
     assert Enterprise.objects.get(pk=world.tenant_a.pk).contact_phone == "0371-1"
     assert AuditEntry.objects.filter(action="update", object_type="portal.Enterprise",
@@ -146,8 +148,8 @@ def test_admin_index_lists_only_what_the_role_may_use(client, world, role_key, e
 def test_platform_admin_index_has_the_core_but_no_group_or_permission_admin(client, world):
     login(client, world.user("platform_admin"))
     models = _index_models(client)
-    assert {"portal.Region", "portal.Enterprise", "portal.Authority", "portal.ReviewOrganization", "portal.User",
-            "portal.AuditEntry", "applications.Program", "otp_totp.TOTPDevice"} <= models
+    assert {"portal.Region", "portal.Enterprise", "portal.Authority", "portal.ReviewOrganization",
+            "portal.User", "portal.AuditEntry", "applications.Program", "otp_totp.TOTPDevice"} <= models
     assert not {m for m in models if m.startswith("auth.")}
 
 
@@ -172,7 +174,8 @@ def test_region_is_read_only_for_officials(client, world):
 
 @pytest.fixture
 def pending_zhengzhou(world):  # type: ignore[no-untyped-def]
-    return EnterpriseFactory(name="郑州待审核科技有限公司", region=region("410103"), status=Enterprise.Status.PENDING)
+    return EnterpriseFactory(name="郑州待审核科技有限公司", region=region("410103"),
+                             status=Enterprise.Status.PENDING)
 
 
 def _action(client, action: str, enterprises, note: str = ""):  # type: ignore[no-untyped-def]

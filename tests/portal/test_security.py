@@ -64,7 +64,9 @@ def test_logout_is_post_only(client, world):
 
 
 @pytest.mark.django_db
-def test_totp_setup_with_a_real_code(client, world):
+def test_totp_setup_with_a_real_code(client, world, settings):
+    # Wrong codes throttle the device (1 s, 2 s, 4 s…); the test retries at once.
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
     user = world.user("a_admin")
     login(client, user)
     page = client.get("/accounts/2fa/setup/")
@@ -94,6 +96,7 @@ def test_totp_setup_with_a_real_code(client, world):
 @pytest.mark.django_db
 def test_officials_must_verify_when_required(client, world, settings):
     settings.REQUIRE_2FA_FOR_OFFICIALS = True
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
     reviewer = world.user("zhengzhou_reviewer")
     device = TOTPDevice.objects.create(user=reviewer, name="authenticator", confirmed=True)
     login(client, reviewer)
@@ -139,3 +142,16 @@ def test_enterprise_users_are_not_forced_to_verify(client, world, settings):
     settings.REQUIRE_2FA_FOR_OFFICIALS = True
     login(client, world.user("a_admin"))
     assert client.get("/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_repeated_wrong_codes_are_throttled(client, world):
+    user = world.user("a_admin")
+    device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    login(client, user)
+    client.post("/accounts/2fa/verify/", {"token": wrong_code(device)})
+    # Within the throttle delay even the right code is refused, and the page says why.
+    response = client.post("/accounts/2fa/verify/", {"token": current_code(device)})
+    assert response.status_code == 200
+    assert "错误次数过多" in response.content.decode()
+    assert not client.get("/accounts/").context["otp_verified"]

@@ -14,7 +14,7 @@ from applications.models import Program
 from portal.access import reach_for
 from portal.credit_code import credit_code_problem
 from portal.demo import DEMO_ENTERPRISES, DEMO_USERS, seed_organizations
-from portal.models import Authority, AuditEntry, Enterprise, Role, User
+from portal.models import AuditEntry, Authority, Enterprise, Role, User
 
 NAMES = {entry.key: entry.name for entry in DEMO_ENTERPRISES}
 ZHENGZHOU = {NAMES["zhengzhou"], NAMES["zhengzhou_pending"]}
@@ -49,10 +49,10 @@ def _logs_in(client, username: str) -> bool:  # type: ignore[no-untyped-def]
 
 
 def _core_counts() -> dict[str, int]:
-    counts = {
-        model._meta.label: model._base_manager.count()
-        for model in [*apps.get_app_config("portal").get_models(), *apps.get_app_config("applications").get_models()]
-    }
+    core_models = [
+        model for app in ("portal", "applications") for model in apps.get_app_config(app).get_models()
+    ]
+    counts = {model._meta.label: model._base_manager.count() for model in core_models}
     counts["authority programs"] = Authority.programs.through.objects.count()
     return counts
 
@@ -77,7 +77,8 @@ def test_seed_is_idempotent(seeded):
     # Nothing to repair means nothing written, so no new audit rows from the core either.
     assert AuditEntry.objects.exclude(object_type__startswith="metering.").count() == audit_rows
     assert before["portal.Enterprise"] == len(DEMO_ENTERPRISES)
-    assert Program.objects.filter(code__in=["henan_dcmc_2023", "shanghai_emc_2024", "henan_contest_2025"]).count() == 3
+    programs = ["henan_dcmc_2023", "shanghai_emc_2024", "henan_contest_2025"]
+    assert Program.objects.filter(code__in=programs).count() == 3
 
 
 def test_demo_accounts_have_their_role_organization_and_password(seeded, client):
@@ -107,8 +108,8 @@ def test_demo_account_reach_is_what_the_readme_promises(seeded_core):
         assert seen == expected, username
     # Enterprise users change only their own enterprise, even a park's users.
     park_reach = reach_for(User.objects.get(username="demo_park"))
-    assert set(Enterprise.objects.filter(pk__in=park_reach.changeable_ids).values_list("name", flat=True)) == {
-        NAMES["park"]}
+    changeable = Enterprise.objects.filter(pk__in=park_reach.changeable_ids).values_list("name", flat=True)
+    assert set(changeable) == {NAMES["park"]}
 
 
 def test_demo_organizations(seeded_core):

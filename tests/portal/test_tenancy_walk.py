@@ -63,8 +63,9 @@ ROLES_THAT_USE_ADMIN = frozenset({"zhengzhou_reviewer", "luoyang_reviewer", "hen
 # URL kwargs that do not address a tenant object, and what to fill in for them.
 NON_OBJECT_KWARGS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     # The admin's per-app index: one page per registered app label.
-    "admin:app_list": lambda: [{"app_label": label}
-                               for label in sorted({model._meta.app_label for model in admin_site._registry})],
+    "admin:app_list": lambda: [
+        {"app_label": label} for label in sorted({model._meta.app_label for model in admin_site._registry})
+    ],
 }
 # DRF format-suffix routes (`.json`) take a format, never an id.
 FORMAT_KWARG = "format"
@@ -98,8 +99,8 @@ class Route:
         return self.chain[0].startswith("api/")
 
 
-def iter_routes(patterns: list[Any] | None = None, chain: tuple[str, ...] = (), namespaces: tuple[str, ...] = (),
-                kwargs: frozenset[str] = frozenset()) -> Iterator[Route]:
+def iter_routes(patterns: list[Any] | None = None, chain: tuple[str, ...] = (),
+                namespaces: tuple[str, ...] = (), kwargs: frozenset[str] = frozenset()) -> Iterator[Route]:
     for entry in get_resolver().url_patterns if patterns is None else patterns:
         here = kwargs | frozenset(entry.pattern.regex.groupindex)
         if isinstance(entry, URLResolver):
@@ -166,8 +167,8 @@ def route_map() -> RouteMap:
             if label in OUT_OF_REACH_MODELS:
                 result.admin_objects.append((route, model))
             elif is_tenant_owned(model):
-                result.uncovered.append(f"{route.name} ({route.display}): admin of tenant-owned {label} has no "
-                                        f"OUT_OF_REACH_MODELS entry")
+                result.uncovered.append(f"{route.name} ({route.display}): admin of tenant-owned {label} "
+                                        f"has no OUT_OF_REACH_MODELS entry")
             # Otherwise reference data (regions, authorities, programs): no tenant to be out of reach of.
         else:
             what = route.name or "(unnamed: give it a name)"
@@ -327,7 +328,8 @@ def test_every_url_with_ids_has_an_out_of_reach_entry():
     routes = route_map()
     assert not routes.uncovered, (
         "These URLs take ids but the walk cannot address an outsider's object through them. Register "
-        "an entry in tests/tenancy_<area>.py (out_of_reach / out_of_reach_model):\n  " + "\n  ".join(routes.uncovered)
+        "an entry in tests/tenancy_<area>.py (out_of_reach / out_of_reach_model):\n  "
+        + "\n  ".join(routes.uncovered)
     )
     known = {route.name for route in iter_routes()}
     stale = sorted(set(OUT_OF_REACH) - known)
@@ -409,7 +411,8 @@ def test_objects_of_the_outsider_are_out_of_reach(world, role):
             kwargs = {name: str(obj.pk) for name in route.kwargs}
             if role == "platform_admin":
                 response, _body = walker.fetch("GET", url_for(route, kwargs))
-                required = {200} if route.name and route.name.endswith(("_change", "_history")) else {200, 403}
+                is_page = bool(route.name and route.name.endswith(("_change", "_history")))
+                required = {200} if is_page else {200, 403}
                 if response.status_code not in required:
                     walker.fail(f"GET {url_for(route, kwargs)} as platform_admin: {response.status_code}, "
                                 f"expected {sorted(required)}")
@@ -445,7 +448,7 @@ def test_api_with_token_auth(world, role):
             if not route.is_api:
                 continue
             if may_see_outsider(role):
-                response, _body = walker.fetch("GET", url_for(route, kwargs))
+                walker.fetch("GET", url_for(route, kwargs))
             else:
                 check_out_of_reach(walker, route, kwargs, "GET")
     walker.report()
@@ -455,6 +458,7 @@ def test_the_walk_covers_pages_admin_and_api():
     """Guard the walk itself: if the URL map reading broke, every other test would pass vacuously."""
     routes = route_map()
     plain_names = {route.name for route, _kwargs in routes.plain}
-    assert {"portal:home", "admin:index", "api:enterprise-list", "admin:portal_enterprise_changelist"} <= plain_names
+    expected = {"portal:home", "admin:index", "api:enterprise-list", "admin:portal_enterprise_changelist"}
+    assert expected <= plain_names
     assert "api:enterprise-detail" in {route.name for route in routes.objects}
     assert "admin:portal_enterprise_change" in {route.name for route, _model in routes.admin_objects}

@@ -16,7 +16,8 @@ class Command(BaseCommand):
     help = "Load or update the programs from their YAML files; the version goes up only when a file changed."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--dir", type=Path, default=PROGRAMS_DIR, help="directory holding the program files")
+        parser.add_argument("--dir", type=Path, default=PROGRAMS_DIR,
+                            help="directory holding the program files")
 
     def handle(self, *args: Any, **options: Any) -> None:
         directory: Path = options["dir"]
@@ -32,6 +33,8 @@ class Command(BaseCommand):
         if result.errors:
             for error in result.errors:
                 self.stderr.write(str(error))
-            raise CommandError(f"{len(result.errors)} program file(s) could not be loaded; the others were loaded")
-        self.stdout.write(self.style.SUCCESS(f"{len(result.created) + len(result.updated) + len(result.unchanged)} "
-                                             "program(s) loaded"))
+            raise CommandError(
+                f"{len(result.errors)} program file(s) could not be loaded; the others were loaded"
+            )
+        loaded = len(result.created) + len(result.updated) + len(result.unchanged)
+        self.stdout.write(self.style.SUCCESS(f"{loaded} program(s) loaded"))
