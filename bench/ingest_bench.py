@@ -42,6 +42,8 @@ HTTP_CLIENT_THREADS = 2
 SERVER_START_TIMEOUT_S = 60
 MQTT_DRAIN_TIMEOUT_S = 600
 POLL_INTERVAL_S = 0.2
+# Each path writes its own window of this many days (≥ 200 000 readings / 100 meters = 2 000 minutes).
+PATH_WINDOW_DAYS = 3
 BENCH_CREDIT_PREFIX = "91410105BENCH"
 
 
@@ -77,10 +79,15 @@ def bench_env() -> dict[str, str]:
 
 
 def timestamps(day_offset: int, count: int) -> Iterator[dt.datetime]:
-    """`count` distinct minutes, from a day reserved for one path."""
-    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=day_offset * 400)
+    """`count` distinct minutes from a window of PATH_WINDOW_DAYS reserved for one path (recent past)."""
+    start = bench_epoch() + dt.timedelta(days=day_offset * PATH_WINDOW_DAYS)
     for n in range(count):
         yield start + dt.timedelta(minutes=n)
+
+
+def bench_epoch() -> dt.datetime:
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - dt.timedelta(days=PATH_WINDOW_DAYS * 5)
 
 
 def reading_items(day_offset: int, total: int) -> list[dict[str, Any]]:
@@ -165,7 +172,7 @@ def count_readings_from(since: dt.datetime) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM metering_reading WHERE ts >= %s AND ts < %s",
-            [since, since + dt.timedelta(days=400)],
+            [since, since + dt.timedelta(days=PATH_WINDOW_DAYS)],
         )
         return int(cursor.fetchone()[0])
 

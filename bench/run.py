@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DATABASE_URL"] = base_url.rsplit("/", 1)[0] + "/nengtan_bench"
     os.environ["NENGTAN_ENV"] = "development"
     os.environ.setdefault("MQTT_URL", "mqtt://127.0.0.1:1883")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     sys.path.insert(0, str(ROOT))
 

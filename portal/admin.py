@@ -321,6 +321,30 @@ class AuditEntryAdmin(ReachModelAdmin):
 
 @admin.register(TOTPDevice, site=admin_site)
 class TOTPDeviceAdmin(ReachModelAdmin, OtpTOTPDeviceAdmin):
-    # Devices hold login secrets of every organization; only platform admins manage them.
-    reach_path = None
+    """Platform admins list, confirm and remove second-factor devices (say, after a lost phone).
+
+    A device's secret key is never shown once the device exists, whatever
+    OTP_ADMIN_HIDE_SENSITIVE_DATA says: whoever reads it can pass as its owner. Enrolment
+    happens on the owner's own 2FA setup page.
+    """
+
+    reach_path = None  # devices of every organization; platform admins only (no role_rights)
     role_rights: dict[str, frozenset[str]] = {}
+    list_display = ["user", "name", "created_at", "last_used_at", "confirmed"]
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return self.list_display  # without django-otp's QR code column
+
+    def get_fieldsets(self, request: HttpRequest, obj: Model | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        hidden = {"key", "qrcode_link"}
+        return [(title, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+                for title, options in fieldsets if any(f not in hidden for f in options["fields"])]
+
+    def config_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        raise PermissionDenied  # the key and its QR code are secrets; see the class docstring
+
+    def qrcode_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        raise PermissionDenied

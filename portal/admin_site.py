@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -41,6 +42,15 @@ class ReachModelAdmin(admin.ModelAdmin):
         # Django redirects to the index with "doesn't exist"; out of reach must answer 404,
         # exactly like missing (change, delete and history pages all come through here).
         raise Http404
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        # Django looks the object up before checking rights, so a role without any right on the
+        # model would tell existing ids (403) from missing ones (404). Refuse both alike.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)
