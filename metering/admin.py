@@ -137,7 +137,7 @@ class GatewayTokenAdmin(RegistryAdmin):
     list_display = ["name", "enterprise", "token_prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "token_prefix", "enterprise__name"]
-    fields: list[str] = ["enterprise", "name", "token_prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ("enterprise", "name", "token_prefix", "created_at", "last_used_at", "revoked_at")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
@@ -155,7 +155,7 @@ class QuarantinedMessageAdmin(RegistryAdmin):
     list_filter = ["source", "resolved"]
     search_fields = ["channel", "reason", "enterprise__name"]
     list_select_related = ["enterprise"]
-    fields: list[str] = [
+    fields = (
         "enterprise",
         "source",
         "channel",
@@ -166,7 +166,7 @@ class QuarantinedMessageAdmin(RegistryAdmin):
         "preview",
         "received_at",
         "resolved",
-    ]
+    )
     readonly_fields = fields
 
     @admin.display(description=_("内容预览"))

@@ -3,7 +3,7 @@ these forms only parse input and offer the enterprise's own rows as choices."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -41,6 +41,14 @@ def apply_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
         form.add_error(field_name if field_name in form.fields else None, messages)
 
 
+def relation_field(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
+    """The form's field for a relation, typed as what it is so its choices can be narrowed."""
+    field = form.fields[name]
+    if not isinstance(field, forms.ModelChoiceField):
+        raise TypeError(f"{type(form).__name__}.{name} is not a relation field")
+    return field
+
+
 class EnterpriseModelForm(forms.ModelForm):
     """A ModelForm for a row of `enterprise`, whose relation choices are that enterprise's rows only."""
 
@@ -50,11 +58,12 @@ class EnterpriseModelForm(forms.ModelForm):
         self.instance.enterprise = enterprise
 
     def service_fields(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.cleaned_data}
+        fields = self._meta.fields or ()
+        return {name: self.cleaned_data[name] for name in fields if name in self.cleaned_data}
 
 
 # Defining a ModelForm with relation fields evaluates `Model.objects.all()` once, at import, where
-# no scope exists. Every such queryset is replaced per request (in __init__ / _construct_form, by
+# no scope exists. Every such queryset is replaced per request (in __init__ / add_fields, by
 # the enterprise's own rows; by the admin's request-scoped form factory), so none is ever used.
 with scopes_disabled():
 
@@ -84,11 +93,13 @@ with scopes_disabled():
             meters = Meter.objects.filter(enterprise=enterprise).order_by("level", "code")
             if self.instance.pk:
                 meters = meters.exclude(pk=self.instance.pk)
-            self.fields["parent"].queryset = meters
-            self.fields["site_node"].queryset = SiteNode.objects.filter(enterprise=enterprise).select_related(
+            relation_field(self, "parent").queryset = meters
+            site_node = relation_field(self, "site_node")
+            site_node.queryset = SiteNode.objects.filter(enterprise=enterprise).select_related(
                 "parent__parent__parent"
             )
-            self.fields["site_node"].label_from_instance = services.site_node_path
+            # A per-field label function instead of a ModelChoiceField subclass per relation.
+            site_node.label_from_instance = services.site_node_path  # type: ignore[method-assign,assignment]
 
     class MeterAdminForm(forms.ModelForm):
         """The admin's meter form with the same cross-row rules as the services (cycles, child levels)."""
@@ -113,11 +124,13 @@ with scopes_disabled():
                 "is_active",
             ]
 
+        # _post_clean (the instance is built from the cleaned data) and _update_errors are Django's
+        # own ModelForm hooks, used as ModelForm uses them; the stubs leave private members out.
         def _post_clean(self) -> None:
-            super()._post_clean()
+            super()._post_clean()  # type: ignore[misc]
             errors = services.meter_relation_errors(self.instance)
             if errors:
-                self._update_errors(ValidationError(errors))
+                self._update_errors(ValidationError(errors))  # type: ignore[attr-defined]
 
     class SiteNodeForm(EnterpriseModelForm):
         class Meta:
@@ -129,8 +142,9 @@ with scopes_disabled():
             nodes = SiteNode.objects.filter(enterprise=enterprise).exclude(kind=SiteNode.Kind.EQUIPMENT)
             if self.instance.pk:
                 nodes = nodes.exclude(pk=self.instance.pk)
-            self.fields["parent"].queryset = nodes.select_related("parent__parent")
-            self.fields["parent"].label_from_instance = services.site_node_path
+            parent = relation_field(self, "parent")
+            parent.queryset = nodes.select_related("parent__parent")
+            parent.label_from_instance = services.site_node_path  # type: ignore[method-assign,assignment]
 
     class ModbusDeviceForm(EnterpriseModelForm):
         class Meta:
@@ -155,21 +169,15 @@ with scopes_disabled():
     class BaseModbusPointFormSet(BaseInlineFormSet):
         """A device's register map, validated as a whole (one point per meter, no overlapping registers)."""
 
-        def _construct_form(self, i: int, **kwargs: Any) -> forms.BaseForm:
-            form = super()._construct_form(i, **kwargs)
+        def add_fields(self, form: forms.ModelForm, index: int | None) -> None:
+            # Called for every form of the set and for empty_form alike.
+            super().add_fields(form, index)
             self._limit_meters(form)
-            return form
-
-        @property
-        def empty_form(self) -> forms.BaseForm:
-            form = super().empty_form
-            self._limit_meters(form)
-            return form
 
         def _limit_meters(self, form: forms.BaseForm) -> None:
             if "meter" in form.fields:
                 enterprise_id = getattr(self.instance, "enterprise_id", None)
-                form.fields["meter"].queryset = (
+                relation_field(form, "meter").queryset = (
                     Meter.objects.filter(enterprise_id=enterprise_id).order_by("code")
                     if enterprise_id
                     else Meter.objects.none()
@@ -179,7 +187,9 @@ with scopes_disabled():
             return [
                 form
                 for form in self.forms
-                if form.cleaned_data and not (self.can_delete and self._should_delete_form(form))
+                # _should_delete_form is BaseFormSet's own test of the DELETE box (private, not stubbed).
+                if form.cleaned_data
+                and not (self.can_delete and self._should_delete_form(form))  # type: ignore[attr-defined]
             ]
 
         def point_values(self) -> list[dict[str, Any]]:
@@ -212,13 +222,17 @@ with scopes_disabled():
                 if whole:
                     raise ValidationError(whole) from None
 
-    ModbusPointFormSet = inlineformset_factory(
-        ModbusDevice,
-        ModbusPoint,
-        formset=BaseModbusPointFormSet,
-        fields=["meter", "register_type", "address", "data_type", "byte_order", "scale", "offset"],
-        extra=3,
-        can_delete=True,
+    # The factory returns a subclass of `formset`; the stubs type it as a plain BaseInlineFormSet.
+    ModbusPointFormSet = cast(
+        type[BaseModbusPointFormSet],
+        inlineformset_factory(
+            ModbusDevice,
+            ModbusPoint,
+            formset=BaseModbusPointFormSet,
+            fields=["meter", "register_type", "address", "data_type", "byte_order", "scale", "offset"],
+            extra=3,
+            can_delete=True,
+        ),
     )
 
 

@@ -48,8 +48,8 @@ class SiteNode(models.Model):
 
     enterprise = models.ForeignKey("portal.Enterprise", verbose_name=_("企业"), on_delete=models.CASCADE,
                                    related_name="site_nodes")
-    parent = models.ForeignKey("self", verbose_name=_("上级"), null=True, blank=True, on_delete=models.CASCADE,
-                               related_name="children")
+    parent = models.ForeignKey("self", verbose_name=_("上级"), null=True, blank=True,
+                               on_delete=models.CASCADE, related_name="children")
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
     name = models.CharField(_("名称"), max_length=100)
 
@@ -60,7 +60,8 @@ class SiteNode(models.Model):
         verbose_name_plural = _("厂区结构")
         ordering = ["enterprise_id", "kind", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["enterprise", "parent", "name"], name="sitenode_unique_name_per_parent"),
+            models.UniqueConstraint(fields=["enterprise", "parent", "name"],
+                                    name="sitenode_unique_name_per_parent"),
         ]
 
     def __str__(self) -> str:
@@ -68,7 +69,7 @@ class SiteNode(models.Model):
 
     def clean(self) -> None:
         order = [k.value for k in self.Kind]
-        if self.parent_id:
+        if self.parent_id and self.parent is not None:
             if self.parent.enterprise_id != self.enterprise_id:
                 raise ValidationError({"parent": _("上级节点必须属于同一企业。")})
             if order.index(self.parent.kind) >= order.index(self.kind):
@@ -126,14 +127,18 @@ class Meter(models.Model):
 
     def clean(self) -> None:
         errors = {}
-        if self.parent_id:
-            if self.parent_id == self.pk:
-                errors["parent"] = _("上级表计不能是自己。")
-            elif self.parent.enterprise_id != self.enterprise_id:
+        if self.parent_id and self.parent_id == self.pk:
+            errors["parent"] = _("上级表计不能是自己。")
+        elif self.parent_id and self.parent is not None:
+            if self.parent.enterprise_id != self.enterprise_id:
                 errors["parent"] = _("上级表计必须属于同一企业。")
             elif self.parent.level > self.level:
                 errors["parent"] = _("上级表计的级别不能低于本表计。")
-        if self.site_node_id and self.site_node.enterprise_id != self.enterprise_id:
+        if (
+            self.site_node_id
+            and self.site_node is not None
+            and self.site_node.enterprise_id != self.enterprise_id
+        ):
             errors["site_node"] = _("安装位置必须属于同一企业。")
         if self.calibrated_on and self.calibration_due_on and self.calibration_due_on < self.calibrated_on:
             errors["calibration_due_on"] = _("下次检定日期不能早于最近检定日期。")
@@ -188,7 +193,8 @@ class QuarantinedMessage(models.Model):
     enterprise = models.ForeignKey("portal.Enterprise", verbose_name=_("企业"), null=True, blank=True,
                                    on_delete=models.CASCADE, related_name="quarantined_messages")
     source = models.CharField(_("来源"), max_length=8, choices=Source.choices)
-    channel = models.CharField(_("通道"), max_length=255, blank=True, help_text=_("MQTT 主题、接口地址或设备。"))
+    channel = models.CharField(_("通道"), max_length=255, blank=True,
+                               help_text=_("MQTT 主题、接口地址或设备。"))
     item_index = models.IntegerField(_("条目序号"), null=True, blank=True)
     reason = models.CharField(_("原因"), max_length=500)
     payload = models.BinaryField(_("原始内容（截断）"), blank=True)
@@ -258,7 +264,8 @@ class ModbusDevice(models.Model):
                                                                           MaxValueValidator(65535)])
     serial_port = models.CharField(_("串口"), max_length=100, blank=True)
     baudrate = models.PositiveIntegerField(_("波特率"), default=9600)
-    parity = models.CharField(_("校验"), max_length=1, default="N", choices=[("N", "N"), ("E", "E"), ("O", "O")])
+    parity = models.CharField(_("校验"), max_length=1, default="N",
+                              choices=[("N", "N"), ("E", "E"), ("O", "O")])
     stopbits = models.PositiveSmallIntegerField(_("停止位"), default=1, choices=[(1, "1"), (2, "2")])
     unit_id = models.PositiveSmallIntegerField(_("从站地址"), default=1, validators=[MaxValueValidator(247)])
     timeout_s = models.FloatField(_("超时（秒）"), default=3.0, validators=[MinValueValidator(0.1),
@@ -289,7 +296,8 @@ class ModbusDevice(models.Model):
         verbose_name_plural = _("Modbus 设备")
         ordering = ["enterprise_id", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["enterprise", "name"], name="modbusdevice_name_unique_per_enterprise"),
+            models.UniqueConstraint(fields=["enterprise", "name"],
+                                    name="modbusdevice_name_unique_per_enterprise"),
         ]
 
     def __str__(self) -> str:
@@ -331,12 +339,15 @@ class ModbusPoint(models.Model):
 
     device = models.ForeignKey(ModbusDevice, verbose_name=_("设备"), on_delete=models.CASCADE,
                                related_name="points")
-    meter = models.ForeignKey(Meter, verbose_name=_("表计"), on_delete=models.PROTECT, related_name="modbus_points")
+    meter = models.ForeignKey(Meter, verbose_name=_("表计"), on_delete=models.PROTECT,
+                              related_name="modbus_points")
     register_type = models.CharField(_("寄存器类型"), max_length=8, choices=RegisterType.choices,
                                      default=RegisterType.HOLDING)
     address = models.PositiveIntegerField(_("起始地址（0 起）"), validators=[MaxValueValidator(65535)])
-    data_type = models.CharField(_("数据类型"), max_length=8, choices=DataType.choices, default=DataType.FLOAT32)
-    byte_order = models.CharField(_("字节序"), max_length=4, choices=ByteOrder.choices, default=ByteOrder.ABCD)
+    data_type = models.CharField(_("数据类型"), max_length=8, choices=DataType.choices,
+                                 default=DataType.FLOAT32)
+    byte_order = models.CharField(_("字节序"), max_length=4, choices=ByteOrder.choices,
+                                  default=ByteOrder.ABCD)
     scale = models.FloatField(_("倍率"), default=1.0)
     offset = models.FloatField(_("偏移"), default=0.0)
 
@@ -347,7 +358,8 @@ class ModbusPoint(models.Model):
         verbose_name_plural = _("寄存器点位")
         ordering = ["device_id", "register_type", "address"]
         constraints = [
-            models.UniqueConstraint(fields=["device", "meter"], name="modbuspoint_one_point_per_meter_per_device"),
+            models.UniqueConstraint(fields=["device", "meter"],
+                                    name="modbuspoint_one_point_per_meter_per_device"),
         ]
 
     def __str__(self) -> str:

@@ -50,8 +50,9 @@ def _page_enterprise(request: HttpRequest) -> Enterprise | None:
     requested = request.GET.get("enterprise")
     if requested:
         return access.get_enterprise_for_user(request.user, requested)
-    if request.user.enterprise_id is not None:
-        return access.get_enterprise_for_user(request.user, request.user.enterprise_id)
+    user = request.user
+    if user.is_authenticated and user.enterprise_id is not None:
+        return access.get_enterprise_for_user(user, user.enterprise_id)
     return None
 
 
@@ -397,7 +398,9 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.modbus_points_replace(device=device, points=formset.point_values())
         except ValidationError as exc:
-            formset._non_form_errors = formset.error_class(exc.messages)
+            # The service's verdict on the whole map shows where the formset's own errors do
+            # (the errors a formset's clean() raises land in this private attribute too).
+            formset._non_form_errors = formset.error_class(exc.messages)  # type: ignore[attr-defined]
         else:
             messages.success(request, _("已保存点位表。"))
             return redirect(reverse("metering:device_detail", kwargs={"pk": device.pk}))

@@ -83,7 +83,7 @@ def reach_for(user: Actor | None) -> Reach:
             members = _enterprise_ids(everything.filter(park_id=user.enterprise_id))
             return Reach(everything=False, visible_ids=own + members, changeable_ids=own)
         if user.role in (Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER):
-            if user.authority_id is None:
+            if user.authority_id is None or user.authority is None:
                 return NO_REACH
             region_path = user.authority.region.path
             ids = _enterprise_ids(everything.filter(region__path__startswith=region_path))
@@ -130,7 +130,9 @@ def get_rw_enterprise_for_user(user: Actor, enterprise_id: Any) -> Enterprise:
     return _get_or_404(changeable_enterprises(user), enterprise_id)
 
 
-def filter_to_reach(user: Actor, queryset: QuerySet[ModelT], path: str, *, write: bool = False) -> QuerySet[ModelT]:
+def filter_to_reach(
+    user: Actor, queryset: QuerySet[ModelT], path: str, *, write: bool = False
+) -> QuerySet[ModelT]:
     """Restrict a queryset of a tenant-owned model by its declared path to the enterprise."""
     reach = reach_for(user)
     if reach.everything:
@@ -161,7 +163,11 @@ def can_use_admin(user: Actor) -> bool:
     return bool(
         user.is_authenticated
         and user.is_active
-        and (user.is_superuser or user.role in {Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER, Role.EXPERT, Role.PLATFORM_ADMIN})
+        and (
+            user.is_superuser
+            or user.role
+            in {Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER, Role.EXPERT, Role.PLATFORM_ADMIN}
+        )
     )
 
 
@@ -177,6 +183,8 @@ def can_file_applications(user: Actor) -> bool:
 
 def can_review_registration(user: Actor, enterprise: Enterprise) -> bool:
     """The authority of the enterprise's region (or above) approves its registration."""
+    if not user.is_authenticated:
+        return False
     if user.is_platform_admin:
         return True
     if user.role not in (Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER) or user.authority is None:

@@ -60,7 +60,7 @@ class ReachModelAdmin(admin.ModelAdmin):
 
     def _has(self, request: HttpRequest, right: str) -> bool:
         user = request.user
-        if not can_use_admin(user):
+        if not (user.is_authenticated and can_use_admin(user)):
             return False
         if user.is_superuser or user.role == Role.PLATFORM_ADMIN:
             return True

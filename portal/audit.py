@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-import hashlib
 import decimal
+import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,7 +103,9 @@ def snapshot(instance: models.Model, *, fingerprints: dict[str, str] | None = No
     return values
 
 
-def diff(before: dict[str, Any], after: dict[str, Any], *, changed_secrets: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+def diff(
+    before: dict[str, Any], after: dict[str, Any], *, changed_secrets: frozenset[str] | set[str] = frozenset()
+) -> dict[str, Any]:
     """Field-by-field before/after of what changed; a changed secret shows as blanked on both sides."""
     changes = {
         name: {"before": before.get(name), "after": after.get(name)}
@@ -174,17 +176,22 @@ _registered: set[type[models.Model]] = set()
 _PREVIOUS = "_audit_previous_snapshot"
 _PREVIOUS_SECRETS = "_audit_previous_secret_fingerprints"
 # Fields whose change is a permission change, not an ordinary update.
-PERMISSION_FIELDS = frozenset({"role", "is_staff", "is_superuser", "is_active", "enterprise_id", "authority_id",
-                               "review_organization_id"})
+PERMISSION_FIELDS = frozenset(
+    {"role", "is_staff", "is_superuser", "is_active", "enterprise_id", "authority_id",
+     "review_organization_id"}
+)
 
 
-def _before_save(sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
+def _before_save(
+    sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any
+) -> None:
     if raw or instance.pk is None or instance._state.adding:
         setattr(instance, _PREVIOUS, None)
         return
     previous = sender._base_manager.filter(pk=instance.pk).first()
     fingerprints: dict[str, str] = {}
-    setattr(instance, _PREVIOUS, snapshot(previous, fingerprints=fingerprints) if previous is not None else None)
+    before = snapshot(previous, fingerprints=fingerprints) if previous is not None else None
+    setattr(instance, _PREVIOUS, before)
     setattr(instance, _PREVIOUS_SECRETS, fingerprints)
 
 
@@ -204,7 +211,8 @@ def _after_save(sender: type[models.Model], instance: models.Model, created: boo
     changes.pop("last_login", None)  # a login is recorded as its own action
     if not changes:
         return
-    action = "permission_change" if PERMISSION_FIELDS & set(changes) and sender._meta.label == "portal.User" else "update"
+    is_permission_change = bool(PERMISSION_FIELDS & set(changes)) and sender._meta.label == "portal.User"
+    action = "permission_change" if is_permission_change else "update"
     record(action, obj=instance, changes=changes)
 
 

@@ -37,7 +37,8 @@ def credit_code_problem(value: str) -> str | None:
     bad = sorted({c for c in code if c not in CREDIT_CODE_ALPHABET})
     if bad:
         return str(
-            _("统一社会信用代码含有不允许的字符：%(chars)s（不使用 I、O、Z、S、V）。") % {"chars": "".join(bad)}
+            _("统一社会信用代码含有不允许的字符：%(chars)s（不使用 I、O、Z、S、V）。")
+            % {"chars": "".join(bad)}
         )
     if code[0] not in REGISTRATION_AUTHORITY_CODES:
         return str(_("统一社会信用代码第1位（登记管理部门码）无效：%(c)s。") % {"c": code[0]})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -25,7 +27,8 @@ class Region(models.Model):
     name_en = models.CharField(_("英文名称"), max_length=64, blank=True)
     level = models.CharField(_("层级"), max_length=16, choices=Level.choices)
     parent = models.ForeignKey(
-        "self", verbose_name=_("上级"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self", verbose_name=_("上级"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="children",
     )
     # Materialized path of codes ("/410000/410100/"), so "everything under this region" is one
     # indexed prefix match instead of a recursive query.
@@ -72,7 +75,8 @@ class Enterprise(models.Model):
         _("统一社会信用代码"), max_length=18, unique=True, validators=[validate_credit_code]
     )
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices, default=Kind.INDUSTRIAL)
-    region = models.ForeignKey(Region, verbose_name=_("所在地区"), on_delete=models.PROTECT, related_name="enterprises")
+    region = models.ForeignKey(Region, verbose_name=_("所在地区"), on_delete=models.PROTECT,
+                               related_name="enterprises")
     industry = models.CharField(_("所属行业"), max_length=100, blank=True)
     address = models.CharField(_("单位地址"), max_length=255, blank=True)
     contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
@@ -89,7 +93,8 @@ class Enterprise(models.Model):
     )
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.PENDING)
     reviewed_by = models.ForeignKey(
-        "portal.User", verbose_name=_("审核人"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "portal.User", verbose_name=_("审核人"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
     )
     reviewed_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
     review_note = models.CharField(_("审核意见"), max_length=500, blank=True)
@@ -129,7 +134,8 @@ class Authority(models.Model):
         PROVINCIAL = "provincial", _("省级")
 
     name = models.CharField(_("机关名称"), max_length=200)
-    region = models.ForeignKey(Region, verbose_name=_("管辖地区"), on_delete=models.PROTECT, related_name="authorities")
+    region = models.ForeignKey(Region, verbose_name=_("管辖地区"), on_delete=models.PROTECT,
+                               related_name="authorities")
     level = models.CharField(_("层级"), max_length=16, choices=Level.choices)
     programs = models.ManyToManyField("applications.Program", verbose_name=_("负责的项目"), blank=True)
 
@@ -182,10 +188,12 @@ class User(AbstractUser):
 
     role = models.CharField(_("角色"), max_length=32, choices=Role.choices, default=Role.ENTERPRISE_STAFF)
     enterprise = models.ForeignKey(
-        Enterprise, verbose_name=_("所属企业"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+        Enterprise, verbose_name=_("所属企业"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="users",
     )
     authority = models.ForeignKey(
-        Authority, verbose_name=_("所属主管部门"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+        Authority, verbose_name=_("所属主管部门"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="users",
     )
     review_organization = models.ForeignKey(
         ReviewOrganization,
@@ -204,17 +212,23 @@ class User(AbstractUser):
             models.CheckConstraint(
                 name="user_enterprise_roles_have_enterprise",
                 condition=~models.Q(role__in=["enterprise_admin", "enterprise_staff"])
-                | models.Q(enterprise__isnull=False, authority__isnull=True, review_organization__isnull=True),
+                | models.Q(
+                    enterprise__isnull=False, authority__isnull=True, review_organization__isnull=True
+                ),
             ),
             models.CheckConstraint(
                 name="user_government_roles_have_authority",
                 condition=~models.Q(role__in=["municipal_reviewer", "provincial_officer"])
-                | models.Q(authority__isnull=False, enterprise__isnull=True, review_organization__isnull=True),
+                | models.Q(
+                    authority__isnull=False, enterprise__isnull=True, review_organization__isnull=True
+                ),
             ),
             models.CheckConstraint(
                 name="user_experts_have_review_organization",
                 condition=~models.Q(role="expert")
-                | models.Q(review_organization__isnull=False, enterprise__isnull=True, authority__isnull=True),
+                | models.Q(
+                    review_organization__isnull=False, enterprise__isnull=True, authority__isnull=True
+                ),
             ),
         ]
 
@@ -227,7 +241,7 @@ class User(AbstractUser):
             Role.PROVINCIAL_OFFICER: "authority",
             Role.EXPERT: "review_organization",
         }.get(Role(self.role))
-        errors = {}
+        errors: dict[str, Any] = {}
         for field in ("enterprise", "authority", "review_organization"):
             has_value = getattr(self, f"{field}_id") is not None
             if field == required and not has_value:

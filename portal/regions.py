@@ -7,6 +7,8 @@ its 16 districts. Further divisions are added as data through the admin.
 
 from __future__ import annotations
 
+from typing import Any
+
 # (code, name, English name, level, parent code)
 REGIONS: tuple[tuple[str, str, str, str, str | None], ...] = (
     ("410000", "河南省", "Henan", "province", None),
@@ -60,9 +62,11 @@ REGIONS: tuple[tuple[str, str, str, str, str | None], ...] = (
 )
 
 
-def load_regions(region_model) -> int:  # type: ignore[no-untyped-def]
-    """Create or update the shipped regions (parents first). Returns how many were written."""
-    by_code = {}
+def load_regions(region_model: Any) -> int:
+    """Create or update the shipped regions (parents first). Returns how many were written.
+
+    `region_model` is the migration's historical Region (apps.get_model), hence untyped."""
+    by_code: dict[str, Any] = {}
     for code, name, name_en, level, parent_code in REGIONS:
         parent = by_code.get(parent_code) if parent_code else None
         region, _ = region_model.objects.update_or_create(

@@ -91,14 +91,16 @@ def world(db) -> World:  # type: ignore[no-untyped-def]
                                  kind=Enterprise.Kind.DATA_CENTER)
     zhengzhou = AuthorityFactory(name="郑州市工业和信息化局", region=region("410100"))
     luoyang = AuthorityFactory(name="洛阳市工业和信息化局", region=region("410300"))
-    henan = AuthorityFactory(name="河南省工业和信息化厅", region=region("410000"), level=Authority.Level.PROVINCIAL)
+    henan = AuthorityFactory(name="河南省工业和信息化厅", region=region("410000"),
+                             level=Authority.Level.PROVINCIAL)
     xuhui = AuthorityFactory(name="徐汇区商务委", region=region("310104"), level=Authority.Level.DISTRICT)
     review_org = ReviewOrganizationFactory()
     users = {
         "a_admin": UserFactory(username="a_admin", role=Role.ENTERPRISE_ADMIN, enterprise=tenant_a),
         "a_staff": UserFactory(username="a_staff", role=Role.ENTERPRISE_STAFF, enterprise=tenant_a),
         "b_admin": UserFactory(username="b_admin", role=Role.ENTERPRISE_ADMIN, enterprise=tenant_b),
-        "outsider_admin": UserFactory(username="outsider_admin", role=Role.ENTERPRISE_ADMIN, enterprise=outsider),
+        "outsider_admin": UserFactory(username="outsider_admin", role=Role.ENTERPRISE_ADMIN,
+                                      enterprise=outsider),
         "zhengzhou_reviewer": UserFactory(username="zz_reviewer", role=Role.MUNICIPAL_REVIEWER,
                                           authority=zhengzhou, is_staff=True),
         "luoyang_reviewer": UserFactory(username="ly_reviewer", role=Role.MUNICIPAL_REVIEWER,
@@ -107,7 +109,8 @@ def world(db) -> World:  # type: ignore[no-untyped-def]
                                      is_staff=True),
         "xuhui_reviewer": UserFactory(username="xh_reviewer", role=Role.MUNICIPAL_REVIEWER, authority=xuhui,
                                       is_staff=True),
-        "expert": UserFactory(username="expert", role=Role.EXPERT, review_organization=review_org, is_staff=True),
+        "expert": UserFactory(username="expert", role=Role.EXPERT, review_organization=review_org,
+                              is_staff=True),
         "platform_admin": UserFactory(username="platform_admin", role=Role.PLATFORM_ADMIN, is_staff=True),
     }
     return World(tenant_a=tenant_a, tenant_b=tenant_b, outsider=outsider, users=users)

@@ -15,8 +15,11 @@ from typing import Any
 OUT_OF_REACH: dict[str, Callable[[Any], dict[str, Any]]] = {}
 
 
-def out_of_reach(url_name: str) -> Callable[[Callable[[Any], dict[str, Any]]], Callable[[Any], dict[str, Any]]]:
-    def register(builder: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+UrlKwargsBuilder = Callable[[Any], dict[str, Any]]
+
+
+def out_of_reach(url_name: str) -> Callable[[UrlKwargsBuilder], UrlKwargsBuilder]:
+    def register(builder: UrlKwargsBuilder) -> UrlKwargsBuilder:
         OUT_OF_REACH[url_name] = builder
         return builder
 
@@ -38,8 +41,8 @@ def out_of_reach_model(label: str) -> Callable[[Callable[[Any], Any]], Callable[
 
 
 # Registries from each area (one import per line; append yours).
-import tests.tenancy_api  # noqa: E402, F401
+import tests.tenancy_admin  # noqa: E402
+import tests.tenancy_api  # noqa: E402
+import tests.tenancy_ingest  # noqa: E402
+import tests.tenancy_metering  # noqa: E402
 import tests.tenancy_web  # noqa: E402, F401
-import tests.tenancy_metering  # noqa: E402, F401
-import tests.tenancy_admin  # noqa: E402, F401
-import tests.tenancy_ingest  # noqa: E402, F401

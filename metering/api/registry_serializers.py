@@ -52,7 +52,10 @@ class EnterpriseTargetMixin:
 
 class MeterSerializer(EnterpriseTargetMixin, serializers.ModelSerializer):
     enterprise = serializers.IntegerField(source="enterprise_id", required=False)
-    parent = serializers.IntegerField(source="parent_id", required=False, allow_null=True)
+    # The stubs see Field.parent here; at runtime DRF's metaclass moves declared fields off the class.
+    parent = serializers.IntegerField(  # type: ignore[assignment]
+        source="parent_id", required=False, allow_null=True
+    )
     site_node = serializers.IntegerField(source="site_node_id", required=False, allow_null=True)
     site_path = serializers.SerializerMethodField()
 
