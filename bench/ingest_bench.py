@@ -8,7 +8,7 @@ Paths measured (all end to end, through the real code):
   token, batches of `BATCH_READINGS`, two client threads; readings/s = accepted / wall time.
 - HTTP resend: the same batches again (every reading a duplicate): the de-duplication cost.
 - MQTT batch: `manage.py mqtt_ingest` (the real consumer, own shared-subscription group) on the
-  broker at MQTT_URL; `nengtan/<credit code>/batch` messages; wall time from the first publish
+  private broker started for the run; `nengtan/<credit code>/batch` messages; wall time from the first publish
   until every reading is in the table.
 - MQTT single: one reading per message on `nengtan/<credit code>/<meter code>`.
 
@@ -41,6 +41,8 @@ METERS = 100
 HTTP_CLIENT_THREADS = 2
 SERVER_START_TIMEOUT_S = 60
 MQTT_DRAIN_TIMEOUT_S = 600
+# A path whose stored count has not moved for this long is reported as stalled.
+MQTT_STALL_TIMEOUT_S = 30
 POLL_INTERVAL_S = 0.2
 # Each path writes its own window of this many days (≥ 200 000 readings / 100 meters = 2 000 minutes).
 PATH_WINDOW_DAYS = 3
@@ -278,6 +280,46 @@ def run_http(total: int, setup: dict[str, Any], *, label: str, day_offset: int, 
 
 
 @contextmanager
+def private_broker() -> Iterator[str]:
+    """A Mosquitto of our own for the run, with a queue deep enough for a burst of publishes.
+
+    The shared broker on 1883 keeps Mosquitto's default `max_queued_messages 1000` per client: a
+    publisher that outruns the consumer by more than that has the excess dropped by the broker,
+    and other engineers' traffic under nengtan/# would reach our consumer too.
+    """
+    import shutil
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="nengtan-bench-mqtt-"))
+    port = free_port()
+    config = directory / "mosquitto.conf"
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 1000000\n"
+        "max_inflight_messages 1000\npersistence false\n"
+    )
+    process = subprocess.Popen(
+        [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("mosquitto did not start") from None
+                time.sleep(0.1)
+        yield f"mqtt://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
 def mqtt_consumer(group: str) -> Iterator[None]:
     process = subprocess.Popen(
         [
@@ -345,11 +387,21 @@ def run_mqtt(total: int, setup: dict[str, Any], *, label: str, day_offset: int, 
     group = f"bench-{os.getpid()}-{day_offset}"
     with mqtt_consumer(group):
         started = time.perf_counter()
+        started_monotonic = time.monotonic()
         publish_all(messages)
-        deadline = time.monotonic() + MQTT_DRAIN_TIMEOUT_S
+        print(
+            f"{label}: published {len(messages)} messages in {time.perf_counter() - started:.2f} s",
+            file=sys.stderr,
+        )
+        last_progress, last_change = 0, time.monotonic()
         while (stored := count_readings_from(since)) < total:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{label}: only {stored} of {total} readings arrived")
+            if stored != last_progress:
+                last_progress, last_change = stored, time.monotonic()
+            elif time.monotonic() - last_change > MQTT_STALL_TIMEOUT_S:
+                # Reported, not hidden: the table shows how many readings arrived and that the path stalled.
+                print(f"{label}: STALLED at {stored} of {total} readings", file=sys.stderr)
+                seconds = last_change - started_monotonic
+                return PathResult(f"{label} (STALLED: {stored}/{total})", stored, seconds, stored, 0)
             time.sleep(POLL_INTERVAL_S)
         seconds = time.perf_counter() - started
     return PathResult(label, total, seconds, stored, 0)

@@ -1,8 +1,9 @@
 """Run the ingest benchmark: `python -m bench.run [--readings N] [--single-readings N] [--skip-mqtt]`.
 
 Uses the database `nengtan_bench` on the PostgreSQL of DATABASE_URL (created if missing; its readings
-are emptied first) and the broker of MQTT_URL (default mqtt://127.0.0.1:1883). Prints a table and
-writes bench/results.json. Target on 2 cores: HTTP and MQTT batch ingest ≥ 50 % of raw COPY.
+are emptied first) and a private Mosquitto started for the run (see ingest_bench.private_broker).
+Prints a table and writes bench/results.json.
+Target on 2 cores: HTTP and MQTT batch ingest ≥ 50 % of raw COPY.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ def main(argv: list[str] | None = None) -> int:
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/nengtan")
     os.environ["DATABASE_URL"] = base_url.rsplit("/", 1)[0] + "/nengtan_bench"
     os.environ["NENGTAN_ENV"] = "development"
-    os.environ.setdefault("MQTT_URL", "mqtt://127.0.0.1:1883")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     sys.path.insert(0, str(ROOT))

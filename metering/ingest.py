@@ -40,7 +40,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models.signals import post_delete, post_save
@@ -529,7 +529,7 @@ class _database_errors_reset_connection:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
         if exc_type is not None and issubclass(exc_type, OperationalError | InterfaceError):
             if not connection.in_atomic_block:
                 try:
