@@ -321,8 +321,16 @@ def private_broker() -> Iterator[str]:
 
 @contextmanager
 def mqtt_consumer(group: str) -> Iterator[None]:
+    # BENCH_PROFILE_DIR=<dir>: run the consumer under py-spy and keep a collapsed-stack profile per path.
+    profile_dir = os.environ.get("BENCH_PROFILE_DIR")
+    profiler = (
+        ["py-spy", "record", "--format", "raw", "--rate", "250", "-o", f"{profile_dir}/{group}.txt", "--"]
+        if profile_dir
+        else []
+    )
     process = subprocess.Popen(
         [
+            *profiler,
             sys.executable,
             "manage.py",
             "mqtt_ingest",

@@ -25,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readings", type=int, default=200_000, help="readings per batch path")
     parser.add_argument("--single-readings", type=int, default=20_000, help="readings for MQTT single")
     parser.add_argument("--skip-mqtt", action="store_true")
+    parser.add_argument(
+        "--only",
+        choices=["http", "mqtt", "mqtt-batch", "mqtt-single"],
+        help="run the raw COPY baseline and only these paths (faster iteration)",
+    )
     args = parser.parse_args(argv)
 
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/nengtan")
@@ -52,16 +57,22 @@ def main(argv: list[str] | None = None) -> int:
 
     raw = b.run_raw_copy(args.readings, meter_ids)
     results = [raw]
-    with b.gunicorn_server() as base:
-        results.append(b.run_http(args.readings, setup, label="HTTP batch", day_offset=1, base=base))
-        results.append(
-            b.run_http(args.readings, setup, label="HTTP resend (all duplicates)", day_offset=1, base=base)
-        )
-    if not args.skip_mqtt:
-        results.append(b.run_mqtt(args.readings, setup, label="MQTT batch", day_offset=2, single=False))
-        results.append(
-            b.run_mqtt(args.single_readings, setup, label="MQTT single reading", day_offset=3, single=True)
-        )
+    only = args.only or ""
+    if only in ("", "http"):
+        with b.gunicorn_server() as base:
+            results.append(b.run_http(args.readings, setup, label="HTTP batch", day_offset=1, base=base))
+            results.append(
+                b.run_http(args.readings, setup, label="HTTP resend (all duplicates)", day_offset=1, base=base)
+            )
+    if not args.skip_mqtt and only != "http":
+        with b.private_broker() as broker_url:
+            os.environ["MQTT_URL"] = broker_url
+            if only in ("", "mqtt", "mqtt-batch"):
+                results.append(b.run_mqtt(args.readings, setup, label="MQTT batch", day_offset=2, single=False))
+            if only in ("", "mqtt", "mqtt-single"):
+                results.append(
+                    b.run_mqtt(args.single_readings, setup, label="MQTT single reading", day_offset=3, single=True)
+                )
 
     print(f"{'path':34} {'readings':>9} {'seconds':>8} {'readings/s':>11} {'× raw COPY':>10}")
     for r in results:

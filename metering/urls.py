@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("meters/", views.meter_list, name="meter_list"),
     path("meters/new/", views.meter_create, name="meter_create"),
+    path("meters/<int:pk>/", views.meter_detail, name="meter_detail"),
     path("meters/<int:pk>/edit/", views.meter_edit, name="meter_edit"),
     path("meters/<int:pk>/delete/", views.meter_delete, name="meter_delete"),
     path("meters/import/", views.meter_import, name="meter_import"),

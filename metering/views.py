@@ -9,6 +9,7 @@ in reach but read-only answers 403 on writes.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -19,10 +20,11 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from metering import importing, services
+from metering import importing, selectors, services
 from metering.forms import (
     GatewayTokenForm,
     MeterForm,
@@ -161,6 +163,34 @@ def meter_list(request: HttpRequest) -> HttpResponse:
         request,
         "metering/meter_list.html",
         _context(request, enterprise, rows=_meter_tree(meters), count=len(meters)),
+    )
+
+
+# What the live page shows: the newest raw readings, and consumption over the last day.
+METER_PAGE_READINGS = 48
+METER_PAGE_CONSUMPTION_WINDOW = dt.timedelta(hours=24)
+METER_PAGE_REFRESH_S = 30
+
+
+@login_required
+def meter_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One meter's live data: its newest readings with their quality, and its consumption."""
+    meter = _object(request, Meter.objects.select_related("enterprise", "parent", "site_node"), pk)
+    now = timezone.now()
+    newest = list(selectors.readings_for_meter(meter).order_by("-ts")[:METER_PAGE_READINGS])
+    intervals = selectors.consumption_series(meter, now - METER_PAGE_CONSUMPTION_WINDOW, now)
+    return render(
+        request,
+        "metering/meter_detail.html",
+        _context(
+            request,
+            meter.enterprise,
+            meter=meter,
+            readings=newest,
+            intervals=intervals[-METER_PAGE_READINGS:],
+            consumption_total=sum(interval.amount for interval in intervals),
+            refresh_s=METER_PAGE_REFRESH_S,
+        ),
     )
 
 

@@ -15,5 +15,13 @@ export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/nengtan}
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/15}"
 export MQTT_URL="${MQTT_URL:-mqtt://127.0.0.1:1883}"
 
+# The plain `make test` (the one CI runs) also holds the code to ruff and mypy; a run with
+# pytest arguments (a developer iterating on some tests) skips them.
+if [[ $# -eq 0 ]]; then
+  say "Running ruff and mypy"
+  "$VENV/bin/ruff" check .
+  "$VENV/bin/mypy" portal applications metering reviews
+fi
+
 say "Running pytest (DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL MQTT_URL=$MQTT_URL${CI:+ CI=$CI})"
 exec "$VENV/bin/pytest" "$@"

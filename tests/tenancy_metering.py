@@ -20,7 +20,7 @@ def _pk(obj: Any) -> dict[str, Any]:
     return {"pk": obj.pk}
 
 
-for _name in ("metering:meter_edit", "metering:meter_delete", "meter-detail"):
+for _name in ("metering:meter_detail", "metering:meter_edit", "metering:meter_delete", "meter-detail"):
     out_of_reach(_name)(lambda world: _pk(meter_for(world.outsider)))
 for _name in ("metering:site_edit", "metering:site_delete"):
     out_of_reach(_name)(lambda world: _pk(site_node_for(world.outsider)))

@@ -274,3 +274,35 @@ def test_registry_in_the_admin(client, world):
     assert client.get(reverse("admin:metering_modbusdevice_change", args=[device.pk])).status_code == 200
     assert client.get(reverse("admin:metering_meter_change", args=[outsider_meter.pk])).status_code == 200
     assert client.get(reverse("admin:metering_quarantinedmessage_add")).status_code == 403
+
+
+def test_meter_page_shows_live_readings_and_consumption_with_rollover(client, world):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from metering.ingest import ResolvedReading, readings_ingest_resolved
+    from portal.access import enterprise_scope
+
+    meter = meter_for(world.tenant_a, code="E-LIVE", register_max=10000.0)
+    now = timezone.now().replace(microsecond=0)
+    # 9990 → 9998 → (rolls over at 10000) 5 → 12: consumption 8 + 7 + 7 = 22.
+    values = [9990.0, 9998.0, 5.0, 12.0]
+    rows = [
+        ResolvedReading(meter_id=meter.pk, ts=now - dt.timedelta(minutes=15 * (len(values) - i)), value=v)
+        for i, v in enumerate(values)
+    ]
+    with enterprise_scope(world.tenant_a.pk):
+        assert readings_ingest_resolved(rows=rows, source="modbus").accepted == 4
+
+    login(client, world.user("a_staff"))
+    response = client.get(reverse("metering:meter_detail", kwargs={"pk": meter.pk}))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "9998.0" in body and "12.0" in body
+    assert response.context["consumption_total"] == pytest.approx(22.0)
+    assert [round(i.amount, 6) for i in response.context["intervals"]] == [8.0, 7.0, 7.0]
+    assert 'http-equiv="refresh"' in body
+
+    login(client, world.user("b_admin"))
+    assert client.get(reverse("metering:meter_detail", kwargs={"pk": meter.pk})).status_code == 404
