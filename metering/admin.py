@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from metering import services
 from metering.forms import MeterAdminForm, ModbusPointFormSet, payload_preview
 from metering.models import (
     GatewayToken,
@@ -21,7 +22,7 @@ from metering.models import (
     QuarantinedMessage,
     SiteNode,
 )
-from portal.admin_site import ReachModelAdmin, admin_site
+from portal.admin_site import ReachModelAdmin, ReadOnlyAdminMixin, admin_site
 from portal.models import Role
 
 # Officials read the registry of the enterprises in their region; they never change it.
@@ -69,7 +70,7 @@ class ModbusPointInline(admin.TabularInline):
     model = ModbusPoint
     formset = ModbusPointFormSet
     extra = 0
-    fields = ["meter", "register_type", "address", "data_type", "byte_order", "scale", "offset"]
+    fields = list(services.MODBUS_POINT_FIELDS)
 
     def _admin(self) -> ReachModelAdmin:
         return self.admin_site._registry[ModbusDevice]  # type: ignore[return-value]
@@ -148,7 +149,7 @@ class GatewayTokenAdmin(RegistryAdmin):
 
 
 @admin.register(QuarantinedMessage, site=admin_site)
-class QuarantinedMessageAdmin(RegistryAdmin):
+class QuarantinedMessageAdmin(ReadOnlyAdminMixin, RegistryAdmin):
     """Read-only: quarantined input is evidence of what arrived and is never edited."""
 
     list_display = ["received_at", "enterprise", "source", "channel", "reason", "payload_size"]
@@ -176,12 +177,3 @@ class QuarantinedMessageAdmin(RegistryAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("enterprise")
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False

@@ -70,22 +70,7 @@ with scopes_disabled():
     class MeterForm(EnterpriseModelForm):
         class Meta:
             model = Meter
-            fields = [
-                "code",
-                "name",
-                "level",
-                "energy_type",
-                "unit",
-                "cumulative",
-                "register_max",
-                "parent",
-                "site_node",
-                "accuracy_class",
-                "calibrated_on",
-                "calibration_due_on",
-                "data_item_code",
-                "is_active",
-            ]
+            fields = list(services.METER_FIELDS)
             widgets = {"calibrated_on": DATE_INPUT, "calibration_due_on": DATE_INPUT}
 
         def __init__(self, *args: Any, enterprise: Enterprise, **kwargs: Any) -> None:
@@ -106,23 +91,7 @@ with scopes_disabled():
 
         class Meta:
             model = Meter
-            fields = [
-                "enterprise",
-                "code",
-                "name",
-                "level",
-                "energy_type",
-                "unit",
-                "cumulative",
-                "register_max",
-                "parent",
-                "site_node",
-                "accuracy_class",
-                "calibrated_on",
-                "calibration_due_on",
-                "data_item_code",
-                "is_active",
-            ]
+            fields = ["enterprise", *services.METER_FIELDS]
 
         # _post_clean (the instance is built from the cleaned data) and _update_errors are Django's
         # own ModelForm hooks, used as ModelForm uses them; the stubs leave private members out.
@@ -135,7 +104,7 @@ with scopes_disabled():
     class SiteNodeForm(EnterpriseModelForm):
         class Meta:
             model = SiteNode
-            fields = ["kind", "name", "parent"]
+            fields = list(services.SITE_NODE_FIELDS)
 
         def __init__(self, *args: Any, enterprise: Enterprise, **kwargs: Any) -> None:
             super().__init__(*args, enterprise=enterprise, **kwargs)
@@ -149,22 +118,7 @@ with scopes_disabled():
     class ModbusDeviceForm(EnterpriseModelForm):
         class Meta:
             model = ModbusDevice
-            fields = [
-                "name",
-                "protocol",
-                "host",
-                "port",
-                "serial_port",
-                "baudrate",
-                "parity",
-                "stopbits",
-                "unit_id",
-                "timeout_s",
-                "retries",
-                "backoff_s",
-                "poll_interval_s",
-                "enabled",
-            ]
+            fields = list(services.MODBUS_DEVICE_FIELDS)
 
     class BaseModbusPointFormSet(BaseInlineFormSet):
         """A device's register map, validated as a whole (one point per meter, no overlapping registers)."""
@@ -229,7 +183,7 @@ with scopes_disabled():
             ModbusDevice,
             ModbusPoint,
             formset=BaseModbusPointFormSet,
-            fields=["meter", "register_type", "address", "data_type", "byte_order", "scale", "offset"],
+            fields=list(services.MODBUS_POINT_FIELDS),
             extra=3,
             can_delete=True,
         ),
@@ -239,16 +193,7 @@ with scopes_disabled():
 class MqttMappingForm(EnterpriseModelForm):
     class Meta:
         model = MqttMapping
-        fields = [
-            "name",
-            "topic_pattern",
-            "readings_path",
-            "meter_path",
-            "ts_path",
-            "value_path",
-            "ts_is_epoch_ms",
-            "enabled",
-        ]
+        fields = list(services.MQTT_MAPPING_FIELDS)
 
 
 class GatewayTokenForm(forms.ModelForm):

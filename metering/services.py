@@ -9,67 +9,72 @@ every related row they accept must belong to the same enterprise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Model
 from django.utils.translation import gettext as _
 
 from metering.models import Meter, ModbusDevice, ModbusPoint, MqttMapping, Reading, SiteNode
 from portal.models import Enterprise
 
-METER_FIELDS = frozenset(
-    {
-        "code",
-        "name",
-        "level",
-        "energy_type",
-        "unit",
-        "cumulative",
-        "register_max",
-        "parent",
-        "site_node",
-        "accuracy_class",
-        "calibrated_on",
-        "calibration_due_on",
-        "data_item_code",
-        "is_active",
-    }
+RowT = TypeVar("RowT", bound=Model)
+
+# The writable fields of each registry row, in the order forms and the API show them. Services
+# accept exactly these; forms, serializers and the admin build their field lists from them.
+METER_FIELDS: tuple[str, ...] = (
+    "code",
+    "name",
+    "level",
+    "energy_type",
+    "unit",
+    "cumulative",
+    "register_max",
+    "parent",
+    "site_node",
+    "accuracy_class",
+    "calibrated_on",
+    "calibration_due_on",
+    "data_item_code",
+    "is_active",
 )
-SITE_NODE_FIELDS = frozenset({"kind", "name", "parent"})
-MODBUS_DEVICE_FIELDS = frozenset(
-    {
-        "name",
-        "protocol",
-        "host",
-        "port",
-        "serial_port",
-        "baudrate",
-        "parity",
-        "stopbits",
-        "unit_id",
-        "timeout_s",
-        "retries",
-        "backoff_s",
-        "poll_interval_s",
-        "enabled",
-    }
+SITE_NODE_FIELDS: tuple[str, ...] = ("kind", "name", "parent")
+MODBUS_DEVICE_FIELDS: tuple[str, ...] = (
+    "name",
+    "protocol",
+    "host",
+    "port",
+    "serial_port",
+    "baudrate",
+    "parity",
+    "stopbits",
+    "unit_id",
+    "timeout_s",
+    "retries",
+    "backoff_s",
+    "poll_interval_s",
+    "enabled",
 )
-MODBUS_POINT_FIELDS = frozenset(
-    {"meter", "register_type", "address", "data_type", "byte_order", "scale", "offset"}
+MODBUS_POINT_FIELDS: tuple[str, ...] = (
+    "meter",
+    "register_type",
+    "address",
+    "data_type",
+    "byte_order",
+    "scale",
+    "offset",
 )
-MQTT_MAPPING_FIELDS = frozenset(
-    {
-        "name",
-        "topic_pattern",
-        "readings_path",
-        "meter_path",
-        "ts_path",
-        "value_path",
-        "ts_is_epoch_ms",
-        "enabled",
-    }
+MQTT_MAPPING_FIELDS: tuple[str, ...] = (
+    "name",
+    "topic_pattern",
+    "readings_path",
+    "meter_path",
+    "ts_path",
+    "value_path",
+    "ts_is_epoch_ms",
+    "enabled",
 )
 # Site tree depth: 厂区 → 车间 → 产线 → 设备.
 SITE_KINDS_BY_DEPTH = (
@@ -80,13 +85,23 @@ SITE_KINDS_BY_DEPTH = (
 )
 
 
-def _apply(instance: Any, fields: Mapping[str, Any], allowed: frozenset[str]) -> None:
-    unknown = set(fields) - allowed
+def _apply(instance: Any, fields: Mapping[str, Any], allowed: Collection[str]) -> None:
+    unknown = set(fields).difference(allowed)
     if unknown:
         # A programming error, not user input: callers pass only fields they accept.
         raise TypeError(f"unexpected fields for {type(instance).__name__}: {sorted(unknown)}")
     for name, value in fields.items():
         setattr(instance, name, value)
+
+
+def _save_validated(
+    instance: RowT, fields: Mapping[str, Any], allowed: Collection[str], validate: Callable[[RowT], None]
+) -> RowT:
+    """Set `fields` on the row, check it with `validate` (raises ValidationError), save it."""
+    _apply(instance, fields, allowed)
+    validate(instance)
+    instance.save()
+    return instance
 
 
 def _errors_of(exc: ValidationError) -> dict[str, list[str]]:
@@ -227,19 +242,12 @@ def meter_validate(meter: Meter) -> None:
 
 @transaction.atomic
 def meter_create(*, enterprise: Enterprise, **fields: Any) -> Meter:
-    meter = Meter(enterprise=enterprise)
-    _apply(meter, fields, METER_FIELDS)
-    meter_validate(meter)
-    meter.save()
-    return meter
+    return _save_validated(Meter(enterprise=enterprise), fields, METER_FIELDS, meter_validate)
 
 
 @transaction.atomic
 def meter_update(*, meter: Meter, **fields: Any) -> Meter:
-    _apply(meter, fields, METER_FIELDS)
-    meter_validate(meter)
-    meter.save()
-    return meter
+    return _save_validated(meter, fields, METER_FIELDS, meter_validate)
 
 
 @transaction.atomic
@@ -350,14 +358,34 @@ def _validate_device(device: ModbusDevice) -> None:
         raise ValidationError(errors)
 
 
+def _validate_device_and_points(device: ModbusDevice, points: Sequence[ModbusPoint] | None) -> None:
+    """The device's and its register map's errors in one ValidationError, so one answer lists them all."""
+    errors: dict[str, list[str]] = {}
+    try:
+        _validate_device(device)
+    except ValidationError as exc:
+        errors.update(_errors_of(exc))
+    if points is not None:
+        try:
+            modbus_points_validate(device=device, points=points)
+        except ValidationError as exc:
+            errors.update(_errors_of(exc))
+    if errors:
+        raise ValidationError(errors)
+
+
+def _replace_points(device: ModbusDevice, points: Iterable[ModbusPoint]) -> None:
+    device.points.all().delete()
+    for point in points:
+        point.save()
+
+
 @transaction.atomic
 def modbus_points_replace(*, device: ModbusDevice, points: Iterable[Mapping[str, Any]]) -> list[ModbusPoint]:
     """Replace the device's whole register map with `points` (validated together first)."""
     built = _build_points(device, points)
     modbus_points_validate(device=device, points=built)
-    device.points.all().delete()
-    for point in built:
-        point.save()
+    _replace_points(device, built)
     return built
 
 
@@ -367,18 +395,8 @@ def modbus_device_create(
 ) -> ModbusDevice:
     device = ModbusDevice(enterprise=enterprise)
     _apply(device, fields, MODBUS_DEVICE_FIELDS)
-    errors: dict[str, list[str]] = {}
-    try:
-        _validate_device(device)
-    except ValidationError as exc:
-        errors.update(_errors_of(exc))
     built = _build_points(device, points or [])
-    try:
-        modbus_points_validate(device=device, points=built)
-    except ValidationError as exc:
-        errors.update(_errors_of(exc))
-    if errors:
-        raise ValidationError(errors)
+    _validate_device_and_points(device, built)
     device.save()
     for point in built:
         point.device = device
@@ -392,25 +410,11 @@ def modbus_device_update(
 ) -> ModbusDevice:
     """Change the device; when `points` is given, it replaces the whole register map."""
     _apply(device, fields, MODBUS_DEVICE_FIELDS)
-    errors: dict[str, list[str]] = {}
-    try:
-        _validate_device(device)
-    except ValidationError as exc:
-        errors.update(_errors_of(exc))
-    built = None
-    if points is not None:
-        built = _build_points(device, points)
-        try:
-            modbus_points_validate(device=device, points=built)
-        except ValidationError as exc:
-            errors.update(_errors_of(exc))
-    if errors:
-        raise ValidationError(errors)
+    built = None if points is None else _build_points(device, points)
+    _validate_device_and_points(device, built)
     device.save()
     if built is not None:
-        device.points.all().delete()
-        for point in built:
-            point.save()
+        _replace_points(device, built)
     return device
 
 
@@ -478,19 +482,12 @@ def _validate_mapping(mapping: MqttMapping) -> None:
 
 @transaction.atomic
 def mqtt_mapping_create(*, enterprise: Enterprise, **fields: Any) -> MqttMapping:
-    mapping = MqttMapping(enterprise=enterprise)
-    _apply(mapping, fields, MQTT_MAPPING_FIELDS)
-    _validate_mapping(mapping)
-    mapping.save()
-    return mapping
+    return _save_validated(MqttMapping(enterprise=enterprise), fields, MQTT_MAPPING_FIELDS, _validate_mapping)
 
 
 @transaction.atomic
 def mqtt_mapping_update(*, mapping: MqttMapping, **fields: Any) -> MqttMapping:
-    _apply(mapping, fields, MQTT_MAPPING_FIELDS)
-    _validate_mapping(mapping)
-    mapping.save()
-    return mapping
+    return _save_validated(mapping, fields, MQTT_MAPPING_FIELDS, _validate_mapping)
 
 
 @transaction.atomic

@@ -4,19 +4,20 @@ Reading is left out on purpose: readings arrive in bulk (millions a day) and the
 records batches, not rows.
 """
 
-from metering.models import (
-    GatewayToken,
-    Meter,
-    ModbusDevice,
-    ModbusPoint,
-    MqttMapping,
-    QuarantinedMessage,
-    SiteNode,
-)
+from metering import models
 from portal import audit
 
-for _model in (SiteNode, Meter, ModbusDevice, ModbusPoint, MqttMapping, GatewayToken, QuarantinedMessage):
+AUDITED_MODELS = (
+    models.SiteNode,
+    models.Meter,
+    models.ModbusDevice,
+    models.ModbusPoint,
+    models.MqttMapping,
+    models.GatewayToken,
+    models.QuarantinedMessage,
+)
+for _model in AUDITED_MODELS:
     audit.register(_model)
 
 # A point reaches its enterprise through its device; the audit row should carry that enterprise.
-ModbusPoint.audit_enterprise_path = "device.enterprise_id"  # type: ignore[attr-defined]
+models.ModbusPoint.audit_enterprise_path = "device.enterprise_id"  # type: ignore[attr-defined]

@@ -102,12 +102,20 @@ def _save_form(form: Any, write: Callable[[], Model]) -> Model | None:
 
 
 def _delete(
-    request: HttpRequest, obj: Any, delete: Callable[[], None], back: str, label: str
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    pk: int,
+    delete: Callable[[Any], None],
+    list_name: str,
+    label: str,
 ) -> HttpResponse:
+    """Confirm page of a registry row; the POST deletes it through `delete` (a service call)."""
+    obj = _object(request, queryset.select_related("enterprise"), pk)
     _require(request, obj.enterprise_id, DELETE)
+    back = _url(list_name, obj.enterprise)
     if request.method == "POST":
         try:
-            delete()
+            delete(obj)
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
@@ -118,6 +126,32 @@ def _delete(
         request,
         "metering/confirm_delete.html",
         {"object": obj, "label": label, "back": back, "enterprise": obj.enterprise},
+    )
+
+
+def _form_page(
+    request: HttpRequest,
+    enterprise: Enterprise,
+    form: Any,
+    write: Callable[[], Model],
+    *,
+    title: str,
+    back: str,
+    next_url: Callable[[Any], str] | None = None,
+    saved_message: Callable[[Any], str] | None = None,
+) -> HttpResponse:
+    """Create/edit page of a registry row: a valid POST writes through `write` (a service call)
+    and goes on to `next_url(saved)`, or back to the list."""
+    if request.method == "POST":
+        saved = _save_form(form, write)
+        if saved is not None:
+            if saved_message is not None:
+                messages.success(request, saved_message(saved))
+            return redirect(next_url(saved) if next_url is not None else back)
+    return render(
+        request,
+        "metering/form.html",
+        _context(request, enterprise, form=form, title=title, back=back),
     )
 
 
@@ -197,26 +231,18 @@ def meter_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _meter_form_page(request: HttpRequest, enterprise: Enterprise, meter: Meter | None) -> HttpResponse:
     _require(request, enterprise.pk)
     form = MeterForm(request.POST or None, instance=meter, enterprise=enterprise)
-    if request.method == "POST":
-        if meter is None:
-            saved = _save_form(
-                form, lambda: services.meter_create(enterprise=enterprise, **form.service_fields())
-            )
-        else:
-            saved = _save_form(form, lambda: services.meter_update(meter=meter, **form.service_fields()))
-        if saved is not None:
-            messages.success(request, _("已保存表计“%(meter)s”。") % {"meter": saved})
-            return redirect(_url("meter_list", enterprise))
-    return render(
+    return _form_page(
         request,
-        "metering/form.html",
-        _context(
-            request,
-            enterprise,
-            form=form,
-            title=_("编辑表计") if meter else _("新建表计"),
-            back=_url("meter_list", enterprise),
+        enterprise,
+        form,
+        lambda: (
+            services.meter_create(enterprise=enterprise, **form.service_fields())
+            if meter is None
+            else services.meter_update(meter=meter, **form.service_fields())
         ),
+        title=_("编辑表计") if meter else _("新建表计"),
+        back=_url("meter_list", enterprise),
+        saved_message=lambda saved: _("已保存表计“%(meter)s”。") % {"meter": saved},
     )
 
 
@@ -236,13 +262,8 @@ def meter_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def meter_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    meter = _object(request, Meter.objects.select_related("enterprise"), pk)
     return _delete(
-        request,
-        meter,
-        lambda: services.meter_delete(meter=meter),
-        _url("meter_list", meter.enterprise),
-        _("表计"),
+        request, Meter.objects, pk, lambda meter: services.meter_delete(meter=meter), "meter_list", _("表计")
     )
 
 
@@ -326,33 +347,24 @@ def site_edit(request: HttpRequest, pk: int) -> HttpResponse:
     node = _object(request, SiteNode.objects.select_related("enterprise"), pk)
     _require(request, node.enterprise_id)
     form = SiteNodeForm(request.POST or None, instance=node, enterprise=node.enterprise)
-    if request.method == "POST":
-        if (
-            _save_form(form, lambda: services.site_node_update(node=node, **form.service_fields()))
-            is not None
-        ):
-            return redirect(_url("site_list", node.enterprise))
-    return render(
+    return _form_page(
         request,
-        "metering/form.html",
-        _context(
-            request,
-            node.enterprise,
-            form=form,
-            title=_("编辑厂区结构"),
-            back=_url("site_list", node.enterprise),
-        ),
+        node.enterprise,
+        form,
+        lambda: services.site_node_update(node=node, **form.service_fields()),
+        title=_("编辑厂区结构"),
+        back=_url("site_list", node.enterprise),
     )
 
 
 @login_required
 def site_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    node = _object(request, SiteNode.objects.select_related("enterprise"), pk)
     return _delete(
         request,
-        node,
-        lambda: services.site_node_delete(node=node),
-        _url("site_list", node.enterprise),
+        SiteNode.objects,
+        pk,
+        lambda node: services.site_node_delete(node=node),
+        "site_list",
         _("节点"),
     )
 
@@ -374,27 +386,18 @@ def _device_form_page(
 ) -> HttpResponse:
     _require(request, enterprise.pk)
     form = ModbusDeviceForm(request.POST or None, instance=device, enterprise=enterprise)
-    if request.method == "POST":
-        if device is None:
-            saved = _save_form(
-                form, lambda: services.modbus_device_create(enterprise=enterprise, **form.service_fields())
-            )
-        else:
-            saved = _save_form(
-                form, lambda: services.modbus_device_update(device=device, **form.service_fields())
-            )
-        if saved is not None:
-            return redirect(reverse("metering:device_detail", kwargs={"pk": saved.pk}))
-    return render(
+    return _form_page(
         request,
-        "metering/form.html",
-        _context(
-            request,
-            enterprise,
-            form=form,
-            title=_("编辑设备") if device else _("新建 Modbus 设备"),
-            back=_url("device_list", enterprise),
+        enterprise,
+        form,
+        lambda: (
+            services.modbus_device_create(enterprise=enterprise, **form.service_fields())
+            if device is None
+            else services.modbus_device_update(device=device, **form.service_fields())
         ),
+        title=_("编辑设备") if device else _("新建 Modbus 设备"),
+        back=_url("device_list", enterprise),
+        next_url=lambda saved: reverse("metering:device_detail", kwargs={"pk": saved.pk}),
     )
 
 
@@ -443,12 +446,12 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def device_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    device = _object(request, ModbusDevice.objects.select_related("enterprise"), pk)
     return _delete(
         request,
-        device,
-        lambda: services.modbus_device_delete(device=device),
-        _url("device_list", device.enterprise),
+        ModbusDevice.objects,
+        pk,
+        lambda device: services.modbus_device_delete(device=device),
+        "device_list",
         _("设备"),
     )
 
@@ -470,27 +473,17 @@ def _mapping_form_page(
 ) -> HttpResponse:
     _require(request, enterprise.pk)
     form = MqttMappingForm(request.POST or None, instance=mapping, enterprise=enterprise)
-    if request.method == "POST":
-        if mapping is None:
-            saved = _save_form(
-                form, lambda: services.mqtt_mapping_create(enterprise=enterprise, **form.service_fields())
-            )
-        else:
-            saved = _save_form(
-                form, lambda: services.mqtt_mapping_update(mapping=mapping, **form.service_fields())
-            )
-        if saved is not None:
-            return redirect(_url("mapping_list", enterprise))
-    return render(
+    return _form_page(
         request,
-        "metering/form.html",
-        _context(
-            request,
-            enterprise,
-            form=form,
-            title=_("编辑 MQTT 映射") if mapping else _("新建 MQTT 映射"),
-            back=_url("mapping_list", enterprise),
+        enterprise,
+        form,
+        lambda: (
+            services.mqtt_mapping_create(enterprise=enterprise, **form.service_fields())
+            if mapping is None
+            else services.mqtt_mapping_update(mapping=mapping, **form.service_fields())
         ),
+        title=_("编辑 MQTT 映射") if mapping else _("新建 MQTT 映射"),
+        back=_url("mapping_list", enterprise),
     )
 
 
@@ -510,12 +503,12 @@ def mapping_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def mapping_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    mapping = _object(request, MqttMapping.objects.select_related("enterprise"), pk)
     return _delete(
         request,
-        mapping,
-        lambda: services.mqtt_mapping_delete(mapping=mapping),
-        _url("mapping_list", mapping.enterprise),
+        MqttMapping.objects,
+        pk,
+        lambda mapping: services.mqtt_mapping_delete(mapping=mapping),
+        "mapping_list",
         _("映射"),
     )
 

@@ -33,7 +33,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal import audit
 from portal.access import can_review_registration, reach_for
-from portal.admin_site import ReachModelAdmin, admin_site
+from portal.admin_site import ReachModelAdmin, ReadOnlyAdminMixin, admin_site
 from portal.models import AuditEntry, Authority, Enterprise, Region, ReviewOrganization, Role, User
 
 VIEW = frozenset({"view"})
@@ -265,7 +265,7 @@ def audit_csv_lines(entries: Iterable[AuditEntry]) -> Iterator[str]:
 
 
 @admin.register(AuditEntry, site=admin_site)
-class AuditEntryAdmin(ReachModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
     # Every organization's trail: platform admins only, and read-only for them too.
     reach_path = None
     change_list_template = "admin/portal/auditentry/change_list.html"
@@ -280,15 +280,6 @@ class AuditEntryAdmin(ReachModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         return [field.name for field in AuditEntry._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         export_view = self.admin_site.admin_view(self.export_view)

@@ -80,3 +80,17 @@ class ReachModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self._has(request, "delete")
+
+
+class ReadOnlyAdminMixin:
+    """For rows that are evidence (the audit trail, quarantined input): shown, never added,
+    changed or deleted through the admin, whatever the role. Put it before the ModelAdmin base."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False

@@ -50,7 +50,38 @@ class EnterpriseTargetMixin:
         return enterprise
 
 
-class MeterSerializer(EnterpriseTargetMixin, serializers.ModelSerializer):
+class RegistryRowSerializer(EnterpriseTargetMixin, serializers.ModelSerializer):
+    """A registry row of one enterprise, written through its service.
+
+    Subclasses resolve their related ids inside the target enterprise (`resolve_relations`)
+    and name the service calls (`service_create`, `service_update`).
+    """
+
+    def resolve_relations(self, attrs: dict[str, Any], enterprise: Enterprise) -> None:
+        """Replace related ids in `attrs` by rows of `enterprise`; raise a field error for any other id."""
+
+    def service_create(self, enterprise: Enterprise, fields: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def service_update(self, instance: Any, fields: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        enterprise = self._target_enterprise(attrs)
+        self.resolve_relations(attrs, enterprise)
+        attrs["_enterprise"] = enterprise
+        return attrs
+
+    def create(self, validated_data: dict[str, Any]) -> Any:
+        enterprise = validated_data.pop("_enterprise")
+        return self.service_create(enterprise, validated_data)
+
+    def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
+        validated_data.pop("_enterprise")
+        return self.service_update(instance, validated_data)
+
+
+class MeterSerializer(RegistryRowSerializer):
     enterprise = serializers.IntegerField(source="enterprise_id", required=False)
     # The stubs see Field.parent here; at runtime DRF's metaclass moves declared fields off the class.
     parent = serializers.IntegerField(  # type: ignore[assignment]
@@ -61,27 +92,7 @@ class MeterSerializer(EnterpriseTargetMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Meter
-        fields = [
-            "id",
-            "enterprise",
-            "code",
-            "name",
-            "level",
-            "energy_type",
-            "unit",
-            "cumulative",
-            "register_max",
-            "parent",
-            "site_node",
-            "site_path",
-            "accuracy_class",
-            "calibrated_on",
-            "calibration_due_on",
-            "data_item_code",
-            "is_active",
-            "created_at",
-            "last_reading_at",
-        ]
+        fields = ["id", "enterprise", *services.METER_FIELDS, "site_path", "created_at", "last_reading_at"]
         read_only_fields = ["created_at", "last_reading_at"]
         # Uniqueness of the code is checked by the service, with a message naming the code.
         validators: list[Any] = []
@@ -89,8 +100,7 @@ class MeterSerializer(EnterpriseTargetMixin, serializers.ModelSerializer):
     def get_site_path(self, meter: Meter) -> str:
         return services.site_node_path(meter.site_node) if meter.site_node_id else ""
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        enterprise = self._target_enterprise(attrs)
+    def resolve_relations(self, attrs: dict[str, Any], enterprise: Enterprise) -> None:
         errors: dict[str, list[str]] = {}
         if "parent_id" in attrs:
             parent_id = attrs.pop("parent_id")
@@ -108,16 +118,12 @@ class MeterSerializer(EnterpriseTargetMixin, serializers.ModelSerializer):
                     errors["site_node"] = [_not_found()]
         if errors:
             raise serializers.ValidationError(errors)
-        attrs["_enterprise"] = enterprise
-        return attrs
 
-    def create(self, validated_data: dict[str, Any]) -> Meter:
-        enterprise = validated_data.pop("_enterprise")
-        return services.meter_create(enterprise=enterprise, **validated_data)
+    def service_create(self, enterprise: Enterprise, fields: dict[str, Any]) -> Meter:
+        return services.meter_create(enterprise=enterprise, **fields)
 
-    def update(self, instance: Meter, validated_data: dict[str, Any]) -> Meter:
-        validated_data.pop("_enterprise")
-        return services.meter_update(meter=instance, **validated_data)
+    def service_update(self, instance: Meter, fields: dict[str, Any]) -> Meter:
+        return services.meter_update(meter=instance, **fields)
 
 
 class ModbusPointSerializer(serializers.ModelSerializer):
@@ -162,7 +168,7 @@ def _flatten_point_errors(detail: Any) -> Any:
     return flat
 
 
-class ModbusDeviceSerializer(EnterpriseTargetMixin, serializers.ModelSerializer):
+class ModbusDeviceSerializer(RegistryRowSerializer):
     enterprise = serializers.IntegerField(source="enterprise_id", required=False)
     points = ModbusPointSerializer(many=True, required=False)
     success_rate = serializers.FloatField(read_only=True, allow_null=True)
@@ -172,20 +178,7 @@ class ModbusDeviceSerializer(EnterpriseTargetMixin, serializers.ModelSerializer)
         fields = [
             "id",
             "enterprise",
-            "name",
-            "protocol",
-            "host",
-            "port",
-            "serial_port",
-            "baudrate",
-            "parity",
-            "stopbits",
-            "unit_id",
-            "timeout_s",
-            "retries",
-            "backoff_s",
-            "poll_interval_s",
-            "enabled",
+            *services.MODBUS_DEVICE_FIELDS,
             "status",
             "last_polled_at",
             "last_success_at",
@@ -209,8 +202,7 @@ class ModbusDeviceSerializer(EnterpriseTargetMixin, serializers.ModelSerializer)
         except serializers.ValidationError as exc:
             raise serializers.ValidationError(_flatten_point_errors(exc.detail)) from None
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        enterprise = self._target_enterprise(attrs)
+    def resolve_relations(self, attrs: dict[str, Any], enterprise: Enterprise) -> None:
         if "points" in attrs:
             points = attrs["points"]
             wanted = {p["meter_id"] for p in points}
@@ -223,16 +215,12 @@ class ModbusDeviceSerializer(EnterpriseTargetMixin, serializers.ModelSerializer)
                 point["meter"] = meter
             if errors:
                 raise serializers.ValidationError(errors)
-        attrs["_enterprise"] = enterprise
-        return attrs
 
-    def create(self, validated_data: dict[str, Any]) -> ModbusDevice:
-        enterprise = validated_data.pop("_enterprise")
-        return services.modbus_device_create(enterprise=enterprise, **validated_data)
+    def service_create(self, enterprise: Enterprise, fields: dict[str, Any]) -> ModbusDevice:
+        return services.modbus_device_create(enterprise=enterprise, **fields)
 
-    def update(self, instance: ModbusDevice, validated_data: dict[str, Any]) -> ModbusDevice:
-        validated_data.pop("_enterprise")
-        return services.modbus_device_update(device=instance, **validated_data)
+    def service_update(self, instance: ModbusDevice, fields: dict[str, Any]) -> ModbusDevice:
+        return services.modbus_device_update(device=instance, **fields)
 
 
 class MeterImportSerializer(serializers.Serializer):

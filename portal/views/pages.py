@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -162,21 +162,33 @@ def _reviewable_enterprise_or_404(request: AuthenticatedRequest, enterprise_id: 
     return enterprise
 
 
+def _registration_decision(
+    request: AuthenticatedRequest, enterprise: Enterprise, decide: Callable[[], object], done: str
+) -> HttpResponse:
+    """Run a registration decision (a service call) and go back to the enterprise with its outcome."""
+    try:
+        decide()
+    except PermissionDenied:
+        raise Http404 from None
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done)
+    return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
+
+
 @login_required
 @require_POST
 def enterprise_approve(request: AuthenticatedRequest, enterprise_id: int) -> HttpResponse:
     enterprise = _reviewable_enterprise_or_404(request, enterprise_id)
     form = ReviewForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
-    try:
-        services.enterprise_approve(actor=request.user, enterprise=enterprise, note=note)
-    except PermissionDenied:
-        raise Http404 from None
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("已批准 %(name)s 的注册。") % {"name": enterprise.name})
-    return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
+    return _registration_decision(
+        request,
+        enterprise,
+        lambda: services.enterprise_approve(actor=request.user, enterprise=enterprise, note=note),
+        _("已批准 %(name)s 的注册。") % {"name": enterprise.name},
+    )
 
 
 @login_required
@@ -187,15 +199,14 @@ def enterprise_reject(request: AuthenticatedRequest, enterprise_id: int) -> Http
     if not form.is_valid():
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
-    try:
-        services.enterprise_reject(actor=request.user, enterprise=enterprise, note=form.cleaned_data["note"])
-    except PermissionDenied:
-        raise Http404 from None
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("已驳回 %(name)s 的注册。") % {"name": enterprise.name})
-    return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
+    return _registration_decision(
+        request,
+        enterprise,
+        lambda: services.enterprise_reject(
+            actor=request.user, enterprise=enterprise, note=form.cleaned_data["note"]
+        ),
+        _("已驳回 %(name)s 的注册。") % {"name": enterprise.name},
+    )
 
 
 @login_required

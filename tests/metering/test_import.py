@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook, load_workbook
 from rest_framework.test import APIClient
 
-from metering.importing import meters_import
+from metering.importing import COLUMNS, meters_import
 from metering.models import Meter, SiteNode
 from tests.conftest import login
 from tests.metering.registry_factories import meter_for
@@ -108,20 +108,7 @@ def test_good_csv_imports_every_row_with_parents_and_site_tree(world):
 
 def test_good_xlsx_with_english_headers_and_native_cells_imports_and_updates_existing(world):
     existing = meter_for(world.tenant_a, code="M-001", name="旧名称")
-    headers = [
-        "code",
-        "name",
-        "level",
-        "energy_type",
-        "unit",
-        "cumulative",
-        "parent",
-        "site_path",
-        "accuracy_class",
-        "calibrated_on",
-        "calibration_due_on",
-        "data_item_code",
-    ]
+    headers = [english for _chinese, english in COLUMNS.values()]
     rows = [
         [
             "M-001",
