@@ -43,7 +43,9 @@ SERVER_START_TIMEOUT_S = 60
 MQTT_DRAIN_TIMEOUT_S = 600
 # A path whose stored count has not moved for this long is reported as stalled.
 MQTT_STALL_TIMEOUT_S = 30
-POLL_INTERVAL_S = 0.2
+# The stored count is polled this often: the measured time overshoots by at most this much, and
+# the cheap count query is no load worth mentioning next to the ingest.
+POLL_INTERVAL_S = 0.02
 # Each path writes its own window of this many days (≥ 200 000 readings / 100 meters = 2 000 minutes).
 PATH_WINDOW_DAYS = 3
 BENCH_CREDIT_PREFIX = "91410105BENCH"
@@ -279,13 +281,19 @@ def run_http(total: int, setup: dict[str, Any], *, label: str, day_offset: int, 
 # --- MQTT -------------------------------------------------------------------------------------
 
 
+BROKER_DROP_MARK = "Outgoing messages are being dropped"
+
+
 @contextmanager
-def private_broker() -> Iterator[str]:
-    """A Mosquitto of our own for the run, with a queue deep enough for a burst of publishes.
+def private_broker() -> Iterator[tuple[str, Path]]:
+    """A Mosquitto of our own for the run (url, log file), with a queue deep enough for a burst.
 
     The shared broker on 1883 keeps Mosquitto's default `max_queued_messages 1000` per client: a
-    publisher that outruns the consumer by more than that has the excess dropped by the broker,
-    and other engineers' traffic under nengtan/# would reach our consumer too.
+    publisher that outruns the consumer by more than that has the excess dropped by the broker
+    (its log says "Outgoing messages are being dropped for client …"), and other engineers'
+    traffic under nengtan/# would reach our consumer too. An earlier run.py never entered this
+    context and measured on 1883: the "MQTT single" path then lost ~3 000 of 20 000 messages in
+    the broker and looked like a consumer stall.
     """
     import shutil
     import tempfile
@@ -293,9 +301,12 @@ def private_broker() -> Iterator[str]:
     directory = Path(tempfile.mkdtemp(prefix="nengtan-bench-mqtt-"))
     port = free_port()
     config = directory / "mosquitto.conf"
+    log = directory / "mosquitto.log"
     config.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 1000000\n"
-        "max_inflight_messages 1000\npersistence false\n"
+        # Started as root, Mosquitto drops to the `mosquitto` user, which cannot write our log.
+        ("user root\n" if os.geteuid() == 0 else "")
+        + f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 1000000\n"
+        f"max_inflight_messages 1000\npersistence false\nlog_dest file {log}\nlog_type all\n"
     )
     process = subprocess.Popen(
         [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(config)],
@@ -312,7 +323,7 @@ def private_broker() -> Iterator[str]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("mosquitto did not start") from None
                 time.sleep(0.1)
-        yield f"mqtt://127.0.0.1:{port}"
+        yield f"mqtt://127.0.0.1:{port}", log
     finally:
         process.terminate()
         process.wait(30)
@@ -320,18 +331,15 @@ def private_broker() -> Iterator[str]:
 
 
 @contextmanager
-def mqtt_consumer(group: str) -> Iterator[None]:
-    # BENCH_PROFILE_DIR=<dir>: run the consumer under py-spy and keep a collapsed-stack profile per path.
+def mqtt_consumer(group: str, broker_log: Path | None = None) -> Iterator[None]:
+    # BENCH_PROFILE_DIR=<dir>: run the consumer under cProfile (it exits cleanly on SIGTERM, so the
+    # profile is written) and keep one profile per path.
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")
-    profiler = (
-        ["py-spy", "record", "--format", "raw", "--rate", "250", "-o", f"{profile_dir}/{group}.txt", "--"]
-        if profile_dir
-        else []
-    )
+    profiler = ["-m", "cProfile", "-o", f"{profile_dir}/{group}.prof"] if profile_dir else []
     process = subprocess.Popen(
         [
-            *profiler,
             sys.executable,
+            *profiler,
             "manage.py",
             "mqtt_ingest",
             "--group",
@@ -345,7 +353,16 @@ def mqtt_consumer(group: str) -> Iterator[None]:
         env=bench_env(),
     )
     try:
-        time.sleep(3.0)  # connect + subscribe; the consumer is idle until the first publish
+        # Publishing before the shared subscription exists would lose the messages: wait for the
+        # broker's SUBACK to this consumer (outside the timed window).
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        subscribed = f"Sending SUBACK to {group}"
+        while broker_log is not None and subscribed not in broker_log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("mqtt_ingest did not subscribe")
+            time.sleep(0.05)
+        if broker_log is None:
+            time.sleep(3.0)
         if process.poll() is not None:
             raise RuntimeError("mqtt_ingest exited at start")
         yield
@@ -378,8 +395,25 @@ def publish_all(messages: list[tuple[str, bytes]]) -> None:
         client.loop_stop()
 
 
-def run_mqtt(total: int, setup: dict[str, Any], *, label: str, day_offset: int, single: bool) -> PathResult:
+def broker_drops(log: Path) -> int:
+    """How many times the broker said it dropped messages for a client (0 on a sound run)."""
+    return log.read_text(errors="replace").count(BROKER_DROP_MARK) if log.exists() else 0
+
+
+def run_mqtt(
+    total: int,
+    setup: dict[str, Any],
+    *,
+    label: str,
+    day_offset: int,
+    single: bool,
+    broker_log: Path | None = None,
+) -> PathResult:
     items = reading_items(day_offset, total)
+    # Each (meter, ts) once: the stored count can reach `total` only if the items are distinct.
+    distinct = len({(item["meter"], item["ts"]) for item in items})
+    if distinct != total:
+        raise RuntimeError(f"{label}: generated items hold only {distinct} distinct (meter, ts) of {total}")
     prefix = f"nengtan/{setup['credit_code']}"
     if single:
         messages = [
@@ -393,7 +427,7 @@ def run_mqtt(total: int, setup: dict[str, Any], *, label: str, day_offset: int, 
         ]
     since = next(timestamps(day_offset, 1))
     group = f"bench-{os.getpid()}-{day_offset}"
-    with mqtt_consumer(group):
+    with mqtt_consumer(group, broker_log):
         started = time.perf_counter()
         started_monotonic = time.monotonic()
         publish_all(messages)

@@ -62,17 +62,41 @@ def main(argv: list[str] | None = None) -> int:
         with b.gunicorn_server() as base:
             results.append(b.run_http(args.readings, setup, label="HTTP batch", day_offset=1, base=base))
             results.append(
-                b.run_http(args.readings, setup, label="HTTP resend (all duplicates)", day_offset=1, base=base)
+                b.run_http(
+                    args.readings, setup, label="HTTP resend (all duplicates)", day_offset=1, base=base
+                )
             )
     if not args.skip_mqtt and only != "http":
-        with b.private_broker() as broker_url:
+        # Never the shared broker on 1883: its default queue limit drops a fast burst (see private_broker).
+        with b.private_broker() as (broker_url, broker_log):
             os.environ["MQTT_URL"] = broker_url
             if only in ("", "mqtt", "mqtt-batch"):
-                results.append(b.run_mqtt(args.readings, setup, label="MQTT batch", day_offset=2, single=False))
+                results.append(
+                    b.run_mqtt(
+                        args.readings,
+                        setup,
+                        label="MQTT batch",
+                        day_offset=2,
+                        single=False,
+                        broker_log=broker_log,
+                    )
+                )
             if only in ("", "mqtt", "mqtt-single"):
                 results.append(
-                    b.run_mqtt(args.single_readings, setup, label="MQTT single reading", day_offset=3, single=True)
+                    b.run_mqtt(
+                        args.single_readings,
+                        setup,
+                        label="MQTT single reading",
+                        day_offset=3,
+                        single=True,
+                        broker_log=broker_log,
+                    )
                 )
+            if drops := b.broker_drops(broker_log):
+                print(
+                    f"the private broker DROPPED messages ({drops} times): results are void", file=sys.stderr
+                )
+                return 1
 
     print(f"{'path':34} {'readings':>9} {'seconds':>8} {'readings/s':>11} {'× raw COPY':>10}")
     for r in results:

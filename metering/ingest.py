@@ -237,9 +237,12 @@ def readings_ingest(
     rows: list[tuple[int, dt.datetime, float, int]] = []
     seen: set[tuple[int, dt.datetime]] = set()
     bad_items: list[tuple[int, str, Any]] = []
+    # A batch repeats few distinct timestamps (every meter read at the same minute): parse each
+    # string once. The cached outcome is the parsed instant or its error, both final for this call.
+    parsed_ts: dict[str, dt.datetime | str] = {}
     for index, item in enumerate(items):
         try:
-            if not isinstance(item, Mapping):
+            if not isinstance(item, dict) and not isinstance(item, Mapping):
                 raise _Invalid(ERR_NOT_OBJECT)
             code = item.get("meter")
             if code is None:
@@ -250,7 +253,20 @@ def readings_ingest(
             if meter_id is None:
                 raise _Invalid(ERR_UNKNOWN_METER)
             value = _parse_value(item.get("value"))
-            ts = _parse_ts(item.get("ts"), latest)
+            raw_ts = item.get("ts")
+            if type(raw_ts) is str:
+                outcome = parsed_ts.get(raw_ts)
+                if outcome is None:
+                    try:
+                        outcome = _parse_ts(raw_ts, latest)
+                    except _Invalid as problem:
+                        outcome = str(problem)
+                    parsed_ts[raw_ts] = outcome
+                if isinstance(outcome, str):
+                    raise _Invalid(outcome)
+                ts = outcome
+            else:
+                ts = _parse_ts(raw_ts, latest)
             quality = _parse_quality(item.get("quality"))
         except _Invalid as problem:
             error = str(problem)
@@ -372,9 +388,13 @@ def _write_rows(rows: list[tuple[int, dt.datetime, float, int]], source: str) ->
 def _write_rows_postgresql(rows: list[tuple[int, dt.datetime, float, int]], source: str) -> int:
     buffer = io.StringIO()
     write = buffer.write
+    iso: dict[dt.datetime, str] = {}  # few distinct instants per batch: format each once
     for meter_id, ts, value, quality in rows:
+        stamp = iso.get(ts)
+        if stamp is None:
+            stamp = iso[ts] = ts.isoformat()
         # ts is UTC; repr(float) round-trips exactly.
-        write(f"{meter_id}\t{ts.isoformat()}\t{value!r}\t{quality}\n")
+        write(f"{meter_id}\t{stamp}\t{value!r}\t{quality}\n")
     buffer.seek(0)
     with connection.cursor() as cursor:
         # The staging table lives as long as the connection; ON COMMIT DELETE ROWS empties it, and the
@@ -390,7 +410,9 @@ def _write_rows_postgresql(rows: list[tuple[int, dt.datetime, float, int]], sour
             cursor.copy_expert(f"COPY {STAGE_TABLE} (meter_id, ts, value, quality) FROM STDIN", buffer)
         cursor.execute(
             "INSERT INTO metering_reading (meter_id, ts, value, quality, source, received_at) "  # noqa: S608
-            f"SELECT meter_id, ts, value, quality, %s, now() FROM {STAGE_TABLE} "
+            # Key order: concurrent batches sharing some (meter, ts) wait for each other on the
+            # unique index in the same order instead of deadlocking.
+            f"SELECT meter_id, ts, value, quality, %s, now() FROM {STAGE_TABLE} ORDER BY meter_id, ts "
             "ON CONFLICT (meter_id, ts) DO NOTHING",
             [source],
         )

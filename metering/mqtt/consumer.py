@@ -11,9 +11,10 @@ Delivery guarantees
   readings are committed, kept in the durable spool (database down), or the message itself is
   kept in quarantine (malformed). A crash before the ack means redelivery, and ingest is
   idempotent on (meter, ts), so a redelivered reading is a duplicate, never a second row.
-- Batching: messages are collected for up to ``batch_window_ms`` or ``batch_max_messages``, then
-  ingested with one ``readings_ingest`` call per enterprise inside one transaction, then
-  acknowledged. When that call rejects an item it is rolled back (savepoint) and redone per
+- Batching: messages are collected for up to ``batch_window_ms``, ``batch_max_messages`` or
+  ``batch_max_bytes`` of payload (a big batch message is ingested at once instead of waiting for
+  the window), then ingested with one ``readings_ingest`` call per enterprise inside one
+  transaction, then acknowledged. When that call rejects an item it is rolled back (savepoint) and redone per
   message, so a quarantined item keeps its own topic as channel and its index in its message.
   The broker is told (MQTT v5 Receive Maximum) to keep at most ``batch_max_messages``
   unacknowledged messages in flight, which is also the consumer's back-pressure.
@@ -22,8 +23,20 @@ Delivery guarantees
   to be understood (unknown credit code not in the cache, quarantine write) stays unacknowledged
   in memory and is retried; if the process dies meanwhile, the broker redelivers it.
 
-Threads: paho's network loop runs in its own thread and only queues messages; all database
-work and all acks happen in the thread that calls `run()`.
+- Acks only for the connection a message came on: a packet id (mid) is unique only among the
+  unacknowledged messages of one connection. After a reconnect the broker resends what was not
+  acknowledged (same mid, or a fresh one), and it reuses freed mids for new messages, so a late
+  PUBACK carrying an old mid would acknowledge some OTHER message that was never committed. A
+  message from an earlier connection is therefore stored but not acknowledged; the broker's
+  redelivery of it is a duplicate, and its ack is the one that counts.
+
+Threads: paho's network loop runs in its own thread and only queues messages. The thread that
+calls `run()` decodes messages and writes quarantine rows; ``ingest_workers`` threads (each with
+its own database connection) ingest batches and acknowledge them after their commit, so the
+Python work of one batch overlaps the database work of another. With ``ingest_workers=0`` the
+calling thread ingests too (tests run the consumer inside their transaction that way).
+Concurrent batches may carry the same (meter, ts): the ingest inserts in key order, so they wait
+for each other instead of deadlocking, and ON CONFLICT DO NOTHING keeps the first.
 """
 
 from __future__ import annotations
@@ -60,6 +73,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_GROUP = "nengtan-ingest"
 BATCH_WINDOW_MS = 100
 BATCH_MAX_MESSAGES = 1000
+# Payload bytes that close a batch early: one 5 000-reading message (~330 KB) goes straight to
+# ingest; a stream of single readings still fills the window (one commit per ~1 000 messages).
+BATCH_MAX_BYTES = 256 * 1024
+# Batches ingested at the same time, each on its own database connection: one thread validates
+# in Python while another waits for PostgreSQL. Two keeps a 2-core host busy.
+INGEST_WORKERS = 2
 # How long the broker keeps this consumer's session (subscription + unacknowledged and queued
 # messages) while it is disconnected: a week covers a long outage or a redeploy.
 SESSION_EXPIRY_S = 7 * 24 * 3600
@@ -115,6 +134,8 @@ class ConsumerConfig:
     client_id: str = field(default_factory=default_client_id)
     batch_window_ms: int = BATCH_WINDOW_MS
     batch_max_messages: int = BATCH_MAX_MESSAGES
+    batch_max_bytes: int = BATCH_MAX_BYTES
+    ingest_workers: int = INGEST_WORKERS
     session_expiry_s: int = SESSION_EXPIRY_S
     spool_drain_interval_s: float = SPOOL_DRAIN_INTERVAL_S
 
@@ -133,6 +154,9 @@ class ConsumerStats:
     spooled_batches: int = 0
     drained_batches: int = 0
     batches: int = 0
+    acked: int = 0
+    # Received on an earlier connection and committed, but not acknowledged (see module docstring).
+    stale_acks_skipped: int = 0
 
 
 @dataclass
@@ -142,6 +166,16 @@ class _Pending:
     message: mqtt.MQTTMessage
     enterprise_id: int
     items: list[dict[str, Any]]
+
+
+@dataclass
+class _Batch:
+    """Prepared messages handed to an ingest worker: ingest, commit, then acknowledge."""
+
+    pending: list[_Pending]
+
+
+_STOP_WORKER = object()
 
 
 class _RedoPerMessage(Exception):
@@ -176,6 +210,15 @@ class MqttConsumer:
         self._spool = spool
         self._last_drain = 0.0
         self._retry_held_at = 0.0
+        # Bumped by paho's thread on every disconnect and connect; a message remembers the
+        # generation it arrived in, and is acknowledged only while that generation is current.
+        self._connection_generation = 0
+        self._generations: dict[int, int] = {}  # id(message) → generation
+        self._ack_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._work: queue.Queue[Any] = queue.Queue(maxsize=max(1, config.ingest_workers))
+        self._workers: list[threading.Thread] = []
+        self._worker_error: BaseException | None = None
         self._client = self._build_client()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -193,6 +236,10 @@ class MqttConsumer:
         if not self._subscribed.wait(CONNECT_TIMEOUT_S):
             self._client.loop_stop()
             raise ConnectionError(f"no MQTT subscription on {self.broker} within {CONNECT_TIMEOUT_S:.0f} s")
+        for number in range(self.config.ingest_workers):
+            worker = threading.Thread(target=self._worker_loop, name=f"mqtt-ingest-{number}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
 
     def stop(self) -> None:
         """Ask `run()` to finish: it stops taking new batches, commits and acks what is in hand."""
@@ -210,6 +257,7 @@ class MqttConsumer:
             self._settle_in_hand()
         finally:
             self._stop.set()
+            self._stop_workers()
             self._client.disconnect()
             self._client.loop_stop()
         logger.info("mqtt_ingest stopped: %s", self.stats)
@@ -217,8 +265,10 @@ class MqttConsumer:
 
     def step(self) -> int:
         """One batch: collect, ingest, acknowledge; also retry held messages and drain the spool."""
+        self._raise_worker_error()
         batch = self._collect()
-        self.stats.messages += len(batch)
+        with self._stats_lock:
+            self.stats.messages += len(batch)
         if self._held and time.monotonic() >= self._retry_held_at:
             batch = self._held + batch
             self._held = []
@@ -230,7 +280,9 @@ class MqttConsumer:
     # -- batch processing -------------------------------------------------------------------------
 
     def process(self, messages: list[mqtt.MQTTMessage]) -> None:
-        self.stats.batches += 1
+        """Prepare the messages here; ingest and acknowledge them in a worker (or here, without workers)."""
+        with self._stats_lock:
+            self.stats.batches += 1
         pending: list[_Pending] = []
         done: list[mqtt.MQTTMessage] = []
         for message in messages:
@@ -245,8 +297,55 @@ class MqttConsumer:
                 done.append(message)
             else:
                 pending.append(prepared)
+        # Quarantine rows are committed already (autocommit): those messages are settled.
+        self._ack(done)
+        if not pending:
+            return
+        if self._workers:
+            # Blocks while every worker is busy and one batch waits: back-pressure on collecting.
+            self._work.put(_Batch(pending))
+        else:
+            self._ingest_and_ack(pending)
+
+    def _ingest_and_ack(self, pending: list[_Pending]) -> None:
         self._ingest(pending)
-        self._ack(done + [p.message for p in pending])
+        self._ack([p.message for p in pending])
+
+    def _worker_loop(self) -> None:
+        from django.db import connection as worker_connection
+
+        try:
+            while True:
+                work = self._work.get()
+                try:
+                    if work is _STOP_WORKER:
+                        return
+                    self._ingest_and_ack(work.pending)
+                finally:
+                    self._work.task_done()
+        except BaseException as exc:  # a bug, not bad input: stop the consumer rather than stall unacked
+            logger.exception("ingest worker failed; stopping the consumer")
+            self._worker_error = exc
+            self._stop.set()
+        finally:
+            worker_connection.close()
+
+    def _wait_for_workers(self) -> None:
+        """Every batch handed to a worker is committed (or spooled) and acknowledged."""
+        if self._workers:
+            self._work.join()
+
+    def _stop_workers(self) -> None:
+        alive = [worker for worker in self._workers if worker.is_alive()]
+        for _ in alive:
+            self._work.put(_STOP_WORKER)
+        for worker in alive:
+            worker.join()
+        self._workers = []
+
+    def _raise_worker_error(self) -> None:
+        if self._worker_error is not None:
+            raise RuntimeError("an MQTT ingest worker failed") from self._worker_error
 
     def _prepare(self, message: mqtt.MQTTMessage) -> _Pending | None:
         """Turn a message into items, or quarantine it (then it only needs its ack)."""
@@ -289,10 +388,11 @@ class MqttConsumer:
             self._database_lost(exc)
             self._spool_pending(pending)
             return
-        for result in results:
-            self.stats.accepted += result.accepted
-            self.stats.duplicates += result.duplicates
-            self.stats.rejected += len(result.rejected)
+        with self._stats_lock:
+            for result in results:
+                self.stats.accepted += result.accepted
+                self.stats.duplicates += result.duplicates
+                self.stats.rejected += len(result.rejected)
 
     def _ingest_enterprise(self, enterprise_id: int, entries: list[_Pending]) -> list[Any]:
         """All of one enterprise's messages in one ingest call; per message only if some item is bad.
@@ -324,25 +424,46 @@ class MqttConsumer:
         for entry in pending:
             spool.put("items", {"enterprise_id": entry.enterprise_id, "items": entry.items, "source": "mqtt",
                                 "channel": entry.message.topic})
-            self.stats.spooled_batches += 1
+            with self._stats_lock:
+                self.stats.spooled_batches += 1
         logger.warning("database unavailable: spooled %d messages' readings durably; acknowledging them",
                        len(pending))
 
     def _ack(self, messages: list[mqtt.MQTTMessage]) -> None:
-        for message in messages:
-            if message.qos > 0:
+        acked = skipped = 0
+        # The lock orders acks against paho's disconnect/connect callbacks, which bump the
+        # generation: an ack is queued only while the connection it belongs to is the current one.
+        with self._ack_lock:
+            for message in messages:
+                generation = self._generations.pop(id(message), None)
+                if message.qos == 0:
+                    continue
+                if generation != self._connection_generation:
+                    skipped += 1
+                    continue
                 self._client.ack(message.mid, message.qos)
+                acked += 1
+        with self._stats_lock:
+            self.stats.acked += acked
+            self.stats.stale_acks_skipped += skipped
+        if skipped:
+            logger.info("%d committed messages came on an earlier connection: not acknowledged "
+                        "(their redelivery is a duplicate)", skipped)
 
     def _settle_in_hand(self) -> None:
         """After stop: everything already received is committed (or spooled) and acknowledged."""
         while True:
+            self._wait_for_workers()
+            self._raise_worker_error()
             arrived = self._drain_inbox()
-            self.stats.messages += len(arrived)
+            with self._stats_lock:
+                self.stats.messages += len(arrived)
             batch = self._held + arrived
             self._held = []
             if not batch:
                 return
             self.process(batch)
+            self._wait_for_workers()
             if self._held:
                 # Still no database: leave them unacknowledged; the broker redelivers them to the
                 # next consumer session.
@@ -399,10 +520,11 @@ class MqttConsumer:
             with enterprise_scope(enterprise_id):
                 quarantine_message(enterprise_id=enterprise_id, source="mqtt", channel=topic[:255],
                                    payload=payload, reason=reason, item_index=item_index)
-        if item_index is None:
-            self.stats.quarantined_messages += 1
-        else:
-            self.stats.rejected += 1
+        with self._stats_lock:
+            if item_index is None:
+                self.stats.quarantined_messages += 1
+            else:
+                self.stats.rejected += 1
 
     # -- spool -----------------------------------------------------------------------------------
 
@@ -438,21 +560,33 @@ class MqttConsumer:
     # -- paho ------------------------------------------------------------------------------------
 
     def _collect(self) -> list[mqtt.MQTTMessage]:
-        """Wait for a first message (briefly, so stop() is seen), then fill the batch window."""
+        """Wait for a first message (briefly, so stop() is seen), then fill the batch window.
+
+        The window closes early at `batch_max_messages` or `batch_max_bytes` of payload: a message
+        that is a big batch by itself is not held back waiting for company.
+        """
         batch: list[mqtt.MQTTMessage] = []
         try:
-            batch.append(self._inbox.get(timeout=0.2))
+            first = self._inbox.get(timeout=0.2)
         except queue.Empty:
             return batch
+        batch.append(first)
+        size = len(first.payload)
         deadline = time.monotonic() + self.config.batch_window_ms / 1000
-        while len(batch) < self.config.batch_max_messages:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
+        while len(batch) < self.config.batch_max_messages and size < self.config.batch_max_bytes:
             try:
-                batch.append(self._inbox.get(timeout=remaining))
+                # Whatever already arrived joins without waiting; only an empty inbox waits.
+                message = self._inbox.get_nowait()
             except queue.Empty:
-                break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    message = self._inbox.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            batch.append(message)
+            size += len(message.payload)
         return batch
 
     def _drain_inbox(self) -> list[mqtt.MQTTMessage]:
@@ -477,11 +611,16 @@ class MqttConsumer:
         client.on_disconnect = self._on_disconnect
         return client
 
+    def _new_connection_generation(self) -> None:
+        with self._ack_lock:
+            self._connection_generation += 1
+
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
                     properties: Any) -> None:
         if reason_code.is_failure:
             logger.error("MQTT connect to %s refused: %s", self.broker, reason_code)
             return
+        self._new_connection_generation()
         logger.info("connected to %s (session present: %s)", self.broker, flags.session_present)
         # Subscribing again on a resumed session is harmless and covers a session that expired.
         client.subscribe(self.config.subscription, qos=1)
@@ -495,10 +634,14 @@ class MqttConsumer:
         self._subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # paho's thread runs this and the connect/disconnect callbacks in order: the generation
+        # read here is the connection this message arrived on.
+        self._generations[id(message)] = self._connection_generation
         self._inbox.put(message)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
                        properties: Any) -> None:
+        self._new_connection_generation()
         if not self._stop.is_set():
             logger.warning("disconnected from %s (%s); paho reconnects", self.broker, reason_code)
 

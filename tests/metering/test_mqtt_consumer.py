@@ -19,6 +19,9 @@ from tests.metering.mosquitto_private import private_mosquitto, publish_all
 
 pytestmark = pytest.mark.services
 RUN_TIMEOUT_S = 30.0
+# No worker threads: they would write on their own connections, outside the test's transaction
+# (tests/metering/test_mqtt_load.py runs the workers against committed data).
+IN_TEST_TRANSACTION = 0
 
 
 @pytest.fixture
@@ -35,7 +38,8 @@ def make_meter(enterprise, code: str) -> Meter:
 def consume(broker, messages: list[tuple[str, bytes]], *, spool=None) -> MqttConsumer:
     """Start a consumer, publish, and run it until it has taken every message (then it stops)."""
     consumer = MqttConsumer(ConsumerConfig(url=broker.url(), group=f"g-{uuid.uuid4().hex[:8]}",
-                                           client_id=f"c-{uuid.uuid4().hex[:8]}", batch_window_ms=50),
+                                           client_id=f"c-{uuid.uuid4().hex[:8]}", batch_window_ms=50,
+                                           ingest_workers=IN_TEST_TRANSACTION),
                             spool=spool)
     consumer.start()
     publish_all(broker.url(), f"p-{uuid.uuid4().hex[:8]}", messages)
@@ -174,7 +178,7 @@ def test_stop_settles_what_is_in_hand(world, broker):
     a = world.tenant_a
     meter = make_meter(a, "A-M1")
     consumer = MqttConsumer(ConsumerConfig(url=broker.url(), group="g-stop", client_id="c-stop",
-                                           batch_window_ms=50))
+                                           batch_window_ms=50, ingest_workers=IN_TEST_TRANSACTION))
     consumer.start()
     publish_all(broker.url(), "p-stop", [
         (f"nengtan/{a.credit_code}/A-M1", reading(T0 + dt.timedelta(minutes=i), i)) for i in range(20)

@@ -139,7 +139,8 @@ def test_database_down_spools_then_acks_and_the_spool_drains(world, settings, tm
 
     def consumer_for(url: str) -> MqttConsumer:
         return MqttConsumer(ConsumerConfig(url=url, group="spool-test", client_id="spool-test-1",
-                                           batch_window_ms=20, spool_drain_interval_s=0))
+                                           batch_window_ms=20, spool_drain_interval_s=0,
+                                           ingest_workers=0))  # step() commits before it returns
 
     def step_until(consumer: MqttConsumer, count: int) -> None:
         deadline = time.monotonic() + WAIT_TIMEOUT_S
