@@ -7,7 +7,8 @@ Paths measured (all end to end, through the real code):
 - HTTP batch: `gunicorn portal.wsgi -w 2` on a free port, POST /api/v1/readings/ with a gateway
   token, batches of `BATCH_READINGS`, two client threads; readings/s = accepted / wall time.
 - HTTP resend: the same batches again (every reading a duplicate): the de-duplication cost.
-- MQTT batch: `manage.py mqtt_ingest` (the real consumer, own shared-subscription group) on the
+- MQTT batch: `manage.py mqtt_ingest` (the real consumer: MQTT_CONSUMERS processes in their own
+  shared-subscription group, as HTTP gets two gunicorn workers) on the
   private broker started for the run; `nengtan/<credit code>/batch` messages; wall time from the first publish
   until every reading is in the table.
 - MQTT single: one reading per message on `nengtan/<credit code>/<meter code>`.
@@ -39,13 +40,16 @@ BENCH_DATABASE = "nengtan_bench"
 BATCH_READINGS = 5000
 METERS = 100
 HTTP_CLIENT_THREADS = 2
+# Consumer processes in one shared-subscription group (HTTP gets two gunicorn workers).
+MQTT_CONSUMERS = 2
 SERVER_START_TIMEOUT_S = 60
 MQTT_DRAIN_TIMEOUT_S = 600
 # A path whose stored count has not moved for this long is reported as stalled.
 MQTT_STALL_TIMEOUT_S = 30
-# The stored count is polled this often: the measured time overshoots by at most this much, and
-# the cheap count query is no load worth mentioning next to the ingest.
-POLL_INTERVAL_S = 0.02
+# The stored count is polled this often: the measured time overshoots by at most this much. The
+# count scans the path's window (~15 ms of one core, serial), so polling faster would load the
+# machine the consumers are measured on.
+POLL_INTERVAL_S = 0.1
 # Each path writes its own window of this many days (≥ 200 000 readings / 100 meters = 2 000 minutes).
 PATH_WINDOW_DAYS = 3
 BENCH_CREDIT_PREFIX = "91410105BENCH"
@@ -174,6 +178,9 @@ def count_readings_from(since: dt.datetime) -> int:
     from django.db import connection
 
     with connection.cursor() as cursor:
+        # The poll must not compete with the path it measures: a parallel scan would take both
+        # cores from the consumers at every poll.
+        cursor.execute("SET max_parallel_workers_per_gather = 0")
         cursor.execute(
             "SELECT count(*) FROM metering_reading WHERE ts >= %s AND ts < %s",
             [since, since + dt.timedelta(days=PATH_WINDOW_DAYS)],
@@ -332,43 +339,43 @@ def private_broker() -> Iterator[tuple[str, Path]]:
 
 @contextmanager
 def mqtt_consumer(group: str, broker_log: Path | None = None) -> Iterator[None]:
-    # BENCH_PROFILE_DIR=<dir>: run the consumer under cProfile (it exits cleanly on SIGTERM, so the
-    # profile is written) and keep one profile per path.
+    """MQTT_CONSUMERS `mqtt_ingest` processes in one shared-subscription group: the deployed way to
+    scale the consumer, and the same two processes the HTTP path gets from `gunicorn -w 2`."""
+    # BENCH_PROFILE_DIR=<dir>: run the consumers under cProfile (they exit cleanly on SIGTERM, so
+    # the profiles are written) and keep one profile per consumer and path.
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")
-    profiler = ["-m", "cProfile", "-o", f"{profile_dir}/{group}.prof"] if profile_dir else []
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            *profiler,
-            "manage.py",
-            "mqtt_ingest",
-            "--group",
-            group,
-            "--client-id",
-            group,
-            "--session-expiry-s",
-            "0",
-        ],
-        cwd=ROOT,
-        env=bench_env(),
-    )
+    client_ids = [f"{group}-{n}" for n in range(MQTT_CONSUMERS)]
+    processes = []
+    for client_id in client_ids:
+        profiler = ["-m", "cProfile", "-o", f"{profile_dir}/{client_id}.prof"] if profile_dir else []
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, *profiler, "manage.py", "mqtt_ingest", "--group", group,
+                 "--client-id", client_id, "--session-expiry-s", "0"],
+                cwd=ROOT,
+                env=bench_env(),
+            )
+        )
     try:
-        # Publishing before the shared subscription exists would lose the messages: wait for the
-        # broker's SUBACK to this consumer (outside the timed window).
+        # Publishing before the shared subscriptions exist would lose the messages: wait for the
+        # broker's SUBACK to every consumer (outside the timed window).
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        subscribed = f"Sending SUBACK to {group}"
-        while broker_log is not None and subscribed not in broker_log.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("mqtt_ingest did not subscribe")
-            time.sleep(0.05)
+        for client_id in client_ids:
+            subscribed = f"Sending SUBACK to {client_id}"
+            while broker_log is not None and subscribed not in broker_log.read_text(errors="replace"):
+                if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
+                    raise RuntimeError("mqtt_ingest did not subscribe")
+                time.sleep(0.05)
         if broker_log is None:
             time.sleep(3.0)
-        if process.poll() is not None:
+        if any(p.poll() is not None for p in processes):
             raise RuntimeError("mqtt_ingest exited at start")
         yield
     finally:
-        process.terminate()
-        process.wait(60)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(60)
 
 
 def publish_all(messages: list[tuple[str, bytes]]) -> None:
