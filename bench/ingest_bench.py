@@ -68,6 +68,19 @@ class PathResult:
         return self.readings / self.seconds if self.seconds else 0.0
 
 
+def wait_for_port(port: int, process: subprocess.Popen[Any], name: str) -> None:
+    """Return once `process` accepts connections on `port`; fail if it exits or takes too long."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{name} did not start") from None
+            time.sleep(0.1)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -235,15 +248,7 @@ def gunicorn_server(workers: int = 2) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.2)
+        wait_for_port(port, process, "gunicorn")
         yield base
     finally:
         process.terminate()
@@ -321,15 +326,7 @@ def private_broker() -> Iterator[tuple[str, Path]]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("mosquitto did not start") from None
-                time.sleep(0.1)
+        wait_for_port(port, process, "mosquitto")
         yield f"mqtt://127.0.0.1:{port}", log
     finally:
         process.terminate()

@@ -9,9 +9,7 @@ ahead and moves any rows of a new month out of the default partition.
 
 from django.db import migrations
 
-PARTITIONED_SQL = """
-DROP TABLE metering_reading;
-CREATE TABLE metering_reading (
+READINGS_COLUMNS = """
     meter_id bigint NOT NULL,
     ts timestamp with time zone NOT NULL,
     value double precision NOT NULL,
@@ -19,22 +17,18 @@ CREATE TABLE metering_reading (
     source varchar(8) NOT NULL,
     received_at timestamp with time zone NOT NULL,
     PRIMARY KEY (meter_id, ts)
-) PARTITION BY RANGE (ts);
+"""
+
+PARTITIONED_SQL = f"""
+DROP TABLE metering_reading;
+CREATE TABLE metering_reading ({READINGS_COLUMNS}) PARTITION BY RANGE (ts);
 CREATE TABLE metering_reading_default PARTITION OF metering_reading DEFAULT;
 CREATE INDEX metering_reading_ts_brin ON metering_reading USING brin (ts);
 """
 
-PLAIN_SQL = """
+PLAIN_SQL = f"""
 DROP TABLE metering_reading;
-CREATE TABLE metering_reading (
-    meter_id bigint NOT NULL,
-    ts timestamp with time zone NOT NULL,
-    value double precision NOT NULL,
-    quality smallint NOT NULL CHECK (quality >= 0),
-    source varchar(8) NOT NULL,
-    received_at timestamp with time zone NOT NULL,
-    PRIMARY KEY (meter_id, ts)
-);
+CREATE TABLE metering_reading ({READINGS_COLUMNS});
 """
 
 
