@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.db.models import Model, QuerySet
 from django.http import Http404
@@ -67,10 +67,25 @@ def _enterprise_ids(queryset: QuerySet[Enterprise]) -> tuple[int, ...]:
     return tuple(queryset.order_by("id").values_list("id", flat=True))
 
 
+# The edge computes a request's reach once and keeps it on that request's user object, so the
+# views, API base classes and admin below it do not query the enterprise ids again. The user
+# object lives as long as the request; objects not set up by an edge are always computed afresh.
+_REQUEST_REACH_ATTR = "_nengtan_request_reach"
+
+
 def reach_for(user: Actor | None) -> Reach:
-    """Compute the reach of a user. This is the only place reach is decided."""
+    """The reach of a user. This is the only place reach is decided."""
     if user is None or not user.is_authenticated or not user.is_active:
         return NO_REACH
+    remembered = getattr(user, _REQUEST_REACH_ATTR, None)
+    if isinstance(remembered, Reach):
+        return remembered
+    return _compute_reach(cast("User", user))
+
+
+def _compute_reach(user: User) -> Reach:
+    if user.is_superuser or user.role == Role.PLATFORM_ADMIN:
+        return FULL_REACH
     if user.is_superuser or user.role == Role.PLATFORM_ADMIN:
         return FULL_REACH
     # The policy itself must read enterprises before any scope exists: it is what defines it.
@@ -94,10 +109,21 @@ def reach_for(user: Actor | None) -> Reach:
 
 @contextmanager
 def reach_scope(user: Actor | None) -> Iterator[Reach]:
-    """Activate the tenant scope of `user` for the duration of the block."""
+    """Activate the tenant scope of `user` for the duration of the block (the edge of a request).
+
+    The reach is remembered on the user object for the block, so everything below the edge
+    answers from it; it is forgotten when the block ends.
+    """
     reach = reach_for(user)
-    with scope(enterprise=reach.scope_value):
-        yield reach
+    remember = user is not None and user.is_authenticated
+    if remember:
+        setattr(user, _REQUEST_REACH_ATTR, reach)
+    try:
+        with scope(enterprise=reach.scope_value):
+            yield reach
+    finally:
+        if remember:
+            delattr(user, _REQUEST_REACH_ATTR)
 
 
 @contextmanager
