@@ -44,6 +44,8 @@ HTTP_CLIENT_THREADS = 2
 MQTT_CONSUMERS = 2
 SERVER_START_TIMEOUT_S = 60
 MQTT_DRAIN_TIMEOUT_S = 600
+# Untimed warm-up messages before each MQTT path: a few for each consumer of the shared group.
+WARM_UP_MESSAGES = 4 * MQTT_CONSUMERS
 # A path whose stored count has not moved for this long is reported as stalled.
 MQTT_STALL_TIMEOUT_S = 30
 # The stored count is polled this often: the measured time overshoots by at most this much. The
@@ -52,6 +54,8 @@ MQTT_STALL_TIMEOUT_S = 30
 POLL_INTERVAL_S = 0.1
 # Each path writes its own window of this many days (≥ 200 000 readings / 100 meters = 2 000 minutes).
 PATH_WINDOW_DAYS = 3
+# Windows reserved before today: enough for every path of every round (see bench/run.py).
+WINDOWS = 40
 BENCH_CREDIT_PREFIX = "91410105BENCH"
 
 
@@ -101,14 +105,18 @@ def bench_env() -> dict[str, str]:
 
 def timestamps(day_offset: int, count: int) -> Iterator[dt.datetime]:
     """`count` distinct minutes from a window of PATH_WINDOW_DAYS reserved for one path (recent past)."""
-    start = bench_epoch() + dt.timedelta(days=day_offset * PATH_WINDOW_DAYS)
+    start = window_start(day_offset)
     for n in range(count):
         yield start + dt.timedelta(minutes=n)
 
 
+def window_start(day_offset: int) -> dt.datetime:
+    return bench_epoch() + dt.timedelta(days=day_offset * PATH_WINDOW_DAYS)
+
+
 def bench_epoch() -> dt.datetime:
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today - dt.timedelta(days=PATH_WINDOW_DAYS * 5)
+    return today - dt.timedelta(days=PATH_WINDOW_DAYS * (WINDOWS + 1))
 
 
 def reading_items(day_offset: int, total: int) -> list[dict[str, Any]]:
@@ -153,11 +161,9 @@ def prepare(*, fresh: bool = True) -> dict[str, Any]:
     from portal.models import Enterprise, Region, Role, User
 
     call_command("migrate", verbosity=0, interactive=False)
-    with connection.cursor() as cursor:
-        if fresh:
+    if fresh:
+        with connection.cursor() as cursor:
             cursor.execute("TRUNCATE metering_reading")
-        cursor.execute("DROP TABLE IF EXISTS bench_raw_reading")
-        cursor.execute("CREATE TABLE bench_raw_reading (LIKE metering_reading INCLUDING ALL)")
     with scopes_disabled():  # bench set-up acts for nobody: it builds its own tenant
         credit_code = make_credit_code(f"{BENCH_CREDIT_PREFIX}001X"[:17])
         enterprise, _ = Enterprise.objects.get_or_create(
@@ -208,6 +214,9 @@ def run_raw_copy(total: int, meter_ids: dict[str, int]) -> PathResult:
     from django.db import connection, transaction
 
     items = reading_items(0, total)
+    with connection.cursor() as cursor:  # an empty table each round, as each path gets a fresh window
+        cursor.execute("DROP TABLE IF EXISTS bench_raw_reading")
+        cursor.execute("CREATE TABLE bench_raw_reading (LIKE metering_reading INCLUDING ALL)")
     started = time.perf_counter()
     buffer = io.StringIO()
     now = dt.datetime.now(dt.UTC).isoformat()
@@ -429,9 +438,12 @@ def run_mqtt(
             (f"{prefix}/batch", json.dumps({"readings": items[i : i + BATCH_READINGS]}).encode())
             for i in range(0, len(items), BATCH_READINGS)
         ]
+    if -(-total // METERS) > (PATH_WINDOW_DAYS - 1) * 24 * 60:
+        raise ValueError(f"{label}: {total} readings do not fit the window before its warm-up day")
     since = next(timestamps(day_offset, 1))
     group = f"bench-{os.getpid()}-{day_offset}"
     with mqtt_consumer(group, broker_log):
+        warmed = warm_up_consumers(prefix, day_offset, since)
         started = time.perf_counter()
         started_monotonic = time.monotonic()
         publish_all(messages)
@@ -440,7 +452,7 @@ def run_mqtt(
             file=sys.stderr,
         )
         last_progress, last_change = 0, time.monotonic()
-        while (stored := count_readings_from(since)) < total:
+        while (stored := count_readings_from(since) - warmed) < total:
             if stored != last_progress:
                 last_progress, last_change = stored, time.monotonic()
             elif time.monotonic() - last_change > MQTT_STALL_TIMEOUT_S:
@@ -453,15 +465,51 @@ def run_mqtt(
     return PathResult(label, total, seconds, stored, 0)
 
 
-def as_json(results: list[PathResult], raw: PathResult, meta: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **meta,
-        "paths": [
+def warm_up_consumers(prefix: str, day_offset: int, since: dt.datetime) -> int:
+    """Untimed: a few small batches reach every consumer (imports, connection, meter-code cache),
+    as the HTTP path warms its workers. They use the window's last day, which the timed readings
+    never reach, and count as `warmed` in the window. Returns that count once it is stored."""
+    last_day = window_start(day_offset) + dt.timedelta(days=PATH_WINDOW_DAYS - 1)
+    stamps = [last_day + dt.timedelta(minutes=n) for n in range(WARM_UP_MESSAGES)]
+    messages = [
+        (f"{prefix}/batch", json.dumps({"readings": [
+            {"meter": f"B-{meter:03d}", "ts": ts.isoformat(), "value": 1.0} for meter in range(METERS)
+        ]}).encode())
+        for ts in stamps
+    ]
+    publish_all(messages)
+    warmed = WARM_UP_MESSAGES * METERS
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while count_readings_from(since) < warmed:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the MQTT consumers did not store the warm-up readings")
+        time.sleep(POLL_INTERVAL_S)
+    return warmed
+
+
+def summarize(rounds: list[list[PathResult]]) -> list[dict[str, Any]]:
+    """Per path, over the rounds: median readings/s and the median, lowest and highest ratio to the
+    raw COPY of the same round (each round's first result)."""
+    import statistics
+
+    summary = []
+    for position, first in enumerate(rounds[0]):
+        per_round = [(round_[position], round_[0]) for round_ in rounds]
+        ratios = [result.per_second / raw.per_second for result, raw in per_round]
+        summary.append(
             {
-                **asdict(r),
-                "readings_per_s": round(r.per_second),
-                "ratio_to_raw_copy": round(r.per_second / raw.per_second, 3),
+                "path": first.path,
+                "readings": first.readings,
+                "rounds": len(rounds),
+                "readings_per_s_median": round(statistics.median(r.per_second for r, _ in per_round)),
+                "ratio_to_raw_copy_median": round(statistics.median(ratios), 3),
+                "ratio_to_raw_copy_lowest": round(min(ratios), 3),
+                "ratio_to_raw_copy_highest": round(max(ratios), 3),
+                "per_round": [
+                    {**asdict(result), "readings_per_s": round(result.per_second),
+                     "ratio_to_raw_copy": round(ratio, 3)}
+                    for (result, _), ratio in zip(per_round, ratios, strict=True)
+                ],
             }
-            for r in results
-        ],
-    }
+        )
+    return summary

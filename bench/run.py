@@ -1,14 +1,17 @@
-"""Run the ingest benchmark: `python -m bench.run [--readings N] [--single-readings N] [--skip-mqtt]`.
+"""Run the ingest benchmark: `python -m bench.run [--rounds N] [--readings N] [--only PATHS]`.
 
 Uses the database `nengtan_bench` on the PostgreSQL of DATABASE_URL (created if missing; its readings
 are emptied first) and a private Mosquitto started for the run (see ingest_bench.private_broker).
-Prints a table and writes bench/results.json.
+Each round measures the raw COPY baseline and then every path, so a path is always compared with
+the baseline of its own round (the machine's state drifts: autovacuum, checkpoints, page cache).
+Prints the median, lowest and highest ratio per path and writes bench/results.json.
 Target on 2 cores: HTTP and MQTT batch ingest ≥ 50 % of raw COPY.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -18,19 +21,30 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_FILE = ROOT / "bench" / "results.json"
+# Paths measured after the baseline in each round; each gets its own window of readings.
+PATHS = ("http", "http-resend", "mqtt-batch", "mqtt-single")
+ONLY_CHOICES = {
+    "http": {"http", "http-resend"},
+    "mqtt": {"mqtt-batch", "mqtt-single"},
+    "mqtt-batch": {"mqtt-batch"},
+    "mqtt-single": {"mqtt-single"},
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of baseline + paths (median reported)")
     parser.add_argument("--readings", type=int, default=200_000, help="readings per batch path")
     parser.add_argument("--single-readings", type=int, default=20_000, help="readings for MQTT single")
     parser.add_argument("--skip-mqtt", action="store_true")
     parser.add_argument(
-        "--only",
-        choices=["http", "mqtt", "mqtt-batch", "mqtt-single"],
-        help="run the raw COPY baseline and only these paths (faster iteration)",
+        "--only", choices=sorted(ONLY_CHOICES), help="run the raw COPY baseline and only these paths"
     )
+    parser.add_argument("--no-write", action="store_true", help="print only; keep bench/results.json")
     args = parser.parse_args(argv)
+    selected = ONLY_CHOICES[args.only] if args.only else set(PATHS)
+    if args.skip_mqtt:
+        selected -= ONLY_CHOICES["mqtt"]
 
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/nengtan")
     os.environ["DATABASE_URL"] = base_url.rsplit("/", 1)[0] + "/nengtan_bench"
@@ -41,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench import ingest_bench as b
 
+    if args.rounds * len(PATHS) >= b.WINDOWS:
+        parser.error(f"at most {(b.WINDOWS - 1) // len(PATHS)} rounds (each path needs its own window)")
     b.create_database(os.environ["DATABASE_URL"])
     import django
 
@@ -55,65 +71,62 @@ def main(argv: list[str] | None = None) -> int:
         meter_ids = dict(Meter.objects.filter(enterprise_id=setup["enterprise_id"]).values_list("code", "id"))
     connection.close()
 
-    raw = b.run_raw_copy(args.readings, meter_ids)
-    results = [raw]
-    only = args.only or ""
-    if only in ("", "http"):
-        with b.gunicorn_server() as base:
-            results.append(b.run_http(args.readings, setup, label="HTTP batch", day_offset=1, base=base))
-            results.append(
-                b.run_http(
-                    args.readings, setup, label="HTTP resend (all duplicates)", day_offset=1, base=base
-                )
-            )
-    if not args.skip_mqtt and only != "http":
-        # Never the shared broker on 1883: its default queue limit drops a fast burst (see private_broker).
-        with b.private_broker() as (broker_url, broker_log):
+    rounds: list[list[b.PathResult]] = []
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(b.gunicorn_server()) if selected & ONLY_CHOICES["http"] else ""
+        broker_log = None
+        if selected & ONLY_CHOICES["mqtt"]:
+            # Never the shared broker on 1883: its default queue limit drops a burst (see private_broker).
+            broker_url, broker_log = stack.enter_context(b.private_broker())
             os.environ["MQTT_URL"] = broker_url
-            if only in ("", "mqtt", "mqtt-batch"):
+        for number in range(args.rounds):
+            offset = 1 + number * len(PATHS)
+            results = [b.run_raw_copy(args.readings, meter_ids)]
+            if "http" in selected:
                 results.append(
-                    b.run_mqtt(
-                        args.readings,
-                        setup,
-                        label="MQTT batch",
-                        day_offset=2,
-                        single=False,
-                        broker_log=broker_log,
-                    )
+                    b.run_http(args.readings, setup, label="HTTP batch", day_offset=offset, base=base)
                 )
-            if only in ("", "mqtt", "mqtt-single"):
+            if "http-resend" in selected:
                 results.append(
-                    b.run_mqtt(
-                        args.single_readings,
-                        setup,
-                        label="MQTT single reading",
-                        day_offset=3,
-                        single=True,
-                        broker_log=broker_log,
-                    )
+                    b.run_http(args.readings, setup, label="HTTP resend (all duplicates)", day_offset=offset,
+                               base=base)
                 )
-            if drops := b.broker_drops(broker_log):
-                print(
-                    f"the private broker DROPPED messages ({drops} times): results are void", file=sys.stderr
+            if "mqtt-batch" in selected:
+                results.append(
+                    b.run_mqtt(args.readings, setup, label="MQTT batch", day_offset=offset + 2, single=False,
+                               broker_log=broker_log)
                 )
-                return 1
+            if "mqtt-single" in selected:
+                results.append(
+                    b.run_mqtt(args.single_readings, setup, label="MQTT single reading",
+                               day_offset=offset + 3, single=True, broker_log=broker_log)
+                )
+            print(f"round {number + 1}: " + ", ".join(
+                f"{r.path} {r.per_second / results[0].per_second:.2f}" for r in results[1:]), file=sys.stderr)
+            rounds.append(results)
+        if broker_log is not None and (drops := b.broker_drops(broker_log)):
+            print(f"the private broker DROPPED messages ({drops} times): results are void", file=sys.stderr)
+            return 1
 
-    print(f"{'path':34} {'readings':>9} {'seconds':>8} {'readings/s':>11} {'× raw COPY':>10}")
-    for r in results:
-        print(
-            f"{r.path:34} {r.readings:>9} {r.seconds:>8.2f} {r.per_second:>11,.0f} "
-            f"{r.per_second / raw.per_second:>10.2f}"
-        )
+    summary = b.summarize(rounds)
+    print(f"{args.rounds} rounds; readings/s is the median, × raw COPY per round: median (lowest – highest)")
+    print(f"{'path':34} {'readings':>9} {'readings/s':>11} {'× raw COPY':>22}")
+    for path in summary:
+        ratio = (f"{path['ratio_to_raw_copy_median']:.2f} ({path['ratio_to_raw_copy_lowest']:.2f} – "
+                 f"{path['ratio_to_raw_copy_highest']:.2f})")
+        print(f"{path['path']:34} {path['readings']:>9} {path['readings_per_s_median']:>11,} {ratio:>22}")
     meta = {
         "run_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "batch_readings": b.BATCH_READINGS,
         "meters": b.METERS,
-        "note": "same machine runs PostgreSQL, gunicorn (2 workers), Mosquitto, the consumer and the clients",
+        "rounds": args.rounds,
+        "note": "one machine runs PostgreSQL, gunicorn (2 workers), Mosquitto, the consumers and the clients",
     }
-    RESULTS_FILE.write_text(json.dumps(b.as_json(results, raw, meta), indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {RESULTS_FILE}")
+    if not args.no_write:
+        RESULTS_FILE.write_text(json.dumps({**meta, "paths": summary}, indent=2, ensure_ascii=False) + "\n")
+        print(f"wrote {RESULTS_FILE}")
     return 0
 
 
