@@ -62,13 +62,9 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     from django.db import connection
-    from django_scopes import scopes_disabled
-
-    from metering.models import Meter
 
     setup = b.prepare()
-    with scopes_disabled():  # the bench's own tenant
-        meter_ids = dict(Meter.objects.filter(enterprise_id=setup["enterprise_id"]).values_list("code", "id"))
+    meter_ids = b.bench_meter_ids(setup["enterprise_id"])
     connection.close()
 
     rounds: list[list[b.PathResult]] = []

@@ -70,7 +70,11 @@ def run_in_thread(target: Callable[[], IngestResult], results: dict[str, Any], n
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_same_batch_from_two_connections_at_once_is_stored_once(world) -> None:  # type: ignore[no-untyped-def]
     meters = [make_meter(world.tenant_a, f"C-{n:02d}") for n in range(10)]
-    batch = [{"meter": m.code, "ts": stamp(minute), "value": float(minute)} for minute in range(300) for m in meters]
+    batch = [
+        {"meter": m.code, "ts": stamp(minute), "value": float(minute)}
+        for minute in range(300)
+        for m in meters
+    ]
     start = threading.Barrier(2)
     results: dict[str, Any] = {}
 
@@ -140,7 +144,8 @@ def test_deadlock_between_two_batches_is_resolved_by_redoing_one_through_staging
             cursor.execute("SET deadlock_timeout = '200ms'")
         victim_pid.append(backend_pid())
         try:
-            return readings_ingest(enterprise_id=world.tenant_a.pk, items=[reading_b, reading_a], source="mqtt")
+            return readings_ingest(enterprise_id=world.tenant_a.pk, items=[reading_b, reading_a],
+                                   source="mqtt")
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("RESET deadlock_timeout")

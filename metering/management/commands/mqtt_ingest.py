@@ -11,6 +11,7 @@ from metering.mqtt.consumer import (
     BATCH_MAX_MESSAGES,
     BATCH_WINDOW_MS,
     DEFAULT_GROUP,
+    INGEST_WORKERS,
     SESSION_EXPIRY_S,
     SPOOL_DRAIN_INTERVAL_S,
     ConsumerConfig,
@@ -31,6 +32,9 @@ class Command(BaseCommand):
                                  "(default nengtan-ingest-<hostname>)")
         parser.add_argument("--batch-window-ms", type=int, default=BATCH_WINDOW_MS)
         parser.add_argument("--batch-max-messages", type=int, default=BATCH_MAX_MESSAGES)
+        parser.add_argument("--ingest-workers", type=int, default=INGEST_WORKERS,
+                            help="threads that ingest and acknowledge batches while the main thread "
+                                 f"decodes the next (0: the main thread does both; default {INGEST_WORKERS})")
         parser.add_argument("--session-expiry-s", type=int, default=SESSION_EXPIRY_S)
         parser.add_argument("--spool-drain-interval-s", type=float, default=SPOOL_DRAIN_INTERVAL_S)
 
@@ -39,12 +43,15 @@ class Command(BaseCommand):
             raise CommandError("MQTT_URL is not set (mqtt://user:pass@host:port).")
         if options["batch_window_ms"] < 1 or not 1 <= options["batch_max_messages"] <= 65535:
             raise CommandError("--batch-window-ms must be ≥ 1 and --batch-max-messages 1…65535.")
+        if options["ingest_workers"] < 0:
+            raise CommandError("--ingest-workers must be ≥ 0.")
         config = ConsumerConfig(
             url=settings.MQTT_URL,
             group=options["group"],
             client_id=options["client_id"] or default_client_id(),
             batch_window_ms=options["batch_window_ms"],
             batch_max_messages=options["batch_max_messages"],
+            ingest_workers=options["ingest_workers"],
             session_expiry_s=options["session_expiry_s"],
             spool_drain_interval_s=options["spool_drain_interval_s"],
         )
