@@ -2,7 +2,7 @@
 
 INTERFACE (fixed; other modules code against it):
 
-    readings_ingest(*, enterprise_id, items, source, channel="") -> IngestResult
+    readings_ingest(*, enterprise_id, items, source, channel="", item_indexes=None) -> IngestResult
         `items` are mappings {"meter": <meter code>, "ts": <ISO 8601 str with offset | aware datetime>,
         "value": <number>} as they arrived (untrusted). Validates each item (known active meter of THAT
         enterprise, finite number, timestamp with offset, not in the far future), writes the valid ones in
@@ -274,9 +274,18 @@ def _meter_id_slow(code: Any, codes: dict[str, int]) -> int | None:
 
 
 def readings_ingest(
-    *, enterprise_id: int, items: Sequence[Mapping[str, Any]], source: str, channel: str = ""
+    *,
+    enterprise_id: int,
+    items: Sequence[Mapping[str, Any]],
+    source: str,
+    channel: str = "",
+    item_indexes: Sequence[int] | None = None,
 ) -> IngestResult:
-    """Validate and store one batch of readings of one enterprise; see the module docstring."""
+    """Validate and store one batch of readings of one enterprise; see the module docstring.
+
+    `item_indexes[i]` is the index reported for `items[i]` (in rejections and quarantine) when the
+    caller already took some readings of the input out, e.g. the MQTT contract's malformed ones.
+    """
     if source not in VALID_SOURCES:
         raise ValueError(f"unknown source {source!r}")
     # JSON objects decode to plain dicts: an exact type check first, the slow ABC check only after.
@@ -301,6 +310,8 @@ def readings_ingest(
             reading = _valid_reading(item, codes, parsed_ts, latest)
         except _Invalid as problem:
             error = str(problem)
+            if item_indexes is not None:
+                index = item_indexes[index]
             result.rejected.append(Rejection(index=index, error=error))
             bad_items.append((index, error, item))
             continue

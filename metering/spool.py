@@ -149,6 +149,7 @@ class Spool:
                 items=payload["items"],
                 source=payload.get("source") or "mqtt",
                 channel=payload.get("channel") or "",
+                item_indexes=payload.get("item_indexes"),
             )
             return
         if isinstance(payload, list):

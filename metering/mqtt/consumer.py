@@ -166,6 +166,7 @@ class _Pending:
     message: mqtt.MQTTMessage
     enterprise_id: int
     items: list[dict[str, Any]]
+    indexes: list[int] | None = None  # each item's index in the message, when some were taken out
 
 
 @dataclass
@@ -371,7 +372,8 @@ class MqttConsumer:
             self._quarantine(enterprise_id, topic, payload, problem.reason, item_index=problem.index)
         if not parsed.items:
             return None
-        return _Pending(message=message, enterprise_id=enterprise_id, items=parsed.items)
+        return _Pending(message=message, enterprise_id=enterprise_id, items=parsed.items,
+                        indexes=parsed.indexes)
 
     def _ingest(self, pending: list[_Pending]) -> None:
         groups: dict[int, list[_Pending]] = defaultdict(list)
@@ -417,13 +419,14 @@ class MqttConsumer:
                 except _RedoPerMessage:
                     pass
             return [readings_ingest(enterprise_id=enterprise_id, items=entry.items, source="mqtt",
-                                    channel=entry.message.topic) for entry in entries]
+                                    channel=entry.message.topic, item_indexes=entry.indexes)
+                    for entry in entries]
 
     def _spool_pending(self, pending: list[_Pending]) -> None:
         spool = self._get_spool()
         for entry in pending:
             spool.put("items", {"enterprise_id": entry.enterprise_id, "items": entry.items, "source": "mqtt",
-                                "channel": entry.message.topic})
+                                "channel": entry.message.topic, "item_indexes": entry.indexes})
             with self._stats_lock:
                 self.stats.spooled_batches += 1
         logger.warning("database unavailable: spooled %d messages' readings durably; acknowledging them",

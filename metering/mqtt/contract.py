@@ -41,7 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +92,16 @@ class ParsedMessage:
     items: list[dict[str, Any]] = field(default_factory=list)
     problems: list[ItemProblem] = field(default_factory=list)
     mapping_id: int | None = None
+    # Each item's index in the message, set only when problems left gaps (else item i is reading i):
+    # an error about an item must name the reading the gateway sent, not its position among the rest.
+    indexes: list[int] | None = None
+
+    def close_gaps(self, count: int) -> ParsedMessage:
+        """Record the message indexes of the items once problems were taken out of `count` readings."""
+        if self.problems:
+            taken_out = {problem.index for problem in self.problems}
+            self.indexes = [index for index in range(count) if index not in taken_out]
+        return self
 
 
 def split_topic(topic: str) -> TopicAddress:
@@ -198,7 +208,7 @@ def parse_default(address: TopicAddress, document: Mapping[str, Any]) -> ParsedM
                 items_append(reading)
             else:
                 parsed.problems.append(ItemProblem(index, f"第 {index} 条读数必须是 JSON 对象", reading))
-        return parsed
+        return parsed.close_gaps(len(readings))
     return ParsedMessage(items=[{"meter": segment, "ts": document.get("ts"), "value": document.get("value")}])
 
 
@@ -221,16 +231,16 @@ def parse_mapped(
                 f"收到的是 {type(readings).__name__}"
             )
         _check_count(len(readings))
-        elements: Iterable[tuple[int, Any]] = enumerate(readings)
+        elements: Sequence[Any] = readings
     else:
-        elements = [(0, document)]
-    for index, element in elements:
+        elements = [document]
+    for index, element in enumerate(elements):
         item, reason = _mapped_item(mapping, topic_meter, element)
         if reason:
             parsed.problems.append(ItemProblem(index, reason, element))
         else:
             parsed.items.append(item)
-    return parsed
+    return parsed.close_gaps(len(elements))
 
 
 def parse_message(

@@ -158,6 +158,8 @@ def test_mappings_turn_gateway_topics_into_readings(world, broker):
             {"id": 17, "time": "2025-01-01T08:00:00+08:00", "v": 7},
             {"id": "A-M1", "time": "2025-01-01T09:00:00+08:00"},  # no value: quarantined, index 1
             {"id": "A-M1", "time": "2025-01-01T10:00:00+08:00", "v": 8},
+            # Rejected by ingest: named by its index in the message (3), not among the rest (2).
+            {"id": "A-M1", "time": "2025-01-01T11:00:00+08:00", "v": "8"},
         ]}).encode()),
         (f"nengtan/{code}/off/A-M1", reading(T0, 1)),  # disabled mapping: nothing matches
         (f"nengtan/{code}/custom/A-M1", reading(T0, 1)),  # B's mapping never applies to A's topics
@@ -168,7 +170,8 @@ def test_mappings_turn_gateway_topics_into_readings(world, broker):
     }
     assert list(Reading.objects.filter(meter=m2).values_list("value", flat=True)) == [7.0]
     problems = {(q.channel.split("/")[2], q.item_index) for q in quarantined(a)}
-    assert problems == {("plant", 1), ("off", None), ("custom", None)}
+    assert problems == {("plant", 1), ("plant", 3), ("off", None), ("custom", None)}
+    assert QuarantinedMessage.objects.get(enterprise=a, item_index=3).reason == "value must be a number"
     missing_value = QuarantinedMessage.objects.get(enterprise=a, item_index=1)
     assert "'v'" in missing_value.reason and "plant list" in missing_value.reason
 

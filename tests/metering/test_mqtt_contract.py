@@ -30,6 +30,8 @@ def test_default_single_and_batch_topics():
     ]})
     assert [item["meter"] for item in batch.items] == ["M-01", "M-02"]
     assert [(p.index, "JSON 对象" in p.reason) for p in batch.problems] == [(1, True)]
+    assert batch.indexes == [0, 2]  # M-02 is reading 2 of the message, not 1
+    assert single.indexes is None
 
 
 @pytest.mark.parametrize("topic", ["nengtan", "nengtan/x", "other/x/y", f"nengtan/{CODE}/", "nengtan//M1"])
@@ -74,6 +76,7 @@ def test_mapping_with_list_paths_and_epoch_ms():
     assert parsed.items == [{"meter": "7", "ts": "2025-01-01T00:00:00+00:00", "value": 1.5}]
     assert parsed.problems[0].index == 1
     assert "v.0" in parsed.problems[0].reason
+    assert parsed.indexes == [0]
 
 
 def test_mapping_without_a_meter_source_is_an_error():

@@ -72,6 +72,17 @@ def test_bad_readings_in_a_spooled_batch_are_quarantined_on_replay(world, tmp_pa
 
 
 @pytest.mark.django_db
+def test_replay_reports_the_indexes_the_collector_gave(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An MQTT message's items after a malformed reading keep their index in the message."""
+    make_meter(world.tenant_a, "E-001")
+    spool = Spool("indexes", directory=tmp_path)
+    spool.put("items", {"enterprise_id": world.tenant_a.pk, "item_indexes": [0, 2],
+                        "items": [item("E-001", 0, 1.0), item("E-001", 1, math.inf)]})
+    assert spool.drain() == 1
+    assert QuarantinedMessage.objects.get(enterprise=world.tenant_a).item_index == 2
+
+
+@pytest.mark.django_db
 def test_unreplayable_batch_goes_to_quarantine_not_away(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
     spool = Spool("poison", directory=tmp_path)
     spool.put("items", {"enterprise_id": world.tenant_a.pk})  # no items at all
