@@ -22,6 +22,23 @@ def ensure_reading_partitions() -> list[str]:
     return ensure_partitions()
 
 
+@shared_task(
+    base=SystemTask,
+    name="metering.tasks.refresh_broker_credentials",
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=10,
+    max_retries=5,
+    ignore_result=True,
+)
+def refresh_broker_credentials() -> int | None:
+    """Rewrite Mosquitto's password file and ACL (SystemTask: one file covers every tenant)."""
+    from metering.mqtt.credentials import broker_credentials_refresh
+
+    written = broker_credentials_refresh()
+    return None if written is None else written.gateway_accounts
+
+
 # --------------------------------------------------------------------------- Modbus collector
 
 # Devices claimed per dispatch run; the rest wait for the next beat (a few seconds later), so one

@@ -129,8 +129,13 @@ def test_mosquitto_reads_the_files_the_portal_writes(compose):
     assert mosquitto["image"].startswith("eclipse-mosquitto:2")
     mounts = {volume.split(":")[1]: volume for volume in mosquitto["volumes"]}
     assert mounts["/mosquitto/config/mosquitto.conf"].startswith("./deploy/mosquitto/mosquitto.conf")
+    assert mounts["/mosquitto/run-broker.sh"].startswith("./deploy/mosquitto/run-broker.sh")
+    assert mosquitto["command"] == ["sh", "/mosquitto/run-broker.sh"]
     auth_volume = mounts["/mosquitto/auth"].split(":")[0]
+    # Written by the migrate job and by the worker (token changes), read by the broker.
     assert f"{auth_volume}:/mosquitto/auth" in compose["services"]["migrate"]["volumes"]
+    assert f"{auth_volume}:/mosquitto/auth" in compose["services"]["worker"]["volumes"]
+    assert compose["services"]["worker"]["environment"]["MQTT_CREDENTIALS_DIR"] == "/mosquitto/auth"
 
     conf = {}
     for line in (ROOT / "deploy/mosquitto/mosquitto.conf").read_text(encoding="utf-8").splitlines():
@@ -139,8 +144,13 @@ def test_mosquitto_reads_the_files_the_portal_writes(compose):
             conf.setdefault(key, []).append(value.strip())
     assert conf["persistence"] == ["true"]
     assert conf["allow_anonymous"] == ["false"]
-    assert conf["password_file"][0].startswith("/mosquitto/auth/")
-    assert conf["acl_file"][0].startswith("/mosquitto/auth/")
+    # The broker reads run-broker.sh's broker-owned copies, where that script installs them.
+    script = (ROOT / "deploy/mosquitto/run-broker.sh").read_text(encoding="utf-8")
+    live = re.search(r'AUTH_LIVE="\$\{AUTH_LIVE:-([^}]+)\}"', script).group(1)
+    source = re.search(r'AUTH_SOURCE="\$\{AUTH_SOURCE:-([^}]+)\}"', script).group(1)
+    assert source == "/mosquitto/auth"
+    assert conf["password_file"] == [f"{live}/passwd"]
+    assert conf["acl_file"] == [f"{live}/acl"]
     assert "1883" in conf["listener"][0]
 
 

@@ -8,20 +8,32 @@ no line and therefore cannot connect (allow_anonymous false): tenancy fails clos
 
 Files are written atomically (temporary file in the same directory, fsync, rename) with mode
 0640, so a broker reloading on SIGHUP never reads half a file.
+
+Keeping the broker current: with MQTT_CREDENTIALS_DIR set, every creation or revocation of a
+gateway token (metering.tokens sends `gateway_tokens_changed` after commit) queues the Celery task
+`refresh_broker_credentials`, which rewrites both files there; beat also runs it hourly. Mosquitto
+reads them again on SIGHUP: deploy/mosquitto/run-broker.sh, the compose service's command, sends
+it when their content changes.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
 
+from django.conf import settings
 from django_scopes import scopes_disabled
 
 from metering.mqtt.contract import TOPIC_ROOT
+
+logger = logging.getLogger(__name__)
 
 PASSWORD_FILE_NAME = "passwd"  # noqa: S105 - a file name, not a password
 ACL_FILE_NAME = "acl"
@@ -130,6 +142,53 @@ def broker_credentials_write(*, out_dir: Path, consumer_username: str, consumer_
     write_atomically(password_file, render_password_file(accounts))
     write_atomically(acl_file, render_acl(accounts))
     return WrittenCredentials(password_file=password_file, acl_file=acl_file, gateway_accounts=len(gateways))
+
+
+def ingest_consumer_credentials() -> tuple[str, str]:
+    """The ingest consumer's broker account: MQTT_INGEST_USERNAME / MQTT_INGEST_PASSWORD, or else the
+    user and password in MQTT_URL (the account `mqtt_ingest` logs in with). Read from the
+    environment each time, never logged."""
+    username = os.environ.get("MQTT_INGEST_USERNAME", "")
+    password = os.environ.get("MQTT_INGEST_PASSWORD", "")
+    if not (username and password) and settings.MQTT_URL:
+        parsed = urlparse(settings.MQTT_URL)
+        username = username or unquote(parsed.username or "")
+        password = password or unquote(parsed.password or "")
+    return username, password
+
+
+MISSING_CONSUMER_ACCOUNT = (
+    "The ingest consumer's broker account is missing: set MQTT_INGEST_USERNAME and "
+    "MQTT_INGEST_PASSWORD (or user:password in MQTT_URL)."
+)
+
+
+def broker_credentials_refresh() -> WrittenCredentials | None:
+    """Rewrite the files in MQTT_CREDENTIALS_DIR from the current tokens; None when it is not set."""
+    out_dir = settings.MQTT_CREDENTIALS_DIR
+    if out_dir is None:
+        return None
+    username, password = ingest_consumer_credentials()
+    if not (username and password):
+        raise ValueError(MISSING_CONSUMER_ACCOUNT)
+    written = broker_credentials_write(out_dir=Path(out_dir), consumer_username=username,
+                                       consumer_password=password)
+    logger.info("broker credentials rewritten: %d gateway accounts", written.gateway_accounts)
+    return written
+
+
+def queue_broker_credentials_refresh(sender: Any = None, **kwargs: Any) -> None:
+    """Receiver of `gateway_tokens_changed` (sent after commit): refresh the files in a worker."""
+    if settings.MQTT_CREDENTIALS_DIR is None:
+        return
+    from metering.tasks import refresh_broker_credentials
+
+    try:
+        refresh_broker_credentials.delay()
+    except Exception as exc:  # the token change itself is committed; the hourly refresh catches up
+        # The class only: a broker URL in the message could carry its password.
+        logger.warning("could not queue the broker credentials refresh (%s); beat refreshes within an hour",
+                       exc.__class__.__name__)
 
 
 def mosquitto_conf_snippet(out_dir: Path) -> str:

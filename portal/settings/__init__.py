@@ -52,6 +52,9 @@ def _parse() -> dict:
             ),
             "REDIS_URL": env.str("REDIS_URL", ""),
             "MQTT_URL": env.str("MQTT_URL", ""),
+            # Where the broker's password file and ACL live; when set, the portal rewrites them
+            # whenever a gateway token is created or revoked (and hourly), see metering.mqtt.credentials.
+            "MQTT_CREDENTIALS_DIR": env.str("MQTT_CREDENTIALS_DIR", ""),
             "REQUIRE_2FA_FOR_OFFICIALS": env.bool("REQUIRE_2FA_FOR_OFFICIALS", False),
             "LOGIN_FAILURE_LIMIT": env.int("LOGIN_FAILURE_LIMIT", 5, validate=Range(min=1, max=100)),
             "LOCKOUT_MINUTES": env.int("LOCKOUT_MINUTES", 15, validate=Range(min=1, max=24 * 60)),
@@ -91,6 +94,9 @@ ALLOWED_HOSTS: list[str] = _values["ALLOWED_HOSTS"]
 CSRF_TRUSTED_ORIGINS: list[str] = _values["CSRF_TRUSTED_ORIGINS"]
 REDIS_URL: str = _values["REDIS_URL"]
 MQTT_URL: str = _values["MQTT_URL"]
+MQTT_CREDENTIALS_DIR: Path | None = (
+    Path(_values["MQTT_CREDENTIALS_DIR"]) if _values["MQTT_CREDENTIALS_DIR"] else None
+)
 DEMO_PASSWORD: str = _values["DEMO_PASSWORD"]
 SPOOL_DIR: Path = _values["SPOOL_DIR"]
 
@@ -299,6 +305,13 @@ CELERY_BEAT_SCHEDULE["metering-dispatch-modbus"] = {
 CELERY_BEAT_SCHEDULE["metering-ensure-partitions"] = {
     "task": "metering.tasks.ensure_reading_partitions",
     "schedule": timedelta(days=1),
+}
+# The broker's files follow every token change at once; this catches what no signal announces
+# (an enterprise deleted with its tokens, a refresh lost while Redis was down). A no-op without
+# MQTT_CREDENTIALS_DIR.
+CELERY_BEAT_SCHEDULE["metering-refresh-broker-credentials"] = {
+    "task": "metering.tasks.refresh_broker_credentials",
+    "schedule": timedelta(hours=1),
 }
 
 CACHES = {

@@ -34,6 +34,9 @@ class PrivateMosquitto:
     acl_file: Path | None = None
     allow_anonymous: bool = False
     extra: str = ""
+    # Started instead of `mosquitto -c <config>` (e.g. deploy/mosquitto/run-broker.sh), with `env`.
+    launcher: list[str] | None = None
+    env: dict[str, str] | None = None
     process: subprocess.Popen | None = None
 
     @property
@@ -72,8 +75,9 @@ class PrivateMosquitto:
 
     def start(self) -> None:
         self.write_config()
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config_file)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        command = self.launcher or [MOSQUITTO, "-c", str(self.config_file)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        env={**os.environ, **self.env} if self.env else None)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

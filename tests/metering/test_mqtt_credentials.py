@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import stat
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -13,8 +16,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from metering.models import GatewayToken
-from metering.tokens import gateway_token_create, mosquitto_password_hash
-from tests.metering.mosquitto_private import mqtt_client, private_mosquitto
+from metering.tasks import refresh_broker_credentials
+from metering.tokens import gateway_token_create, gateway_token_revoke, mosquitto_password_hash
+from tests.metering.mosquitto_private import MOSQUITTO, mqtt_client, private_mosquitto
 
 pytestmark = pytest.mark.services
 
@@ -22,6 +26,7 @@ CONSUMER_USER = "nengtan-ingest"
 CONSUMER_PASSWORD = "consumer-secret-9f3a"
 NOT_AUTHORIZED = 0x87
 WAIT_S = 10.0
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -203,3 +208,67 @@ def test_a_gateway_cannot_read_the_other_tenants_readings(world, credentials_dir
         for client in (gateway_b, spy):
             client.disconnect()
             client.loop_stop()
+
+
+@pytest.fixture
+def celery_inline():
+    """Tasks run where they are sent (as in the embedded default): this test has no worker."""
+    from portal.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+def wait_for_connect_reason(url: str, wanted_accepted: bool) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while (connect_reason(url) == 0) != wanted_accepted:
+        assert time.monotonic() < deadline, f"the broker still {'refuses' if wanted_accepted else 'accepts'}"
+        time.sleep(0.1)
+
+
+def test_broker_follows_token_changes_without_a_restart(  # type: ignore[no-untyped-def]
+    world, credentials_dir, tmp_path, settings, celery_inline, django_capture_on_commit_callbacks
+):
+    """The compose wiring for real: the portal rewrites the files when a token is created or revoked
+    (signal → task), and deploy/mosquitto/run-broker.sh installs them and makes the running broker
+    reload them. The outsider's gateway gets in, then is shut out, and the broker never restarts."""
+    out, earlier_tokens = credentials_dir
+    settings.MQTT_CREDENTIALS_DIR = out
+    directory, live = tmp_path / "broker", tmp_path / "live"
+    directory.mkdir()
+    me = pwd.getpwuid(os.getuid()).pw_name
+    env = {"MOSQUITTO_BIN": MOSQUITTO, "MOSQUITTO_CONF": str(directory / "m.conf"), "AUTH_SOURCE": str(out),
+           "AUTH_LIVE": str(live), "BROKER_USER": me, "RELOAD_CHECK_S": "0.1"}
+    launcher = ["sh", str(ROOT / "deploy/mosquitto/run-broker.sh")]
+    outsider = world.outsider.credit_code
+    with private_mosquitto(directory, password_file=live / "passwd", acl_file=live / "acl",
+                           launcher=launcher, env=env) as broker:
+        assert stat.S_IMODE((live / "passwd").stat().st_mode) == 0o600
+        assert outsider not in (live / "passwd").read_text()
+        script = broker.process
+        with django_capture_on_commit_callbacks(execute=True):
+            token, plain = gateway_token_create(actor=world.user("outsider_admin"), enterprise=world.outsider,
+                                                name="gw")
+        assert outsider in (out / "passwd").read_text()  # the portal's side, at once
+        wait_for_connect_reason(broker.url(outsider, plain), wanted_accepted=True)
+
+        with django_capture_on_commit_callbacks(execute=True):
+            gateway_token_revoke(actor=world.user("outsider_admin"), token=token)
+        assert outsider not in (out / "passwd").read_text()
+        wait_for_connect_reason(broker.url(outsider, plain), wanted_accepted=False)
+
+        assert broker.process is script and script.poll() is None, "the broker was restarted"
+        # Other gateways were never affected.
+        assert connect_reason(broker.url(world.tenant_a.credit_code, earlier_tokens["a"])) == 0
+
+
+@pytest.mark.django_db
+def test_refresh_is_a_no_op_without_a_credentials_dir(world, settings, tmp_path, celery_inline):  # type: ignore[no-untyped-def]
+    settings.MQTT_CREDENTIALS_DIR = None
+    assert refresh_broker_credentials.apply().get() is None
+    settings.MQTT_CREDENTIALS_DIR = tmp_path / "auth"
+    settings.MQTT_URL = "mqtt://ingest-user:ingest-pass@127.0.0.1:1883"
+    assert refresh_broker_credentials.apply().get() == 0  # no gateway tokens yet; the consumer only
+    assert (tmp_path / "auth" / "passwd").read_text().startswith("ingest-user:$7$")

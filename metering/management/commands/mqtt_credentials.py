@@ -7,25 +7,17 @@ the environment and never printed.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from metering.mqtt.credentials import broker_credentials_write, mosquitto_conf_snippet
-
-
-def consumer_credentials() -> tuple[str, str]:
-    username = os.environ.get("MQTT_INGEST_USERNAME", "")
-    password = os.environ.get("MQTT_INGEST_PASSWORD", "")
-    if not (username and password) and settings.MQTT_URL:
-        parsed = urlparse(settings.MQTT_URL)
-        username = username or unquote(parsed.username or "")
-        password = password or unquote(parsed.password or "")
-    return username, password
+from metering.mqtt.credentials import (
+    MISSING_CONSUMER_ACCOUNT,
+    broker_credentials_write,
+    ingest_consumer_credentials,
+    mosquitto_conf_snippet,
+)
 
 
 class Command(BaseCommand):
@@ -36,12 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, type=Path, help="directory for `passwd` and `acl`")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        username, password = consumer_credentials()
+        username, password = ingest_consumer_credentials()
         if not (username and password):
-            raise CommandError(
-                "The ingest consumer's broker account is missing: set MQTT_INGEST_USERNAME and "
-                "MQTT_INGEST_PASSWORD (or user:password in MQTT_URL)."
-            )
+            raise CommandError(MISSING_CONSUMER_ACCOUNT)
         out_dir = Path(options["out"]).resolve()
         try:
             written = broker_credentials_write(out_dir=out_dir, consumer_username=username,
