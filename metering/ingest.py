@@ -253,13 +253,13 @@ def _valid_reading(
             except _Invalid as problem:
                 outcome = str(problem)
             parsed_ts[raw_ts] = outcome
-        if type(outcome) is str:
+        if isinstance(outcome, str):
             raise _Invalid(outcome)
         ts = outcome
     else:
         ts = _parse_ts(raw_ts, latest)
     quality = item.get("quality")
-    return meter_id, ts, value, Quality.OK if quality is None else _parse_quality(quality)  # type: ignore[return-value]
+    return meter_id, ts, value, Quality.OK if quality is None else _parse_quality(quality)
 
 
 def _meter_id_slow(code: Any, codes: dict[str, int]) -> int | None:
@@ -465,8 +465,8 @@ def _write_rows_postgresql(rows: list[tuple[int, dt.datetime, float, int]], sour
 
 def _copy_from_memory(cursor: Any, sql: str, data: bytes) -> None:
     """COPY `data` in one piece: psycopg2 reads the file in `size` chunks and takes the GIL back for
-    each, so with the default 8 KiB a 300 KiB batch waited ~40 times behind other threads' Python
-    (the consumer's and gunicorn's other threads), keeping PostgreSQL idle in between."""
+    each, so with the default 8 KiB a 300 KiB batch waited ~40 times behind the Python of other
+    threads (the MQTT consumer decodes while its workers ingest), keeping PostgreSQL idle meanwhile."""
     # copy_expert is psycopg2's own method: wrap it so its errors become Django's (OperationalError…).
     with connection.wrap_database_errors:
         # `size` positionally: Django's debug cursor passes only positional arguments through.
