@@ -12,10 +12,11 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from metering.api.ingest_views import MAX_BATCH_BYTES, MAX_BATCH_READINGS
-from metering.ingest import QUARANTINE_PAYLOAD_BYTES, readings_ingest
+from metering.collectors.http.views import MAX_BATCH_BYTES, MAX_BATCH_READINGS
+from metering.ingest.quarantine import QUARANTINE_PAYLOAD_BYTES
+from metering.ingest.services import readings_ingest
 from metering.models import GatewayToken, QuarantinedMessage, Reading
-from metering.tokens import (
+from metering.registry.tokens import (
     gateway_token_create,
     gateway_token_revoke,
     mosquitto_password_hash,

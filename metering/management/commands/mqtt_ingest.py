@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from metering.mqtt.consumer import (
+from metering.collectors.mqtt.consumer import (
     BATCH_MAX_MESSAGES,
     BATCH_WINDOW_MS,
     DEFAULT_GROUP,

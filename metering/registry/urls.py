@@ -1,0 +1,32 @@
+from django.urls import path
+
+from metering.registry.views import devices, mappings, meters, quarantine, sites, tokens
+
+app_name = "metering"
+
+urlpatterns = [
+    path("", meters.index, name="index"),
+    path("meters/", meters.meter_list, name="meter_list"),
+    path("meters/new/", meters.meter_create, name="meter_create"),
+    path("meters/<int:pk>/", meters.meter_detail, name="meter_detail"),
+    path("meters/<int:pk>/edit/", meters.meter_edit, name="meter_edit"),
+    path("meters/<int:pk>/delete/", meters.meter_delete, name="meter_delete"),
+    path("meters/import/", meters.meter_import, name="meter_import"),
+    path("meters/import/template.xlsx", meters.meter_import_template_xlsx, name="meter_import_template_xlsx"),
+    path("meters/import/template.csv", meters.meter_import_template_csv, name="meter_import_template_csv"),
+    path("sites/", sites.site_list, name="site_list"),
+    path("sites/<int:pk>/edit/", sites.site_edit, name="site_edit"),
+    path("sites/<int:pk>/delete/", sites.site_delete, name="site_delete"),
+    path("devices/", devices.device_list, name="device_list"),
+    path("devices/new/", devices.device_create, name="device_create"),
+    path("devices/<int:pk>/", devices.device_detail, name="device_detail"),
+    path("devices/<int:pk>/edit/", devices.device_edit, name="device_edit"),
+    path("devices/<int:pk>/delete/", devices.device_delete, name="device_delete"),
+    path("mqtt/", mappings.mapping_list, name="mapping_list"),
+    path("mqtt/new/", mappings.mapping_create, name="mapping_create"),
+    path("mqtt/<int:pk>/edit/", mappings.mapping_edit, name="mapping_edit"),
+    path("mqtt/<int:pk>/delete/", mappings.mapping_delete, name="mapping_delete"),
+    path("tokens/", tokens.token_list, name="token_list"),
+    path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
+    path("quarantine/", quarantine.quarantine_list, name="quarantine_list"),
+]
