@@ -9,7 +9,7 @@ urlpatterns = [
     path("admin/", admin_site.urls),
     path("api/v1/", include("portal.api.urls")),
     path("api/v1/", include("metering.api.urls")),
-    path("metering/", include("metering.registry.urls")),
+    path("metering/", include("metering.urls")),
     path("", include("portal.web_urls")),
 ]
 
