@@ -192,7 +192,7 @@ def test_revoked_gateway_token_is_refused(world) -> None:  # type: ignore[no-unt
 def test_database_down_answers_503_with_retry_after(gateway, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from django.db import OperationalError
 
-    from metering.api import ingest_views
+    from metering.collectors.http import views as ingest_views
 
     def down(**kwargs):  # type: ignore[no-untyped-def]
         raise OperationalError("server closed the connection unexpectedly")

@@ -1,4 +1,4 @@
-"""`manage.py mqtt_ingest`: the long-running MQTT consumer (see metering/mqtt/consumer.py)."""
+"""`manage.py mqtt_ingest`: the long-running MQTT consumer (see metering/collectors/mqtt/consumer.py)."""
 
 from __future__ import annotations
 
