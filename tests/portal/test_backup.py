@@ -20,9 +20,9 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from metering.ingest import quarantine_message, readings_ingest
-from metering.spool import Spool
-from metering.storage import existing_partitions
+from metering.ingest.services import quarantine_message, readings_ingest
+from metering.ingest.spool import Spool
+from metering.storage.partitions import existing_partitions
 from portal.backup import MANIFEST_NAME, POSTGRES_DUMP_NAME
 from portal.models import AuditEntry
 from tests.metering.test_ingest import make_meter
