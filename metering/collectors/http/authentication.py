@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_scopes import scopes_disabled
@@ -19,6 +20,7 @@ from rest_framework.request import Request
 
 from metering.models import GatewayToken
 from metering.registry.tokens import token_sha256
+from portal import audit
 
 # last_used_at is for people ("is this gateway alive?"); writing it on every request would cost
 # a row lock per batch, so it is refreshed at most this often.
@@ -79,11 +81,17 @@ class GatewayTokenAuthentication(authentication.BaseAuthentication):
     @staticmethod
     def _touch(token: GatewayToken) -> None:
         now = timezone.now()
-        if token.last_used_at is None or now - token.last_used_at > dt.timedelta(
-            seconds=LAST_USED_RESOLUTION_S
-        ):
+        stale = now - dt.timedelta(seconds=LAST_USED_RESOLUTION_S)
+        if token.last_used_at is None or token.last_used_at < stale:
+            # Audited like any write, and so at most one row per token per LAST_USED_RESOLUTION_S:
+            # the filter is re-checked under the row lock, so concurrent requests write it once.
             with scopes_disabled():  # the token row is already ours: we just authenticated with it
-                GatewayToken.objects.filter(pk=token.pk).update(last_used_at=now)
+                audit.audited_update(
+                    GatewayToken.objects.filter(pk=token.pk).filter(
+                        Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
+                    ),
+                    last_used_at=now,
+                )
 
 
 def principal_enterprise_id(user: Any) -> int | None:
