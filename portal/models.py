@@ -124,6 +124,15 @@ class Enterprise(models.Model):
     def is_approved(self) -> bool:
         return self.status == self.Status.APPROVED
 
+    @property
+    def may_send_readings(self) -> bool:
+        """Whether its gateways may send readings (HTTP ingest, a broker account for MQTT).
+
+        The one rule both collectors follow: only an approved enterprise sends. Every other
+        status (pending, rejected, suspended, and any status added later) is refused.
+        """
+        return self.status == self.Status.APPROVED
+
 
 class Authority(models.Model):
     """A government body (主管部门) with its region, level and the programs it handles."""
