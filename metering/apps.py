@@ -8,12 +8,12 @@ class MeteringConfig(AppConfig):
         from django.db.models.signals import post_delete, post_migrate, post_save
 
         from metering import signals  # noqa: F401  (connect the audit receivers)
-        from metering.mqtt.credentials import (
+        from metering.collectors.mqtt.credentials import (
             queue_broker_credentials_refresh,
             queue_refresh_after_enterprise_change,
         )
-        from metering.storage import ensure_partitions_after_migrate
-        from metering.tokens import gateway_tokens_changed
+        from metering.registry.tokens import gateway_tokens_changed
+        from metering.storage.partitions import ensure_partitions_after_migrate
         from portal.models import Enterprise
 
         gateway_tokens_changed.connect(

@@ -1,4 +1,4 @@
-"""Serializers of the gateway-token API. Thin: tokens are made and revoked in metering.tokens."""
+"""Serializers of the gateway-token API. Thin: tokens are made and revoked in metering.registry.tokens."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The gateway-token API: /api/v1/gateway-tokens/ (list, create) and /api/v1/gateway-tokens/{id}/.
 
-The same rights as the token page (`metering.tokens.can_manage_gateway_tokens`): everyone lists
+The same rights as the token page (`metering.registry.tokens.can_manage_gateway_tokens`): everyone lists
 the tokens of the enterprises in their reach (names and prefixes, never a secret); an
 enterprise's admins, and platform admins, create and revoke them. A create answers the token
 once, with the gateway's MQTT user name. Tokens out of reach answer 404 like missing ones; a
@@ -26,7 +26,7 @@ from metering.api.gateway_token_serializers import (
     GatewayTokenSerializer,
 )
 from metering.models import GatewayToken
-from metering.tokens import (
+from metering.registry.tokens import (
     can_manage_gateway_tokens,
     gateway_token_create,
     gateway_token_revoke,

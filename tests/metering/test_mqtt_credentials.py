@@ -21,10 +21,10 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from metering.collectors.mqtt.consumer import ConsumerConfig, MqttConsumer
 from metering.models import EnergyType, GatewayToken, Meter, Reading
-from metering.mqtt.consumer import ConsumerConfig, MqttConsumer
+from metering.registry.tokens import gateway_token_create, gateway_token_revoke, mosquitto_password_hash
 from metering.tasks import refresh_broker_credentials
-from metering.tokens import gateway_token_create, gateway_token_revoke, mosquitto_password_hash
 from portal.models import Enterprise
 from portal.services import enterprise_approve, enterprise_update
 from tests.factories import EnterpriseFactory
@@ -122,7 +122,7 @@ def test_mosquitto_accepts_the_portal_hash_and_mosquitto_passwd_agrees(tmp_path)
 
 def connect_reason(url: str) -> int:
     """The CONNACK reason code value a client gets (0 = accepted)."""
-    from metering.mqtt.consumer import BrokerAddress
+    from metering.collectors.mqtt.consumer import BrokerAddress
 
     broker = BrokerAddress.from_url(url)
     result: dict[str, int] = {}
