@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -192,6 +193,17 @@ GOVERNMENT_ROLES = frozenset({Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER})
 ADMIN_ROLES = frozenset({*GOVERNMENT_ROLES, Role.EXPERT, Role.PLATFORM_ADMIN})
 
 
+class UserManager(DjangoUserManager["User"]):
+    def create_superuser(
+        self, username: str, email: str | None = None, password: str | None = None, **extra_fields: Any
+    ) -> User:
+        """`manage.py createsuperuser` (and anything else that makes a superuser) makes a platform
+        admin: the model's default role, enterprise staff, needs an enterprise, which a superuser
+        made at bootstrap has not and should not have."""
+        extra_fields.setdefault("role", Role.PLATFORM_ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
 class User(AbstractUser):
     """A person with exactly one role and the one organization that role belongs to."""
 
@@ -213,6 +225,8 @@ class User(AbstractUser):
         related_name="experts",
     )
     phone = models.CharField(_("手机"), max_length=30, blank=True)
+
+    objects: ClassVar[UserManager] = UserManager()
 
     class Meta:
         verbose_name = _("用户")
