@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import pytest
-from django_scopes import scopes_disabled
 from rest_framework.test import APIClient
 
 from portal.models import Authority, Enterprise, Role, User
@@ -56,14 +55,6 @@ def mqtt_url() -> str:
     url = os.environ["MQTT_URL"]
     require_service(url, "Mosquitto")
     return url
-
-
-@pytest.fixture(autouse=True)
-def _scopes_disabled_for_test_setup():
-    """Test bodies set up and inspect rows freely; the code under test runs inside the
-    scope its edge switches on (middleware, API, task), which overrides this."""
-    with scopes_disabled():
-        yield
 
 
 @dataclass

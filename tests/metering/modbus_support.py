@@ -12,27 +12,31 @@ from django.db import connection
 
 from metering.models import EnergyType, Meter, ModbusDevice, ModbusPoint
 from portal.models import Enterprise
+from tests.scoping import unscoped
 
 
 def make_meter(enterprise: Enterprise, code: str, **fields: Any) -> Meter:
     values: dict[str, Any] = {"name": code, "level": 3, "energy_type": EnergyType.ELECTRICITY, "unit": "kWh"}
     values.update(fields)
-    return Meter.objects.create(enterprise=enterprise, code=code, **values)
+    with unscoped():  # test setup
+        return Meter.objects.create(enterprise=enterprise, code=code, **values)
 
 
 def make_device(enterprise: Enterprise, name: str, *, port: int, **fields: Any) -> ModbusDevice:
     values: dict[str, Any] = {"host": "127.0.0.1", "timeout_s": 1.0, "retries": 0, "backoff_s": 0.0}
     values.update(fields)
     device = ModbusDevice(enterprise=enterprise, name=name, port=port, **values)
-    device.full_clean()
-    device.save()
+    with unscoped():  # test setup: full_clean's uniqueness checks query the tenant's devices
+        device.full_clean()
+        device.save()
     return device
 
 
 def add_point(device: ModbusDevice, meter: Meter, **fields: Any) -> ModbusPoint:
     point = ModbusPoint(device=device, meter=meter, **fields)
-    point.full_clean()
-    point.save()
+    with unscoped():  # test setup, as in make_device
+        point.full_clean()
+        point.save()
     return point
 
 

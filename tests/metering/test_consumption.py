@@ -102,6 +102,7 @@ def test_consumption_series_reads_stored_readings_including_the_one_before_start
     from metering.ingest.services import readings_ingest
     from metering.models import EnergyType, Meter
     from metering.storage.selectors import consumption_series
+    from portal.access import enterprise_scope
 
     meter = Meter.objects.create(
         enterprise=world.tenant_a,
@@ -113,12 +114,14 @@ def test_consumption_series_reads_stored_readings_including_the_one_before_start
         register_max=1000.0,
     )
     values = [990.0, 995.0, 2.0, 10.0]
-    readings_ingest(
-        enterprise_id=world.tenant_a.pk,
-        source="http",
-        items=[{"meter": "E-1", "ts": at(15 * i).isoformat(), "value": v} for i, v in enumerate(values)],
-    )
-    series = consumption_series(meter, at(10), at(45))
+    # Ingest and the selector run in the tenant's scope, as the collectors and pages set it.
+    with enterprise_scope(world.tenant_a.pk):
+        readings_ingest(
+            enterprise_id=world.tenant_a.pk,
+            source="http",
+            items=[{"meter": "E-1", "ts": at(15 * i).isoformat(), "value": v} for i, v in enumerate(values)],
+        )
+        series = consumption_series(meter, at(10), at(45))
     assert series == [
         (at(0), at(15), 5.0, QUALITY_OK),
         (at(15), at(30), 7.0, QUALITY_OK),

@@ -22,7 +22,9 @@ from metering.registry.tokens import (
     mosquitto_password_hash,
     mosquitto_password_matches,
 )
+from portal.access import enterprise_scope, reach_scope
 from tests.metering.test_ingest import BASE, item, make_meter
+from tests.scoping import unscoped
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +36,9 @@ def gateway(world):  # type: ignore[no-untyped-def]
     make_meter(world.tenant_a, "E-001")
     make_meter(world.tenant_a, "E-002")
     make_meter(world.tenant_b, "B-001")
-    _token, plain = gateway_token_create(actor=world.user("a_admin"), enterprise=world.tenant_a, name="网关1")
+    admin = world.user("a_admin")
+    with reach_scope(admin):  # as the token page or API creates it
+        _token, plain = gateway_token_create(actor=admin, enterprise=world.tenant_a, name="网关1")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Gateway {plain}")
     return client
@@ -56,12 +60,15 @@ def test_gateway_posts_a_batch_and_a_repeat_is_all_duplicates(gateway, world) ->
     assert first.json() == {"accepted": 6, "duplicates": 0, "rejected": []}
     second = post_json(gateway, body)
     assert second.json() == {"accepted": 0, "duplicates": 6, "rejected": []}
-    assert Reading.objects.filter(meter__enterprise=world.tenant_a, source="http").count() == 6
+    with unscoped():
+        assert Reading.objects.filter(meter__enterprise=world.tenant_a, source="http").count() == 6
 
 
 def test_bearer_scheme_works_for_gateway_tokens(world) -> None:  # type: ignore[no-untyped-def]
     make_meter(world.tenant_a, "E-001")
-    _token, plain = gateway_token_create(actor=world.user("a_admin"), enterprise=world.tenant_a, name="gw")
+    admin = world.user("a_admin")
+    with reach_scope(admin):
+        _token, plain = gateway_token_create(actor=admin, enterprise=world.tenant_a, name="gw")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {plain}")
     assert post_json(client, {"readings": [item("E-001", 0)]}).json()["accepted"] == 1
@@ -93,8 +100,9 @@ def test_bad_items_are_reported_per_item_and_good_ones_kept(gateway, world) -> N
             {"index": 6, "error": "value must be a finite number (NaN and Infinity are not readings)"},
         ],
     }
-    assert not Reading.objects.filter(meter__enterprise=world.tenant_b).exists()
-    assert QuarantinedMessage.objects.filter(enterprise=world.tenant_a, source="http").count() == 5
+    with unscoped():
+        assert not Reading.objects.filter(meter__enterprise=world.tenant_b).exists()
+        assert QuarantinedMessage.objects.filter(enterprise=world.tenant_a, source="http").count() == 5
 
 
 def test_invalid_json_is_400_and_quarantined(gateway, world) -> None:  # type: ignore[no-untyped-def]
@@ -102,7 +110,8 @@ def test_invalid_json_is_400_and_quarantined(gateway, world) -> None:  # type: i
     response = gateway.post(URL, data=body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"
-    row = QuarantinedMessage.objects.get(enterprise=world.tenant_a)
+    with unscoped():
+        row = QuarantinedMessage.objects.get(enterprise=world.tenant_a)
     assert row.reason.startswith("invalid JSON at line 1 column 33")
     assert bytes(row.payload) == body and row.payload_sha256 == hashlib.sha256(body).hexdigest()
 
@@ -112,7 +121,8 @@ def test_invalid_utf8_is_400_and_quarantined(gateway, world) -> None:  # type: i
     response = gateway.post(URL, data=body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_encoding"
-    row = QuarantinedMessage.objects.get(enterprise=world.tenant_a)
+    with unscoped():
+        row = QuarantinedMessage.objects.get(enterprise=world.tenant_a)
     assert row.reason.startswith("invalid UTF-8 at byte 25")
     assert bytes(row.payload) == body
 
@@ -122,7 +132,8 @@ def test_wrong_shape_is_400_and_quarantined(gateway, world, body) -> None:  # ty
     response = post_json(gateway, body)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_shape"
-    assert QuarantinedMessage.objects.filter(enterprise=world.tenant_a).count() == 1
+    with unscoped():
+        assert QuarantinedMessage.objects.filter(enterprise=world.tenant_a).count() == 1
 
 
 def test_ten_megabyte_body_is_413_in_the_api_error_shape_and_quarantined(gateway, world) -> None:  # type: ignore[no-untyped-def]
@@ -133,11 +144,12 @@ def test_ten_megabyte_body_is_413_in_the_api_error_shape_and_quarantined(gateway
     assert response.status_code == 413
     error = response.json()["error"]
     assert error["status"] == 413 and error["code"] == "payload_too_large"
-    row = QuarantinedMessage.objects.get(enterprise=world.tenant_a)
+    with unscoped():
+        row = QuarantinedMessage.objects.get(enterprise=world.tenant_a)
+        assert not Reading.objects.exists()
     assert row.payload_size == len(body)
     assert bytes(row.payload) == body[:QUARANTINE_PAYLOAD_BYTES]
     assert row.payload_sha256 == hashlib.sha256(body).hexdigest()
-    assert not Reading.objects.exists()
 
 
 def test_too_many_readings_is_413(gateway, world) -> None:  # type: ignore[no-untyped-def]
@@ -158,7 +170,8 @@ def test_enterprise_user_token_posts_for_own_enterprise_only(world) -> None:  # 
         "duplicates": 0,
         "rejected": [{"index": 1, "error": "unknown meter"}],
     }
-    assert not Reading.objects.filter(meter__code="B-001").exists()
+    with unscoped():
+        assert not Reading.objects.filter(meter__code="B-001").exists()
 
 
 @pytest.mark.parametrize("key", ["henan_officer", "platform_admin", "expert"])
@@ -168,7 +181,8 @@ def test_non_enterprise_users_cannot_post_readings(world, key) -> None:  # type:
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=world.user(key))[0].key}")
     response = post_json(client, {"readings": [item("E-001", 0)]})
     assert response.status_code == 403
-    assert not Reading.objects.exists()
+    with unscoped():
+        assert not Reading.objects.exists()
 
 
 @pytest.mark.parametrize("header", ["", "Gateway nope", "Gateway a b", "Bearer nope", "Token nope"])
@@ -182,8 +196,9 @@ def test_missing_or_bad_credentials_are_401(world, header) -> None:  # type: ign
 
 
 def test_revoked_gateway_token_is_refused(world) -> None:  # type: ignore[no-untyped-def]
-    token, plain = gateway_token_create(actor=world.user("a_admin"), enterprise=world.tenant_a, name="gw")
-    gateway_token_revoke(actor=world.user("a_admin"), token=token)
+    with reach_scope(world.user("a_admin")):
+        token, plain = gateway_token_create(actor=world.user("a_admin"), enterprise=world.tenant_a, name="gw")
+        gateway_token_revoke(actor=world.user("a_admin"), token=token)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Gateway {plain}")
     assert post_json(client, {"readings": []}).status_code == 401
@@ -209,8 +224,9 @@ def test_database_down_answers_503_with_retry_after(gateway, world, monkeypatch)
 
 
 def test_token_is_stored_only_as_hashes_in_mosquitto_format(world) -> None:  # type: ignore[no-untyped-def]
-    token, plain = gateway_token_create(actor=world.user("a_admin"), enterprise=world.tenant_a, name="gw")
-    stored = GatewayToken.objects.get(pk=token.pk)
+    with reach_scope(world.user("a_admin")):
+        token, plain = gateway_token_create(actor=world.user("a_admin"), enterprise=world.tenant_a, name="gw")
+        stored = GatewayToken.objects.get(pk=token.pk)
     assert plain.startswith("ngw_") and len(plain) == 47
     assert stored.token_sha256 == hashlib.sha256(plain.encode()).hexdigest()
     assert plain not in stored.mosquitto_password_hash
@@ -241,12 +257,15 @@ def test_only_the_enterprise_admin_or_platform_admin_manages_tokens(world) -> No
     from django.core.exceptions import PermissionDenied
 
     for key in ("a_staff", "b_admin", "zhengzhou_reviewer", "henan_officer"):
-        with pytest.raises(PermissionDenied):
+        with reach_scope(world.user(key)), pytest.raises(PermissionDenied):
             gateway_token_create(actor=world.user(key), enterprise=world.tenant_a, name="gw")
-    token, _ = gateway_token_create(actor=world.user("platform_admin"), enterprise=world.tenant_a, name="gw")
-    with pytest.raises(PermissionDenied):
+    platform_admin = world.user("platform_admin")
+    with reach_scope(platform_admin):
+        token, _ = gateway_token_create(actor=platform_admin, enterprise=world.tenant_a, name="gw")
+    with reach_scope(world.user("b_admin")), pytest.raises(PermissionDenied):
         gateway_token_revoke(actor=world.user("b_admin"), token=token)
-    assert GatewayToken.objects.get(pk=token.pk).revoked_at is None
+    with unscoped():
+        assert GatewayToken.objects.get(pk=token.pk).revoked_at is None
 
 
 # --- GET /api/v1/meters/{id}/readings/ -----------------------------------------------------------
@@ -260,9 +279,9 @@ def _user_client(world, key: str) -> APIClient:  # type: ignore[no-untyped-def]
 
 def test_readings_api_pages_by_cursor_in_time_order(world) -> None:  # type: ignore[no-untyped-def]
     meter = make_meter(world.tenant_a, "E-001")
-    readings_ingest(
-        enterprise_id=world.tenant_a.pk, source="http", items=[item("E-001", m, float(m)) for m in range(25)]
-    )
+    with enterprise_scope(world.tenant_a.pk):
+        readings_ingest(enterprise_id=world.tenant_a.pk, source="http",
+                        items=[item("E-001", m, float(m)) for m in range(25)])
     client = _user_client(world, "a_staff")
     url = f"/api/v1/meters/{meter.pk}/readings/"
     start = (BASE + dt.timedelta(minutes=5)).isoformat()
@@ -295,7 +314,8 @@ def test_readings_api_bad_range_is_a_clear_400(world, params, field) -> None:  #
 
 def test_readings_api_hides_other_tenants_meters(world) -> None:  # type: ignore[no-untyped-def]
     meter = make_meter(world.tenant_b, "B-001")
-    readings_ingest(enterprise_id=world.tenant_b.pk, source="http", items=[item("B-001", 0)])
+    with enterprise_scope(world.tenant_b.pk):
+        readings_ingest(enterprise_id=world.tenant_b.pk, source="http", items=[item("B-001", 0)])
     assert _user_client(world, "a_admin").get(f"/api/v1/meters/{meter.pk}/readings/").status_code == 404
     assert (
         _user_client(world, "luoyang_reviewer").get(f"/api/v1/meters/{meter.pk}/readings/").status_code == 200
@@ -309,7 +329,8 @@ def test_gateway_tokens_cannot_read(gateway, world) -> None:  # type: ignore[no-
 
 
 def test_last_used_at_is_recorded(world) -> None:  # type: ignore[no-untyped-def]
-    token, plain = gateway_token_create(actor=world.user("a_admin"), enterprise=world.tenant_a, name="gw")
+    with reach_scope(world.user("a_admin")):
+        token, plain = gateway_token_create(actor=world.user("a_admin"), enterprise=world.tenant_a, name="gw")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Gateway {plain}")
     post_json(client, {"readings": []})

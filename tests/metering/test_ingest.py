@@ -19,6 +19,7 @@ from metering.ingest.services import (
 )
 from metering.models import EnergyType, Meter, QuarantinedMessage, Reading
 from portal.access import enterprise_scope
+from tests.scoping import unscoped
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,8 @@ BASE = dt.datetime(2025, 3, 1, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 def make_meter(enterprise, code: str, **extra) -> Meter:  # type: ignore[no-untyped-def]
     fields = {"name": f"表计 {code}", "level": 1, "energy_type": EnergyType.ELECTRICITY, "unit": "kWh"}
     fields.update(extra)
-    return Meter.objects.create(enterprise=enterprise, code=code, **fields)
+    with unscoped():  # test setup
+        return Meter.objects.create(enterprise=enterprise, code=code, **fields)
 
 
 def item(meter: str, minutes: int, value: float | int | str | bool | None = 1.0) -> dict:
@@ -44,7 +46,8 @@ def test_valid_batch_is_stored_and_last_reading_at_advances(world) -> None:  # t
     items = [item("E-001", minutes, 100.0 + minutes) for minutes in range(0, 60, 15)]
     result = readings_ingest(enterprise_id=world.tenant_a.pk, items=items, source="http")
     assert result.as_dict() == {"accepted": 4, "duplicates": 0, "rejected": []}
-    stored = list(Reading.objects.filter(meter=meter).order_by("ts").values_list("ts", "value", "source"))
+    with unscoped():  # what the ingest stored
+        stored = list(Reading.objects.filter(meter=meter).order_by("ts").values_list("ts", "value", "source"))
     assert [v for _, v, _ in stored] == [100.0, 115.0, 130.0, 145.0]
     assert stored[0][0] == BASE
     assert {s for _, _, s in stored} == {"http"}
@@ -63,7 +66,8 @@ def test_same_batch_twice_is_all_duplicates_the_second_time(world) -> None:  # t
     second = readings_ingest(enterprise_id=world.tenant_a.pk, items=items, source="http")
     assert first.as_dict() == {"accepted": 10, "duplicates": 0, "rejected": []}
     assert second.as_dict() == {"accepted": 0, "duplicates": 10, "rejected": []}
-    assert Reading.objects.count() == 10
+    with unscoped():
+        assert Reading.objects.count() == 10
 
 
 def test_duplicates_within_one_batch_count_as_duplicates_including_other_offsets(world) -> None:  # type: ignore[no-untyped-def]
@@ -78,7 +82,8 @@ def test_duplicates_within_one_batch_count_as_duplicates_including_other_offsets
     result = readings_ingest(enterprise_id=world.tenant_a.pk, items=items, source="mqtt")
     assert result.as_dict() == {"accepted": 2, "duplicates": 2, "rejected": []}
     # The first of the duplicates wins.
-    assert Reading.objects.get(ts=BASE).value == 1.0
+    with unscoped():
+        assert Reading.objects.get(ts=BASE).value == 1.0
 
 
 def test_every_bad_input_gets_its_own_error_and_good_items_survive(world) -> None:  # type: ignore[no-untyped-def]
@@ -135,13 +140,14 @@ def test_every_bad_input_gets_its_own_error_and_good_items_survive(world) -> Non
         {"index": 18, "error": "value must be a finite number (NaN and Infinity are not readings)"},
         {"index": 19, "error": "quality must be one of 0 (ok), 1 (estimated), 2 (suspect), 3 (missing)"},
     ]
-    assert sorted(Reading.objects.values_list("value", flat=True)) == [1.0, 2.0]
-    # Tenant B's meter got nothing through tenant A's batch.
-    assert not Reading.objects.filter(meter__code="B-001").exists()
-    # Every rejected item is in tenant A's quarantine, with its index, reason and the item itself.
-    quarantined = QuarantinedMessage.objects.filter(enterprise=world.tenant_a).order_by("item_index")
-    assert [q.item_index for q in quarantined] == [r.index for r in result.rejected]
-    unknown = quarantined.get(item_index=7)
+    with unscoped():  # what was stored, across both tenants
+        assert sorted(Reading.objects.values_list("value", flat=True)) == [1.0, 2.0]
+        # Tenant B's meter got nothing through tenant A's batch.
+        assert not Reading.objects.filter(meter__code="B-001").exists()
+        # Every rejected item is in tenant A's quarantine, with its index, reason and the item itself.
+        quarantined = QuarantinedMessage.objects.filter(enterprise=world.tenant_a).order_by("item_index")
+        assert [q.item_index for q in quarantined] == [r.index for r in result.rejected]
+        unknown = quarantined.get(item_index=7)
     assert unknown.reason == "unknown meter"
     assert b'"B-001"' in bytes(unknown.payload)
     assert unknown.channel == "/api/v1/readings/"
@@ -157,7 +163,8 @@ def test_back_dated_reading_two_years_ago_is_accepted(world) -> None:  # type: i
         source="http",
     )
     assert result.accepted == 1
-    assert Reading.objects.get(meter=meter).ts == old
+    with unscoped():
+        assert Reading.objects.get(meter=meter).ts == old
 
 
 def test_new_meter_is_known_at_once_despite_the_code_cache(world) -> None:  # type: ignore[no-untyped-def]
@@ -188,9 +195,10 @@ def test_many_rejections_are_kept_in_bounded_quarantine_rows(world) -> None:  # 
         enterprise_id=world.tenant_a.pk, items=[*bad, item("E-001", 99999, 1.0)], source="mqtt"
     )
     assert result.accepted == 1 and len(result.rejected) == QUARANTINE_ITEMS_PER_BATCH + 5
-    rows = QuarantinedMessage.objects.filter(enterprise=world.tenant_a)
-    assert rows.count() == QUARANTINE_ITEMS_PER_BATCH + 1
-    rest = rows.get(item_index__isnull=True)
+    with unscoped():
+        rows = QuarantinedMessage.objects.filter(enterprise=world.tenant_a)
+        assert rows.count() == QUARANTINE_ITEMS_PER_BATCH + 1
+        rest = rows.get(item_index__isnull=True)
     assert rest.reason.startswith("5 more rejected items")
     assert bytes(rest.payload).count(b'"index"') == 5
 
@@ -213,10 +221,12 @@ def test_resolved_rows_are_idempotent_and_validated(world) -> None:  # type: ign
             {"index": 3, "error": "unknown meter"},
         ],
     }
-    assert Reading.objects.get(meter=meter, ts=BASE + dt.timedelta(minutes=2)).quality == 1
+    with unscoped():
+        assert Reading.objects.get(meter=meter, ts=BASE + dt.timedelta(minutes=2)).quality == 1
     assert readings_ingest_resolved(rows=rows[:1], source="modbus").duplicates == 1
-    assert QuarantinedMessage.objects.filter(enterprise=world.tenant_a, item_index=1).exists()
-    assert QuarantinedMessage.objects.filter(enterprise__isnull=True, item_index=3).exists()
+    with unscoped():  # the unknown meter's reading is quarantined under no enterprise
+        assert QuarantinedMessage.objects.filter(enterprise=world.tenant_a, item_index=1).exists()
+        assert QuarantinedMessage.objects.filter(enterprise__isnull=True, item_index=3).exists()
 
 
 def test_quarantine_message_keeps_a_bounded_prefix_with_size_and_digest(world) -> None:  # type: ignore[no-untyped-def]
@@ -228,7 +238,8 @@ def test_quarantine_message_keeps_a_bounded_prefix_with_size_and_digest(world) -
         payload=payload,
         reason="invalid UTF-8",
     )
-    row = QuarantinedMessage.objects.get()
+    with enterprise_scope(world.tenant_a.pk):
+        row = QuarantinedMessage.objects.get()
     assert len(bytes(row.payload)) == QUARANTINE_PAYLOAD_BYTES
     assert row.payload_size == len(payload)
     import hashlib

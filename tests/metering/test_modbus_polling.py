@@ -26,6 +26,7 @@ from tests.metering.modbus_support import (
     make_meter,
     take_test_database_down,
 )
+from tests.scoping import unscoped
 
 pytestmark = pytest.mark.services
 
@@ -81,7 +82,8 @@ def test_every_type_and_order_decodes_to_the_right_value(world, register_type):
         outcome = poll_now(device)
 
     assert outcome.ok, outcome.errors
-    stored = dict(Reading.objects.filter(meter_id__in=expected).values_list("meter_id", "value"))
+    with unscoped():  # what the poll stored
+        stored = dict(Reading.objects.filter(meter_id__in=expected).values_list("meter_id", "value"))
     assert set(stored) == set(expected)
     for meter_id, value in expected.items():
         assert math.isclose(stored[meter_id], value, rel_tol=1e-6), (meter_id, stored[meter_id], value)
@@ -112,7 +114,8 @@ def test_rtu_over_tcp_reads_through_the_rtu_framer(world):
         add_point(device, meter, address=3, data_type="float32", byte_order="CDAB")
         outcome = poll_now(device)
     assert outcome.ok, outcome.errors
-    assert Reading.objects.get(meter=meter).value == 42.5
+    with unscoped():
+        assert Reading.objects.get(meter=meter).value == 42.5
 
 
 @pytest.mark.django_db
@@ -144,7 +147,8 @@ def test_adjacent_registers_are_read_in_one_request_counted_by_the_server(world)
         ("holding", 40, 4),
         ("input", 0, 4),
     ]
-    assert Reading.objects.filter(meter__code__startswith="G-").count() == len(layout)
+    with unscoped():
+        assert Reading.objects.filter(meter__code__startswith="G-").count() == len(layout)
 
 
 @pytest.mark.django_db
@@ -158,8 +162,9 @@ def test_a_refused_merged_range_falls_back_to_single_points(world):
         add_point(device, good, address=8, data_type="uint16")
         add_point(device, bad, address=10, data_type="uint16")  # merged with 8, but illegal
         outcome = poll_now(device)
-    assert Reading.objects.get(meter=good).value == 7
-    assert not Reading.objects.filter(meter=bad).exists()
+    with unscoped():
+        assert Reading.objects.get(meter=good).value == 7
+        assert not Reading.objects.filter(meter=bad).exists()
     assert outcome.reachable and not outcome.ok
     device.refresh_from_db()
     assert device.status == ModbusDevice.Status.ONLINE
@@ -222,7 +227,8 @@ def test_two_concurrent_claims_exactly_one_wins(world):
         thread.join()
     winners = [t for t in tokens if t]
     assert len(tokens) == 8 and len(winners) == 1
-    assert ModbusDevice.objects.get(pk=device.pk).claim_token == winners[0]
+    with unscoped():
+        assert ModbusDevice.objects.get(pk=device.pk).claim_token == winners[0]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -263,8 +269,9 @@ def test_a_dead_device_does_not_delay_a_healthy_one(world):
     assert finished == ["healthy", "dead"]
     assert healthy_done_while_dead_still_polling
     assert silent.connections >= 1  # the dead device really was asked
-    assert Reading.objects.get(meter=healthy_meter).value == 1234.5
-    statuses = dict(ModbusDevice.objects.values_list("name", "status"))
+    with unscoped():  # both tenants' devices
+        assert Reading.objects.get(meter=healthy_meter).value == 1234.5
+        statuses = dict(ModbusDevice.objects.values_list("name", "status"))
     assert statuses == {"无响应": "offline", "正常": "online"}
 
 
@@ -294,9 +301,10 @@ def test_dispatch_claims_due_devices_and_polls_each_in_its_tenant_scope(world, s
             assert dispatch_due_devices() == 0  # next_poll_at moved on: nothing due
     finally:
         app.conf.task_always_eager = False
-    assert Reading.objects.get(meter=meter_a).value == 11
-    assert Reading.objects.get(meter=meter_b).value == 22
-    assert not Reading.objects.filter(meter__code="D-OFF").exists()
+    with unscoped():  # both tenants' readings
+        assert Reading.objects.get(meter=meter_a).value == 11
+        assert Reading.objects.get(meter=meter_b).value == 22
+        assert not Reading.objects.filter(meter__code="D-OFF").exists()
 
 
 @pytest.mark.django_db
@@ -322,7 +330,8 @@ def test_poll_modbus_once_prints_registers_values_and_meters(world):
     assert "holding    10  int32   CDAB  [FFFE FFFF]  → -1  meter CMD-1" in text
     assert "input       0  float32 ABCD  [4020 0000]  → 2.5  meter CMD-2" in text
     assert "readings written: 2" in text
-    assert Reading.objects.filter(meter__code__in=["CMD-1", "CMD-2"]).count() == 2
+    with unscoped():
+        assert Reading.objects.filter(meter__code__in=["CMD-1", "CMD-2"]).count() == 2
 
 
 @pytest.mark.django_db
@@ -334,7 +343,8 @@ def test_poll_modbus_dry_run_stores_nothing_and_unknown_device_is_an_error(world
         out = StringIO()
         call_command("poll_modbus", "--once", "--dry-run", stdout=out)
     assert "(dry run: nothing stored)" in out.getvalue()
-    assert not Reading.objects.filter(meter__code="DRY-1").exists()
+    with unscoped():
+        assert not Reading.objects.filter(meter__code="DRY-1").exists()
     device.refresh_from_db()
     assert device.polls_total == 0 and device.claim_token == ""
     with pytest.raises(CommandError, match="no Modbus device with id 999999"):
@@ -371,7 +381,9 @@ def test_readings_read_while_the_database_is_down_are_spooled_and_drained_next_c
             assert modbus_spool_drain() == 0  # still down: the batch stays
             assert len(Spool(polling.SPOOL_NAME)) == 1
 
-    assert not Reading.objects.filter(meter=meter).exists()
+    with unscoped():
+        assert not Reading.objects.filter(meter=meter).exists()
     assert modbus_spool_drain() == 1  # the next cycle, with the database back
     assert len(Spool(polling.SPOOL_NAME)) == 0
-    assert Reading.objects.get(meter=meter).value == 321.0
+    with unscoped():
+        assert Reading.objects.get(meter=meter).value == 321.0

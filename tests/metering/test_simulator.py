@@ -39,6 +39,7 @@ from portal.access import enterprise_scope
 from portal.models import Role
 from tests.factories import UserFactory
 from tests.metering.modbus_support import add_point, make_device, make_meter
+from tests.scoping import unscoped
 
 pytestmark = pytest.mark.services
 
@@ -85,36 +86,39 @@ def _demo_users(world):  # type: ignore[no-untyped-def]
 @pytest.mark.django_db
 def test_seed_does_nothing_without_demo_enterprises(world):
     seed_metering_demo()
-    assert not Meter.objects.exists() and not ModbusDevice.objects.exists()
+    with unscoped():
+        assert not Meter.objects.exists() and not ModbusDevice.objects.exists()
 
 
 @pytest.mark.django_db
 def test_seed_is_idempotent_and_the_simulator_serves_exactly_what_it_maps(world):
     _demo_users(world)
     seed_metering_demo()
-    counts = (
-        Meter.objects.count(),
-        SiteNode.objects.count(),
-        ModbusDevice.objects.count(),
-        ModbusPoint.objects.count(),
-        Reading.objects.count(),
-    )
-    seed_metering_demo()
-    assert (
-        Meter.objects.count(),
-        SiteNode.objects.count(),
-        ModbusDevice.objects.count(),
-        ModbusPoint.objects.count(),
-        Reading.objects.count(),
-    ) == counts
-    assert Meter.objects.filter(enterprise=world.tenant_a).count() == len(DEMO_LAYOUT)
-    assert Meter.objects.filter(enterprise=world.outsider).count() == len(DEMO_MQTT_LAYOUT)
-    assert not ModbusDevice.objects.filter(enterprise=world.outsider).exists()  # MQTT-fed
-    assert set(Meter.objects.filter(enterprise=world.tenant_a).values_list("level", flat=True)) == {1, 2, 3}
-    e111 = Meter.objects.get(enterprise=world.tenant_a, code="E-111")
-    assert (e111.parent.code, e111.parent.parent.code) == ("E-101", "E-001")
-    assert e111.site_node.kind == SiteNode.Kind.EQUIPMENT and e111.site_node.parent.name == "一车间"
-    assert Reading.objects.filter(meter=e111).count() >= 7 * 24  # a week of hourly history
+    with unscoped():  # what the seed stored, across the demo tenants
+        counts = (
+            Meter.objects.count(),
+            SiteNode.objects.count(),
+            ModbusDevice.objects.count(),
+            ModbusPoint.objects.count(),
+            Reading.objects.count(),
+        )
+        seed_metering_demo()
+        assert (
+            Meter.objects.count(),
+            SiteNode.objects.count(),
+            ModbusDevice.objects.count(),
+            ModbusPoint.objects.count(),
+            Reading.objects.count(),
+        ) == counts
+        assert Meter.objects.filter(enterprise=world.tenant_a).count() == len(DEMO_LAYOUT)
+        assert Meter.objects.filter(enterprise=world.outsider).count() == len(DEMO_MQTT_LAYOUT)
+        assert not ModbusDevice.objects.filter(enterprise=world.outsider).exists()  # MQTT-fed
+        levels = set(Meter.objects.filter(enterprise=world.tenant_a).values_list("level", flat=True))
+        assert levels == {1, 2, 3}
+        e111 = Meter.objects.get(enterprise=world.tenant_a, code="E-111")
+        assert (e111.parent.code, e111.parent.parent.code) == ("E-101", "E-001")
+        assert e111.site_node.kind == SiteNode.Kind.EQUIPMENT and e111.site_node.parent.name == "一车间"
+        assert Reading.objects.filter(meter=e111).count() >= 7 * 24  # a week of hourly history
 
     units = demo_modbus_units()
     assert units == {world.tenant_a.pk: 1, world.tenant_b.pk: 2}
@@ -124,8 +128,10 @@ def test_seed_is_idempotent_and_the_simulator_serves_exactly_what_it_maps(world)
     for unit, plant in plants.items():
         plant.update(banks[unit], now)
     with SimulatedModbusServer(banks) as server:
-        ModbusDevice.objects.update(port=server.port)
-        for device in ModbusDevice.objects.all():
+        with unscoped():  # test setup: every demo device polls this simulator
+            ModbusDevice.objects.update(port=server.port)
+            devices = list(ModbusDevice.objects.all())
+        for device in devices:
             with enterprise_scope(device.enterprise_id):
                 token = modbus_device_claim(device_id=device.pk, force=True)
                 outcome = modbus_device_poll(device_id=device.pk, claim_token=token, write=False)
@@ -194,7 +200,8 @@ def test_run_collectors_once_polls_due_devices_in_threads(world, settings, tmp_p
         add_point(device, meter, address=0, data_type="uint16")
         out = StringIO()
         call_command("run_collectors", "--once", stdout=out)
-    assert Reading.objects.get(meter=meter).value == 99
+    with unscoped():
+        assert Reading.objects.get(meter=meter).value == 99
     device.refresh_from_db()
     assert device.status == ModbusDevice.Status.ONLINE and device.claim_token == ""
     assert "run_collectors stopped" in out.getvalue()

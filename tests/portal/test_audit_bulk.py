@@ -28,9 +28,10 @@ from metering.ingest.services import readings_ingest
 from metering.models import GatewayToken, Meter, ModbusDevice, QuarantinedMessage
 from metering.registry.tokens import gateway_token_create
 from portal import audit
-from portal.access import enterprise_scope
+from portal.access import enterprise_scope, reach_scope
 from portal.models import AuditEntry
 from tests.metering.modbus_support import add_point, make_device, make_meter
+from tests.scoping import unscoped
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_PACKAGES = ("portal", "metering", "applications", "reviews")
@@ -91,7 +92,8 @@ def test_a_poll_leaves_one_audit_row_with_the_device_state_it_changed(world) -> 
 def test_token_use_is_audited_at_most_once_per_resolution(world) -> None:  # type: ignore[no-untyped-def]
     make_meter(world.tenant_a, "E-001")
     admin = world.user("a_admin")
-    token, plain = gateway_token_create(actor=admin, enterprise=world.tenant_a, name="审计网关")
+    with reach_scope(admin):  # as the token page or API creates it
+        token, plain = gateway_token_create(actor=admin, enterprise=world.tenant_a, name="审计网关")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Gateway {plain}")
     body = {"readings": [{"meter": "E-001", "ts": "2025-06-01T08:00:00+08:00", "value": 1.0}]}
@@ -107,9 +109,10 @@ def test_token_use_is_audited_at_most_once_per_resolution(world) -> None:  # typ
     assert plain not in json.dumps(used.changes) and token.token_sha256 not in json.dumps(used.changes)
 
     # Once the resolution has passed, the next use is recorded again.
-    GatewayToken.objects.filter(pk=token.pk).update(  # test setup: age the last use
-        last_used_at=timezone.now() - dt.timedelta(seconds=LAST_USED_RESOLUTION_S + 1)
-    )
+    with unscoped():  # test setup: age the last use
+        GatewayToken.objects.filter(pk=token.pk).update(
+            last_used_at=timezone.now() - dt.timedelta(seconds=LAST_USED_RESOLUTION_S + 1)
+        )
     client.post("/api/v1/readings/", data=json.dumps(body), content_type="application/json")
     assert rows_for(token, "update").count() == 2
 
@@ -123,9 +126,13 @@ def backend_pid() -> int:
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_conditional_audited_update_racing_another_changes_the_row_once(world) -> None:  # type: ignore[no-untyped-def]
     """The second caller waits on the row lock, re-checks the filter and finds nothing to do."""
-    token, _plain = gateway_token_create(actor=world.user("a_admin"), enterprise=world.tenant_a, name="并发")
+    admin = world.user("a_admin")
+    with reach_scope(admin):
+        token, _plain = gateway_token_create(actor=admin, enterprise=world.tenant_a, name="并发")
     stale = timezone.now() - dt.timedelta(seconds=LAST_USED_RESOLUTION_S)
-    unused = GatewayToken.objects.filter(pk=token.pk, last_used_at__isnull=True)
+    # Built as gateway-token authentication builds it: the token row is already known, no scope.
+    with unscoped():
+        unused = GatewayToken.objects.filter(pk=token.pk, last_used_at__isnull=True)
     second: dict[str, Any] = {}
     pids: list[int] = []
 
@@ -197,9 +204,10 @@ def test_both_quarantine_paths_store_the_entry_and_write_no_audit_row(world) -> 
     partial = client.post("/api/v1/readings/", data=json.dumps(batch), content_type="application/json")
     assert partial.status_code == 200 and len(partial.json()["rejected"]) == 2
 
-    stored = QuarantinedMessage.objects.filter(enterprise=world.tenant_a)
-    assert stored.filter(item_index__isnull=True, payload=b"\xff not json").count() == 1
-    assert sorted(stored.exclude(item_index__isnull=True).values_list("item_index", flat=True)) == [1, 2]
+    with unscoped():  # what the two requests stored
+        stored = QuarantinedMessage.objects.filter(enterprise=world.tenant_a)
+        assert stored.filter(item_index__isnull=True, payload=b"\xff not json").count() == 1
+        assert sorted(stored.exclude(item_index__isnull=True).values_list("item_index", flat=True)) == [1, 2]
     assert not AuditEntry.objects.filter(object_type="metering.QuarantinedMessage").exists()
     assert AuditEntry.objects.count() == before
     assert QuarantinedMessage not in audit.registered_models()
@@ -210,8 +218,11 @@ def test_both_quarantine_paths_store_the_entry_and_write_no_audit_row(world) -> 
 
 @pytest.mark.django_db
 def test_audited_writes_blank_secret_fields(world) -> None:  # type: ignore[no-untyped-def]
-    token, plain = gateway_token_create(actor=world.user("a_admin"), enterprise=world.tenant_a, name="密钥")
-    with audit.audit_context(actor=world.user("platform_admin"), channel=AuditEntry.Channel.COMMAND):
+    admin, platform_admin = world.user("a_admin"), world.user("platform_admin")
+    with reach_scope(admin):
+        token, plain = gateway_token_create(actor=admin, enterprise=world.tenant_a, name="密钥")
+    with reach_scope(platform_admin), audit.audit_context(actor=platform_admin,
+                                                          channel=AuditEntry.Channel.COMMAND):
         changed = audit.audited_update(GatewayToken.objects.filter(pk=token.pk),
                                        mosquitto_password_hash="PBKDF2$sha512$new-secret-hash",
                                        token_sha256="f" * 64, name="密钥（轮换）")
@@ -240,10 +251,11 @@ def test_audited_writes_blank_secret_fields(world) -> None:  # type: ignore[no-u
 def test_audited_update_refuses_expressions_and_unaudited_models(world) -> None:  # type: ignore[no-untyped-def]
     from django.db.models import F
 
-    with pytest.raises(TypeError, match="plain values"):
-        audit.audited_update(ModbusDevice.objects.all(), polls_total=F("polls_total") + 1)
-    with pytest.raises(ValueError, match=r"metering\.QuarantinedMessage is not audited"):
-        audit.audited_update(QuarantinedMessage.objects.all(), reason="x")
+    with enterprise_scope(world.tenant_a.pk):  # the helpers run below an edge, in its scope
+        with pytest.raises(TypeError, match="plain values"):
+            audit.audited_update(ModbusDevice.objects.all(), polls_total=F("polls_total") + 1)
+        with pytest.raises(ValueError, match=r"metering\.QuarantinedMessage is not audited"):
+            audit.audited_update(QuarantinedMessage.objects.all(), reason="x")
     assert Meter in audit.registered_models()
 
 
