@@ -16,6 +16,7 @@ import pytest
 from metering.collectors.mqtt.consumer import ConsumerConfig, MqttConsumer
 from metering.models import EnergyType, Meter, MqttMapping, QuarantinedMessage, Reading
 from tests.metering.mosquitto_private import private_mosquitto, publish_all
+from tests.scoping import unscoped
 
 pytestmark = pytest.mark.services
 RUN_TIMEOUT_S = 30.0
@@ -31,8 +32,9 @@ def broker(tmp_path):
 
 
 def make_meter(enterprise, code: str) -> Meter:
-    return Meter.objects.create(enterprise=enterprise, code=code, name=code, level=Meter.Level.EQUIPMENT,
-                                energy_type=EnergyType.ELECTRICITY, unit="kWh")
+    with unscoped():  # test setup
+        return Meter.objects.create(enterprise=enterprise, code=code, name=code, level=Meter.Level.EQUIPMENT,
+                                    energy_type=EnergyType.ELECTRICITY, unit="kWh")
 
 
 def consume(broker, messages: list[tuple[str, bytes]], *, spool=None) -> MqttConsumer:
@@ -57,7 +59,9 @@ T0 = dt.datetime(2025, 3, 1, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 
 def quarantined(enterprise=None, **filters) -> list[QuarantinedMessage]:
-    return list(QuarantinedMessage.objects.filter(enterprise=enterprise, **filters).order_by("id"))
+    """What the consumer quarantined, read from the test across tenants (None: under no enterprise)."""
+    with unscoped():
+        return list(QuarantinedMessage.objects.filter(enterprise=enterprise, **filters).order_by("id"))
 
 
 def test_good_readings_single_and_batch_are_stored(world, broker):
@@ -70,11 +74,12 @@ def test_good_readings_single_and_batch_are_stored(world, broker):
         (f"nengtan/{a.credit_code}/A-M1", reading(T0 + dt.timedelta(minutes=1), 13)),
         (f"nengtan/{a.credit_code}/batch", json.dumps(batch).encode()),
     ])
-    assert sorted(Reading.objects.filter(meter=m1).values_list("value", flat=True)) == [12.5, 13.0]
-    assert Reading.objects.filter(meter=m2).count() == 50
-    assert set(Reading.objects.values_list("source", flat=True)) == {"mqtt"}
-    assert consumer.stats.accepted == 52
-    assert not QuarantinedMessage.objects.exists()
+    with unscoped():  # what the consumer stored
+        assert sorted(Reading.objects.filter(meter=m1).values_list("value", flat=True)) == [12.5, 13.0]
+        assert Reading.objects.filter(meter=m2).count() == 50
+        assert set(Reading.objects.values_list("source", flat=True)) == {"mqtt"}
+        assert consumer.stats.accepted == 52
+        assert not QuarantinedMessage.objects.exists()
 
 
 def test_bad_input_is_quarantined_and_takes_nothing_else_down(world, broker):
@@ -111,11 +116,12 @@ def test_bad_input_is_quarantined_and_takes_nothing_else_down(world, broker):
     ]
     consumer = consume(broker, messages)
 
-    stored = dict(Reading.objects.filter(meter=good).values_list("ts", "value"))
-    assert len(stored) == 1 + 2 + 10
-    assert stored[(T0 + dt.timedelta(minutes=30)).astimezone(dt.UTC)] == 99
-    assert stored[(T0 + dt.timedelta(hours=4)).astimezone(dt.UTC)] == 4
-    assert not Reading.objects.filter(meter=b_meter).exists()
+    with unscoped():  # what the consumer stored, across tenants
+        stored = dict(Reading.objects.filter(meter=good).values_list("ts", "value"))
+        assert len(stored) == 1 + 2 + 10
+        assert stored[(T0 + dt.timedelta(minutes=30)).astimezone(dt.UTC)] == 99
+        assert stored[(T0 + dt.timedelta(hours=4)).astimezone(dt.UTC)] == 4
+        assert not Reading.objects.filter(meter=b_meter).exists()
     assert consumer.stats.duplicates == 10
 
     by_reason = {(q.channel, q.item_index, q.reason) for q in quarantined(a)}
@@ -138,18 +144,21 @@ def test_bad_input_is_quarantined_and_takes_nothing_else_down(world, broker):
     assert [q.channel for q in nobody] == ["nengtan/91000000000000000X/A-M1"]
     assert "没有对应的企业" in nobody[0].reason
     assert bytes(nobody[0].payload) == reading(T0, 1)
-    assert not QuarantinedMessage.objects.filter(enterprise=b).exists()
+    with unscoped():
+        assert not QuarantinedMessage.objects.filter(enterprise=b).exists()
 
 
 def test_mappings_turn_gateway_topics_into_readings(world, broker):
     a, b = world.tenant_a, world.tenant_b
     m1, m2 = make_meter(a, "A-M1"), make_meter(a, "17")
-    MqttMapping.objects.create(enterprise=a, name="edge box", topic_pattern="gw/+/{meter}/up",
-                               ts_path="t", value_path="d.ep", ts_is_epoch_ms=True)
-    MqttMapping.objects.create(enterprise=a, name="plant list", topic_pattern="plant/#", readings_path="data",
-                               meter_path="id", ts_path="time", value_path="v")
-    MqttMapping.objects.create(enterprise=a, name="switched off", topic_pattern="off/{meter}", enabled=False)
-    MqttMapping.objects.create(enterprise=b, name="b only", topic_pattern="custom/{meter}")
+    with unscoped():  # test setup
+        MqttMapping.objects.create(enterprise=a, name="edge box", topic_pattern="gw/+/{meter}/up",
+                                   ts_path="t", value_path="d.ep", ts_is_epoch_ms=True)
+        MqttMapping.objects.create(enterprise=a, name="plant list", topic_pattern="plant/#",
+                                   readings_path="data", meter_path="id", ts_path="time", value_path="v")
+        MqttMapping.objects.create(enterprise=a, name="switched off", topic_pattern="off/{meter}",
+                                   enabled=False)
+        MqttMapping.objects.create(enterprise=b, name="b only", topic_pattern="custom/{meter}")
     code = a.credit_code
     epoch_ms = int(dt.datetime(2025, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
     consume(broker, [
@@ -164,16 +173,17 @@ def test_mappings_turn_gateway_topics_into_readings(world, broker):
         (f"nengtan/{code}/off/A-M1", reading(T0, 1)),  # disabled mapping: nothing matches
         (f"nengtan/{code}/custom/A-M1", reading(T0, 1)),  # B's mapping never applies to A's topics
     ])
-    assert dict(Reading.objects.filter(meter=m1).values_list("ts", "value")) == {
-        dt.datetime(2025, 1, 1, tzinfo=dt.UTC): 42.5,
-        dt.datetime(2025, 1, 1, 2, tzinfo=dt.UTC): 8.0,
-    }
-    assert list(Reading.objects.filter(meter=m2).values_list("value", flat=True)) == [7.0]
-    problems = {(q.channel.split("/")[2], q.item_index) for q in quarantined(a)}
-    assert problems == {("plant", 1), ("plant", 3), ("off", None), ("custom", None)}
-    assert QuarantinedMessage.objects.get(enterprise=a, item_index=3).reason == "value must be a number"
-    missing_value = QuarantinedMessage.objects.get(enterprise=a, item_index=1)
-    assert "'v'" in missing_value.reason and "plant list" in missing_value.reason
+    with unscoped():  # what the consumer stored and quarantined
+        assert dict(Reading.objects.filter(meter=m1).values_list("ts", "value")) == {
+            dt.datetime(2025, 1, 1, tzinfo=dt.UTC): 42.5,
+            dt.datetime(2025, 1, 1, 2, tzinfo=dt.UTC): 8.0,
+        }
+        assert list(Reading.objects.filter(meter=m2).values_list("value", flat=True)) == [7.0]
+        problems = {(q.channel.split("/")[2], q.item_index) for q in quarantined(a)}
+        assert problems == {("plant", 1), ("plant", 3), ("off", None), ("custom", None)}
+        assert QuarantinedMessage.objects.get(enterprise=a, item_index=3).reason == "value must be a number"
+        missing_value = QuarantinedMessage.objects.get(enterprise=a, item_index=1)
+        assert "'v'" in missing_value.reason and "plant list" in missing_value.reason
 
 
 def test_stop_settles_what_is_in_hand(world, broker):
@@ -191,4 +201,5 @@ def test_stop_settles_what_is_in_hand(world, broker):
         time.sleep(0.05)
     consumer.stop()
     consumer.run()
-    assert Reading.objects.filter(meter=meter).count() == 20
+    with unscoped():
+        assert Reading.objects.filter(meter=meter).count() == 20

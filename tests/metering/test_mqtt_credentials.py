@@ -25,10 +25,12 @@ from metering.collectors.mqtt.consumer import ConsumerConfig, MqttConsumer
 from metering.models import EnergyType, GatewayToken, Meter, Reading
 from metering.registry.tokens import gateway_token_create, gateway_token_revoke, mosquitto_password_hash
 from metering.tasks import refresh_broker_credentials
+from portal.access import reach_scope
 from portal.models import Enterprise
 from portal.services import enterprise_approve, enterprise_update
 from tests.factories import EnterpriseFactory
 from tests.metering.mosquitto_private import MOSQUITTO, PrivateMosquitto, mqtt_client, private_mosquitto
+from tests.scoping import unscoped
 
 pytestmark = pytest.mark.services
 
@@ -46,12 +48,17 @@ def credentials_dir(world, tmp_path, monkeypatch):
     monkeypatch.setenv("MQTT_INGEST_USERNAME", CONSUMER_USER)
     monkeypatch.setenv("MQTT_INGEST_PASSWORD", CONSUMER_PASSWORD)
     a_admin, b_admin = world.user("a_admin"), world.user("b_admin")
-    revoked, revoked_plain = gateway_token_create(actor=a_admin, enterprise=world.tenant_a, name="old")
-    GatewayToken.objects.filter(pk=revoked.pk).update(revoked_at=timezone.now())
-    older, older_plain = gateway_token_create(actor=a_admin, enterprise=world.tenant_a, name="older")
-    GatewayToken.objects.filter(pk=older.pk).update(created_at=timezone.now() - timezone.timedelta(days=1))
-    a, a_plain = gateway_token_create(actor=a_admin, enterprise=world.tenant_a, name="gw")
-    b, b_plain = gateway_token_create(actor=b_admin, enterprise=world.tenant_b, name="gw")
+    # Made as the token page makes them, in each admin's scope; aged and revoked by hand (setup).
+    with reach_scope(a_admin):
+        revoked, revoked_plain = gateway_token_create(actor=a_admin, enterprise=world.tenant_a, name="old")
+        older, older_plain = gateway_token_create(actor=a_admin, enterprise=world.tenant_a, name="older")
+        a, a_plain = gateway_token_create(actor=a_admin, enterprise=world.tenant_a, name="gw")
+    with reach_scope(b_admin):
+        b, b_plain = gateway_token_create(actor=b_admin, enterprise=world.tenant_b, name="gw")
+    with unscoped():
+        GatewayToken.objects.filter(pk=revoked.pk).update(revoked_at=timezone.now())
+        a_day_ago = timezone.now() - timezone.timedelta(days=1)
+        GatewayToken.objects.filter(pk=older.pk).update(created_at=a_day_ago)
     out = tmp_path / "auth"
     call_command("mqtt_credentials", out=str(out), stdout=open(tmp_path / "out.txt", "w"))
     plain = {"a": a_plain, "b": b_plain, "a_older": older_plain, "a_revoked": revoked_plain}
@@ -281,14 +288,14 @@ def test_broker_follows_token_changes_without_a_restart(  # type: ignore[no-unty
         assert stat.S_IMODE((live / "passwd").stat().st_mode) == 0o600
         assert outsider not in (live / "passwd").read_text()
         script = broker.process
-        with django_capture_on_commit_callbacks(execute=True):
-            token, plain = gateway_token_create(actor=world.user("outsider_admin"), enterprise=world.outsider,
-                                                name="gw")
+        outsider_admin = world.user("outsider_admin")
+        with django_capture_on_commit_callbacks(execute=True), reach_scope(outsider_admin):
+            token, plain = gateway_token_create(actor=outsider_admin, enterprise=world.outsider, name="gw")
         assert token.mqtt_username in (out / "passwd").read_text()  # the portal's side, at once
         wait_for_connect_reason(broker.url(token.mqtt_username, plain), wanted_accepted=True)
 
-        with django_capture_on_commit_callbacks(execute=True):
-            gateway_token_revoke(actor=world.user("outsider_admin"), token=token)
+        with django_capture_on_commit_callbacks(execute=True), reach_scope(outsider_admin):
+            gateway_token_revoke(actor=outsider_admin, token=token)
         assert outsider not in (out / "passwd").read_text()
         wait_for_connect_reason(broker.url(token.mqtt_username, plain), wanted_accepted=False)
 
@@ -352,7 +359,9 @@ def consume_until(consumer: MqttConsumer, done: Callable[[], bool]) -> None:
 
 
 def stored_values(meter: Meter) -> list[float]:
-    return sorted(Reading.objects.filter(meter=meter).values_list("value", flat=True))
+    """The meter's stored values, read from the test (the consumer and ingest run scoped)."""
+    with unscoped():
+        return sorted(Reading.objects.filter(meter=meter).values_list("value", flat=True))
 
 
 def post_readings(plain_token: str, meter_code: str, ts: dt.datetime, value: float) -> Any:
@@ -363,8 +372,9 @@ def post_readings(plain_token: str, meter_code: str, ts: dt.datetime, value: flo
 
 
 def equipment_meter(enterprise: Any, code: str) -> Meter:
-    return Meter.objects.create(enterprise=enterprise, code=code, name=code, level=Meter.Level.EQUIPMENT,
-                                energy_type=EnergyType.ELECTRICITY, unit="kWh")
+    with unscoped():  # test setup
+        return Meter.objects.create(enterprise=enterprise, code=code, name=code, level=Meter.Level.EQUIPMENT,
+                                    energy_type=EnergyType.ELECTRICITY, unit="kWh")
 
 
 def test_two_gateways_of_one_enterprise_and_revoking_one_shuts_out_that_one_alone(  # type: ignore[no-untyped-def]
@@ -377,7 +387,7 @@ def test_two_gateways_of_one_enterprise_and_revoking_one_shuts_out_that_one_alon
     settings.MQTT_CREDENTIALS_DIR = out
     a, admin = world.tenant_a, world.user("a_admin")
     hall, yard = equipment_meter(a, "HALL-1"), equipment_meter(a, "YARD-1")
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True), reach_scope(admin):
         first, first_plain = gateway_token_create(actor=admin, enterprise=a, name="车间网关")
         second, second_plain = gateway_token_create(actor=admin, enterprise=a, name="堆场网关")
     assert first.mqtt_username == f"{a.credit_code}.{first.pk}" != second.mqtt_username
@@ -391,7 +401,7 @@ def test_two_gateways_of_one_enterprise_and_revoking_one_shuts_out_that_one_alon
             assert publish_reason(two, f"{topic}/YARD-1", reading_payload(T0, 2.5)) == 0
             consume_until(consumer, lambda: stored_values(hall) == [1.5] and stored_values(yard) == [2.5])
 
-            with django_capture_on_commit_callbacks(execute=True):
+            with django_capture_on_commit_callbacks(execute=True), reach_scope(admin):
                 gateway_token_revoke(actor=admin, token=first)
             wait_for_connect_reason(broker.url(first.mqtt_username, first_plain), wanted_accepted=False)
             deadline = time.monotonic() + WAIT_S
@@ -433,7 +443,7 @@ def test_an_enterprise_that_is_not_approved_is_refused_on_http_and_mqtt(  # type
     pending = EnterpriseFactory(name="郑州戊待审核有限公司", status=Enterprise.Status.PENDING)
     for enterprise in (rejected, pending):
         equipment_meter(enterprise, "M-1")
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True), reach_scope(platform):
         rejected_token, rejected_plain = gateway_token_create(actor=platform, enterprise=rejected, name="gw")
         pending_token, pending_plain = gateway_token_create(actor=platform, enterprise=pending, name="gw")
     written = (out / "passwd").read_text() + (out / "acl").read_text()
@@ -444,7 +454,8 @@ def test_an_enterprise_that_is_not_approved_is_refused_on_http_and_mqtt(  # type
         assert response.status_code == 403
         assert response.json() == {"error": {"status": 403, "code": "enterprise_not_sending",
                                              "message": "该企业未获批准或已停用，不能上传读数。"}}
-    assert not Reading.objects.filter(meter__enterprise__in=[rejected, pending]).exists()
+    with unscoped():
+        assert not Reading.objects.filter(meter__enterprise__in=[rejected, pending]).exists()
 
     with compose_broker(out, tmp_path) as broker:
         assert connect_reason(broker.url(rejected_token.mqtt_username, rejected_plain)) != 0
@@ -452,8 +463,9 @@ def test_an_enterprise_that_is_not_approved_is_refused_on_http_and_mqtt(  # type
         a_gateway = mqtt_client(broker.url(tokens["a"].mqtt_username, plain["a"]), "gateway-a")
         try:
             # Approval is a status change: the broker files follow it, no token is touched.
-            with django_capture_on_commit_callbacks(execute=True):
-                enterprise_approve(actor=world.user("zhengzhou_reviewer"), enterprise=pending)
+            reviewer = world.user("zhengzhou_reviewer")
+            with django_capture_on_commit_callbacks(execute=True), reach_scope(reviewer):
+                enterprise_approve(actor=reviewer, enterprise=pending)
             wait_for_connect_reason(broker.url(pending_token.mqtt_username, pending_plain),
                                     wanted_accepted=True)
             assert post_readings(pending_plain, "M-1", T0, 1).status_code == 200
@@ -480,8 +492,9 @@ def test_a_save_that_leaves_the_status_alone_queues_no_refresh(  # type: ignore[
     world, settings, tmp_path, django_capture_on_commit_callbacks
 ):
     settings.MQTT_CREDENTIALS_DIR = tmp_path / "auth"
-    with django_capture_on_commit_callbacks() as callbacks:
-        enterprise_update(actor=world.user("a_admin"), enterprise=world.tenant_a, contact_name="王工")
+    admin = world.user("a_admin")
+    with django_capture_on_commit_callbacks() as callbacks, reach_scope(admin):  # as the edit page runs it
+        enterprise_update(actor=admin, enterprise=world.tenant_a, contact_name="王工")
     assert callbacks == []
     with django_capture_on_commit_callbacks() as callbacks:
         world.tenant_a.status = Enterprise.Status.SUSPENDED

@@ -22,6 +22,7 @@ from django.db.models import Sum
 
 from metering.models import EnergyType, Meter, Reading
 from tests.metering.mosquitto_private import private_mosquitto, publish_all
+from tests.scoping import unscoped
 
 pytestmark = pytest.mark.services
 
@@ -65,8 +66,9 @@ def wait_for(predicate, what: str, process: subprocess.Popen | None = None, log:
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_killed_consumer_loses_and_duplicates_nothing(world, tmp_path):
     enterprise = world.tenant_a
-    meters = [Meter.objects.create(enterprise=enterprise, code=f"K-{n}", name=f"K-{n}", level=3,
-                                   energy_type=EnergyType.ELECTRICITY, unit="kWh") for n in range(METERS)]
+    with unscoped():  # test setup
+        meters = [Meter.objects.create(enterprise=enterprise, code=f"K-{n}", name=f"K-{n}", level=3,
+                                       energy_type=EnergyType.ELECTRICITY, unit="kWh") for n in range(METERS)]
     start = dt.datetime(2025, 2, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
     messages = []
     for i in range(MESSAGES):
@@ -83,19 +85,19 @@ def test_killed_consumer_loses_and_duplicates_nothing(world, tmp_path):
             wait_for(lambda: "connected to" in log.read_text(), "the consumer to connect", consumer, log)
             time.sleep(0.5)  # the subscription follows the CONNACK
             publish_all(broker.url(), "restart-publisher", messages)
-            wait_for(lambda: Reading.objects.count() >= KILL_AFTER_READINGS, "the first readings",
+            wait_for(lambda: stored_readings() >= KILL_AFTER_READINGS, "the first readings",
                      consumer, log)
             consumer.send_signal(signal.SIGKILL)
             consumer.wait(timeout=10)
         finally:
             if consumer.poll() is None:
                 consumer.kill()
-        stored_at_kill = Reading.objects.count()
+        stored_at_kill = stored_readings()
         assert stored_at_kill < MESSAGES, "the consumer finished before it was killed; nothing was tested"
 
         restarted = start_consumer(broker.url(), tmp_path / "spool", log)
         try:
-            wait_for(lambda: Reading.objects.count() >= MESSAGES, "all readings after the restart",
+            wait_for(lambda: stored_readings() >= MESSAGES, "all readings after the restart",
                      restarted, log)
             time.sleep(1.0)  # anything redelivered twice would land now
             restarted.send_signal(signal.SIGTERM)
@@ -105,11 +107,18 @@ def test_killed_consumer_loses_and_duplicates_nothing(world, tmp_path):
                 restarted.kill()
 
     assert "session present: True" in log.read_text()  # the restart resumed the persistent session
-    assert Reading.objects.count() == MESSAGES
-    assert Reading.objects.aggregate(total=Sum("value"))["total"] == expected_sum
-    for meter in meters:
-        assert Reading.objects.filter(meter=meter).count() == MESSAGES // METERS
+    with unscoped():  # what the two consumer processes stored
+        assert Reading.objects.count() == MESSAGES
+        assert Reading.objects.aggregate(total=Sum("value"))["total"] == expected_sum
+        for meter in meters:
+            assert Reading.objects.filter(meter=meter).count() == MESSAGES // METERS
     assert "mqtt_ingest stopped" in log.read_text()
+
+
+def stored_readings() -> int:
+    """How many readings the consumer has stored, across tenants, seen from the test."""
+    with unscoped():
+        return Reading.objects.count()
 
 
 def _broker(tmp_path: Path):
@@ -128,8 +137,9 @@ def test_database_down_spools_then_acks_and_the_spool_drains(world, settings, tm
 
     settings.SPOOL_DIR = tmp_path / "spool"
     enterprise = world.tenant_a
-    meter = Meter.objects.create(enterprise=enterprise, code="S-1", name="S-1", level=3,
-                                 energy_type=EnergyType.ELECTRICITY, unit="kWh")
+    with unscoped():  # test setup
+        meter = Meter.objects.create(enterprise=enterprise, code="S-1", name="S-1", level=3,
+                                     energy_type=EnergyType.ELECTRICITY, unit="kWh")
     topic = f"nengtan/{enterprise.credit_code}/S-1"
     start = dt.datetime(2025, 4, 1, tzinfo=dt.UTC)
 
@@ -152,7 +162,7 @@ def test_database_down_spools_then_acks_and_the_spool_drains(world, settings, tm
         consumer.start()
         publish_all(broker.url(), "spool-publisher", [(topic, payload(0))])  # warms the lookups
         step_until(consumer, 1)
-        assert Reading.objects.count() == 1
+        assert stored_readings() == 1
 
         with database_restored():
             take_test_database_down()
@@ -172,5 +182,6 @@ def test_database_down_spools_then_acks_and_the_spool_drains(world, settings, tm
         assert consumer.stats.drained_batches == 20
 
     assert len(Spool("mqtt")) == 0
-    assert Reading.objects.filter(meter=meter).count() == 21
-    assert Reading.objects.filter(meter=meter).aggregate(total=Sum("value"))["total"] == sum(range(21))
+    with unscoped():  # what the spool drained
+        assert Reading.objects.filter(meter=meter).count() == 21
+        assert Reading.objects.filter(meter=meter).aggregate(total=Sum("value"))["total"] == sum(range(21))
