@@ -11,6 +11,7 @@ from metering.models import Meter, ModbusDevice, ModbusPoint, Reading
 from portal.models import AuditEntry
 from tests.conftest import login
 from tests.metering.registry_factories import meter_for, modbus_device_for, modbus_point_for, site_node_for
+from tests.scoping import unscoped
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +115,8 @@ def test_filters(world):
 def test_enterprise_users_create_in_their_own_enterprise(world, key):
     response = client_for(world, key).post(METERS, meter_body(), format="json")
     assert response.status_code == 201, response.content
-    meter = Meter.objects.get(pk=response.json()["id"])
+    with unscoped():  # what the request stored
+        meter = Meter.objects.get(pk=response.json()["id"])
     assert meter.enterprise_id == world.tenant_a.pk
     assert AuditEntry.objects.filter(
         action="create", object_type="metering.Meter", object_id=str(meter.pk), channel=AuditEntry.Channel.API
@@ -125,7 +127,8 @@ def test_enterprise_users_create_in_their_own_enterprise(world, key):
 def test_officials_and_experts_cannot_create(world, key):
     response = client_for(world, key).post(METERS, meter_body(enterprise=world.tenant_a.pk), format="json")
     assert response.status_code == 403
-    assert not Meter.objects.exists()
+    with unscoped():
+        assert not Meter.objects.exists()
 
 
 def test_foreign_enterprise_is_a_field_error_and_nothing_is_written(world):
@@ -135,7 +138,8 @@ def test_foreign_enterprise_is_a_field_error_and_nothing_is_written(world):
         )
         assert response.status_code == 400
         assert fields_of(response)["enterprise"] == ["不存在。"]
-    assert not Meter.objects.exists()
+    with unscoped():
+        assert not Meter.objects.exists()
 
 
 def test_foreign_parent_and_site_node_are_field_errors(world):
@@ -149,7 +153,8 @@ def test_foreign_parent_and_site_node_are_field_errors(world):
     assert fields["parent"] == ["不存在。"] and fields["site_node"] == ["不存在。"]
     missing = client_for(world, "a_admin").post(METERS, meter_body(parent=999999), format="json")
     assert fields_of(missing)["parent"] == ["不存在。"]
-    assert not Meter.objects.filter(enterprise=world.tenant_a).exists()
+    with unscoped():
+        assert not Meter.objects.filter(enterprise=world.tenant_a).exists()
 
 
 def test_own_parent_and_site_node_are_accepted(world):
@@ -159,7 +164,8 @@ def test_own_parent_and_site_node_are_accepted(world):
         METERS, meter_body(code="E-2", level=2, parent=parent.pk, site_node=node.pk), format="json"
     )
     assert response.status_code == 201, response.content
-    meter = Meter.objects.get(code="E-2")
+    with unscoped():
+        meter = Meter.objects.get(code="E-2")
     assert meter.parent_id == parent.pk and meter.site_node_id == node.pk
 
 
@@ -167,7 +173,8 @@ def test_platform_admin_creates_for_any_enterprise_but_must_name_it(world):
     client = client_for(world, "platform_admin")
     response = client.post(METERS, meter_body(enterprise=world.outsider.pk), format="json")
     assert response.status_code == 201, response.content
-    assert Meter.objects.get(code="E-100").enterprise_id == world.outsider.pk
+    with unscoped():
+        assert Meter.objects.get(code="E-100").enterprise_id == world.outsider.pk
     assert "enterprise" in fields_of(client.post(METERS, meter_body(code="X"), format="json"))
 
 
@@ -177,7 +184,8 @@ def test_duplicate_code_in_the_same_enterprise_is_refused_but_fine_elsewhere(wor
     assert response.status_code == 400
     assert "E-100" in fields_of(response)["code"][0]
     assert client_for(world, "b_admin").post(METERS, meter_body(), format="json").status_code == 201
-    assert Meter.objects.filter(code="E-100").count() == 2
+    with unscoped():  # one in each enterprise
+        assert Meter.objects.filter(code="E-100").count() == 2
 
 
 def test_update_rights(world):
@@ -211,13 +219,17 @@ def test_delete_rights_and_meters_with_readings_are_kept(world):
     assert client_for(world, "a_staff").delete(url).status_code == 403
     assert client_for(world, "henan_officer").delete(url).status_code == 403
     assert client_for(world, "b_admin").delete(url).status_code == 404
-    Reading.objects.create(meter=meter, ts=dt.datetime(2025, 1, 1, tzinfo=dt.UTC), value=1.0, source="manual")
+    with unscoped():  # test setup
+        Reading.objects.create(meter=meter, ts=dt.datetime(2025, 1, 1, tzinfo=dt.UTC), value=1.0,
+                               source="manual")
     kept = client_for(world, "a_admin").delete(url)
     assert kept.status_code == 400 and "读数" in kept.json()["error"]["message"] + str(kept.json())
-    assert Meter.objects.filter(pk=meter.pk).exists()
+    with unscoped():
+        assert Meter.objects.filter(pk=meter.pk).exists()
     spare = meter_for(world.tenant_a)
     assert client_for(world, "a_admin").delete(f"{METERS}{spare.pk}/").status_code == 204
-    assert not Meter.objects.filter(pk=spare.pk).exists()
+    with unscoped():
+        assert not Meter.objects.filter(pk=spare.pk).exists()
 
 
 # --- Modbus devices ---------------------------------------------------------------------------------
@@ -257,8 +269,9 @@ def test_device_create_with_points(world):
     assert body["enterprise"] == world.tenant_a.pk and body["status"] == "unknown"
     assert [p["address"] for p in body["points"]] == [0, 10, 20]
     assert body["success_rate"] is None
-    device = ModbusDevice.objects.get(pk=body["id"])
-    assert device.points.count() == 3
+    with unscoped():
+        device = ModbusDevice.objects.get(pk=body["id"])
+        assert device.points.count() == 3
 
 
 def test_point_meter_of_another_tenant_is_a_field_error_at_its_index(world):
@@ -266,7 +279,8 @@ def test_point_meter_of_another_tenant_is_a_field_error_at_its_index(world):
     response = client_for(world, "a_admin").post(DEVICES, device_body(meters), format="json")
     assert response.status_code == 400
     assert fields_of(response) == {"points[2].meter": ["不存在。"]}
-    assert not ModbusDevice.objects.exists() and not ModbusPoint.objects.exists()
+    with unscoped():
+        assert not ModbusDevice.objects.exists() and not ModbusPoint.objects.exists()
 
 
 def test_overlapping_registers_are_refused_naming_the_points(world):
@@ -298,7 +312,8 @@ def test_device_update_replaces_points_and_keeps_state_read_only(world):
     response = client_for(world, "a_staff").put(f"{DEVICES}{device.pk}/", body, format="json")
     assert response.status_code == 200, response.content
     device.refresh_from_db()
-    assert [p.meter_id for p in device.points.all()] == [second.pk]
+    with unscoped():
+        assert [p.meter_id for p in device.points.all()] == [second.pk]
     assert device.status == "unknown" and device.consecutive_failures == 0
     # PATCH without points leaves the register map alone.
     assert (
@@ -307,7 +322,8 @@ def test_device_update_replaces_points_and_keeps_state_read_only(world):
         .status_code
         == 200
     )
-    assert device.points.count() == 1
+    with unscoped():
+        assert device.points.count() == 1
 
 
 def test_device_rights_across_tenants_and_roles(world):
@@ -320,7 +336,8 @@ def test_device_rights_across_tenants_and_roles(world):
     assert client_for(world, "b_admin").get(url).status_code == 404
     assert client_for(world, "a_staff").delete(url).status_code == 403
     assert client_for(world, "a_admin").delete(url).status_code == 204
-    assert not ModbusDevice.objects.filter(pk=device.pk).exists()
+    with unscoped():
+        assert not ModbusDevice.objects.filter(pk=device.pk).exists()
 
 
 def test_device_enterprise_of_another_tenant_is_a_field_error(world):
@@ -328,7 +345,8 @@ def test_device_enterprise_of_another_tenant_is_a_field_error(world):
         DEVICES, device_body([], enterprise=world.tenant_b.pk), format="json"
     )
     assert response.status_code == 400 and fields_of(response)["enterprise"] == ["不存在。"]
-    assert not ModbusDevice.objects.exists()
+    with unscoped():
+        assert not ModbusDevice.objects.exists()
 
 
 def test_overlap_sweep_catches_a_wide_point_covering_several_later_ones():
