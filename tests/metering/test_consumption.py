@@ -103,16 +103,18 @@ def test_consumption_series_reads_stored_readings_including_the_one_before_start
     from metering.models import EnergyType, Meter
     from metering.storage.selectors import consumption_series
     from portal.access import enterprise_scope
+    from tests.scoping import unscoped
 
-    meter = Meter.objects.create(
-        enterprise=world.tenant_a,
-        code="E-1",
-        name="总表",
-        level=1,
-        energy_type=EnergyType.ELECTRICITY,
-        unit="kWh",
-        register_max=1000.0,
-    )
+    with unscoped():  # test setup
+        meter = Meter.objects.create(
+            enterprise=world.tenant_a,
+            code="E-1",
+            name="总表",
+            level=1,
+            energy_type=EnergyType.ELECTRICITY,
+            unit="kWh",
+            register_max=1000.0,
+        )
     values = [990.0, 995.0, 2.0, 10.0]
     # Ingest and the selector run in the tenant's scope, as the collectors and pages set it.
     with enterprise_scope(world.tenant_a.pk):

@@ -12,6 +12,7 @@ from portal.admin import csv_safe
 from portal.models import AuditEntry, Enterprise, Region, Role, User
 from tests.conftest import login
 from tests.factories import EnterpriseFactory, region
+from tests.scoping import unscoped
 
 ENTERPRISE_CHANGELIST = "admin:portal_enterprise_changelist"
 
@@ -79,18 +80,21 @@ def test_out_of_reach_change_page_is_404_like_missing(client, world):
 def test_officials_cannot_change_enterprise_data(client, world, role_key):
     login(client, world.user(role_key))
     enterprise = world.tenant_a
-    before = Enterprise.objects.get(pk=enterprise.pk)
+    with unscoped():
+        before = Enterprise.objects.get(pk=enterprise.pk)
     page = client.get(change_url(enterprise))
     assert page.status_code == 200
     assert 'name="name"' not in page.content.decode()  # read-only view, no inputs
     response = client.post(change_url(enterprise), enterprise_post_data(enterprise, name="改名有限公司",
                                                                          contact_phone="110"))
     assert response.status_code == 403
-    after = Enterprise.objects.get(pk=enterprise.pk)
+    with unscoped():
+        after = Enterprise.objects.get(pk=enterprise.pk)
     assert (after.name, after.contact_phone) == (before.name, before.contact_phone)
     delete_url = reverse("admin:portal_enterprise_delete", args=[enterprise.pk])
     assert client.post(delete_url, {"post": "yes"}).status_code == 403
-    assert Enterprise.objects.filter(pk=enterprise.pk).exists()
+    with unscoped():
+        assert Enterprise.objects.filter(pk=enterprise.pk).exists()
     assert client.get(reverse("admin:portal_enterprise_add")).status_code == 403
 
 
@@ -99,7 +103,8 @@ def test_platform_admin_changes_enterprise_data(client, world):
     data = enterprise_post_data(world.tenant_a, contact_phone="0371-1")
     response = client.post(change_url(world.tenant_a), data)
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
-    assert Enterprise.objects.get(pk=world.tenant_a.pk).contact_phone == "0371-1"
+    with unscoped():
+        assert Enterprise.objects.get(pk=world.tenant_a.pk).contact_phone == "0371-1"
     assert AuditEntry.objects.filter(action="update", object_type="portal.Enterprise",
                                      object_id=str(world.tenant_a.pk), channel="admin").exists()
 

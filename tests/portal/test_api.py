@@ -14,6 +14,7 @@ from rest_framework.authtoken.models import Token
 from portal.models import AuditEntry, Enterprise
 from tests.conftest import TEST_PASSWORD, login
 from tests.factories import EnterpriseFactory, region
+from tests.scoping import unscoped
 
 TOKEN_URL = "/api/v1/auth/token/"
 ENTERPRISES_URL = "/api/v1/enterprises/"
@@ -306,7 +307,8 @@ def test_enterprises_are_read_only(world, api_client):
     response = api_client.post(ENTERPRISES_URL, {"name": "x"}, format="json")
     assert_error_shape(response, 405, "method_not_allowed")
     assert_error_shape(api_client.delete(f"{ENTERPRISES_URL}{world.tenant_a.pk}/"), 405)
-    assert Enterprise.objects.filter(pk=world.tenant_a.pk).exists()
+    with unscoped():
+        assert Enterprise.objects.filter(pk=world.tenant_a.pk).exists()
 
 
 # --- one error shape everywhere ---------------------------------------------------------------

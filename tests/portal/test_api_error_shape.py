@@ -13,6 +13,7 @@ from rest_framework.authtoken.models import Token
 from portal.models import Enterprise
 from tests.conftest import login
 from tests.portal.test_api import assert_error_shape
+from tests.scoping import unscoped
 
 ENTERPRISES_URL = "/api/v1/enterprises/"
 HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml"}
@@ -66,7 +67,8 @@ def test_unsupported_methods_answer_405_in_the_shape_with_allow(debug, token_cli
     response = getattr(token_client, method)(url, **accept)
     assert_error_shape(response, 405, "method_not_allowed")
     assert "GET" in response["Allow"]
-    assert Enterprise.objects.filter(pk=world.tenant_a.pk).exists()
+    with unscoped():
+        assert Enterprise.objects.filter(pk=world.tenant_a.pk).exists()
 
 
 def test_an_unacceptable_format_answers_406_in_the_shape(debug, token_client):

@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 
 from portal.access import reach_for
 from portal.models import AuditEntry, Enterprise, Role, User
+from tests.scoping import unscoped
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPERUSER = "root_admin"
@@ -67,12 +68,14 @@ def test_create_superuser_keeps_an_explicit_role(world):
 
 def test_seed_demo_refuses_to_run_in_production(db, settings):
     settings.NENGTAN_ENV = "production"
-    users, enterprises = User.objects.count(), Enterprise.objects.count()
+    with unscoped():
+        users, enterprises = User.objects.count(), Enterprise.objects.count()
     with pytest.raises(CommandError) as refused:
         call_command("seed_demo", stdout=io.StringIO())
     message = str(refused.value)
     assert "NENGTAN_ENV=production" in message and "createsuperuser" in message
-    assert (User.objects.count(), Enterprise.objects.count()) == (users, enterprises)
+    with unscoped():
+        assert (User.objects.count(), Enterprise.objects.count()) == (users, enterprises)
     assert not User.objects.filter(username__startswith="demo_").exists()
 
 

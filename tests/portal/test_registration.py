@@ -12,6 +12,7 @@ from portal.credit_code import CREDIT_CODE_ALPHABET, credit_code_check_character
 from portal.models import AuditEntry, Enterprise, Role, User
 from tests.conftest import login
 from tests.factories import EnterpriseFactory, UserFactory, credit_code_for, region
+from tests.scoping import unscoped
 
 REGISTER_URL = "/accounts/register/"
 NEW_PASSWORD = "green-steel-2026-x"
@@ -38,7 +39,9 @@ def registration_data(**overrides: object) -> dict[str, object]:
 
 
 def counts() -> tuple[int, int]:
-    return Enterprise.objects.count(), User.objects.count()
+    """How many enterprises and users there are, across tenants (the test's view, not a user's)."""
+    with unscoped():
+        return Enterprise.objects.count(), User.objects.count()
 
 
 def field_errors(response, field: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -53,7 +56,8 @@ def test_registration_creates_pending_enterprise_and_its_admin(client, world):
     assert response["Location"] == reverse("portal:register_done")
     assert counts() == (before[0] + 1, before[1] + 1)
 
-    enterprise = Enterprise.objects.get(name="郑州新能源装备有限公司")
+    with unscoped():  # what the registration stored
+        enterprise = Enterprise.objects.get(name="郑州新能源装备有限公司")
     assert enterprise.status == Enterprise.Status.PENDING
     assert enterprise.region.code == "410102"
     user = User.objects.get(username="zz_new_admin")
@@ -145,7 +149,8 @@ def test_park_membership_in_the_same_province(client, world):
     assert counts() == before
     response = client.post(REGISTER_URL, registration_data(park=park.pk))
     assert response.status_code == 302
-    assert Enterprise.objects.get(name="郑州新能源装备有限公司").park_id == park.pk
+    with unscoped():
+        assert Enterprise.objects.get(name="郑州新能源装备有限公司").park_id == park.pk
 
 
 @pytest.mark.django_db

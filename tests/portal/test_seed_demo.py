@@ -15,6 +15,7 @@ from portal.access import reach_for
 from portal.credit_code import credit_code_problem
 from portal.demo import DEMO_ENTERPRISES, DEMO_USERS, seed_organizations
 from portal.models import AuditEntry, Authority, Enterprise, Role, User
+from tests.scoping import unscoped
 
 NAMES = {entry.key: entry.name for entry in DEMO_ENTERPRISES}
 ZHENGZHOU = {NAMES["zhengzhou"], NAMES["zhengzhou_pending"]}
@@ -98,41 +99,43 @@ def test_demo_accounts_have_their_role_organization_and_password(seeded, client)
 
 
 def test_demo_account_reach_is_what_the_readme_promises(seeded_core):
-    for username, (_role, _organization, expected) in EXPECTED.items():
-        reach = reach_for(User.objects.get(username=username))
-        if expected is None:
-            assert reach.everything, username
-            continue
-        assert not reach.everything, username
-        seen = set(Enterprise.objects.filter(pk__in=reach.visible_ids).values_list("name", flat=True))
-        assert seen == expected, username
-    # Enterprise users change only their own enterprise, even a park's users.
-    park_reach = reach_for(User.objects.get(username="demo_park"))
-    changeable = Enterprise.objects.filter(pk__in=park_reach.changeable_ids).values_list("name", flat=True)
-    assert set(changeable) == {NAMES["park"]}
+    with unscoped():  # what the seed made, across tenants
+        for username, (_role, _organization, expected) in EXPECTED.items():
+            reach = reach_for(User.objects.get(username=username))
+            if expected is None:
+                assert reach.everything, username
+                continue
+            assert not reach.everything, username
+            seen = set(Enterprise.objects.filter(pk__in=reach.visible_ids).values_list("name", flat=True))
+            assert seen == expected, username
+        # Enterprise users change only their own enterprise, even a park's users.
+        park_reach = reach_for(User.objects.get(username="demo_park"))
+        changeable = Enterprise.objects.filter(pk__in=park_reach.changeable_ids)
+        assert set(changeable.values_list("name", flat=True)) == {NAMES["park"]}
 
 
 def test_demo_organizations(seeded_core):
-    for entry in DEMO_ENTERPRISES:
-        enterprise = Enterprise.objects.get(name=entry.name)
-        assert credit_code_problem(enterprise.credit_code) is None
-        assert enterprise.region.code == entry.region
-        assert enterprise.kind == entry.kind
-        assert enterprise.is_approved == entry.approved, entry.name
-    park = Enterprise.objects.get(name=NAMES["park"])
-    assert park.kind == Enterprise.Kind.PARK
-    assert set(park.members.values_list("name", flat=True)) == {NAMES["park_member_materials"],
-                                                                NAMES["park_member_datacenter"]}
-    pending = Enterprise.objects.get(name=NAMES["zhengzhou_pending"])
-    assert pending.status == Enterprise.Status.PENDING
-    city = Authority.objects.get(name="郑州市工业和信息化局")
-    assert (city.region.code, city.level) == ("410100", Authority.Level.MUNICIPAL)
-    assert set(city.programs.values_list("code", flat=True)) == {"henan_dcmc_2023", "henan_contest_2025"}
-    district = Authority.objects.get(name="闵行区经济委员会")
-    assert (district.region.code, district.level) == ("310112", Authority.Level.DISTRICT)
-    assert set(district.programs.values_list("code", flat=True)) == {"shanghai_emc_2024"}
-    province = Authority.objects.get(name="河南省工业和信息化厅")
-    assert (province.region.code, province.level) == ("410000", Authority.Level.PROVINCIAL)
+    with unscoped():  # what the seed made, across tenants
+        for entry in DEMO_ENTERPRISES:
+            enterprise = Enterprise.objects.get(name=entry.name)
+            assert credit_code_problem(enterprise.credit_code) is None
+            assert enterprise.region.code == entry.region
+            assert enterprise.kind == entry.kind
+            assert enterprise.is_approved == entry.approved, entry.name
+        park = Enterprise.objects.get(name=NAMES["park"])
+        assert park.kind == Enterprise.Kind.PARK
+        assert set(park.members.values_list("name", flat=True)) == {NAMES["park_member_materials"],
+                                                                    NAMES["park_member_datacenter"]}
+        pending = Enterprise.objects.get(name=NAMES["zhengzhou_pending"])
+        assert pending.status == Enterprise.Status.PENDING
+        city = Authority.objects.get(name="郑州市工业和信息化局")
+        assert (city.region.code, city.level) == ("410100", Authority.Level.MUNICIPAL)
+        assert set(city.programs.values_list("code", flat=True)) == {"henan_dcmc_2023", "henan_contest_2025"}
+        district = Authority.objects.get(name="闵行区经济委员会")
+        assert (district.region.code, district.level) == ("310112", Authority.Level.DISTRICT)
+        assert set(district.programs.values_list("code", flat=True)) == {"shanghai_emc_2024"}
+        province = Authority.objects.get(name="河南省工业和信息化厅")
+        assert (province.region.code, province.level) == ("410000", Authority.Level.PROVINCIAL)
 
 
 def test_rerun_repairs_accounts_and_keeps_decisions(seeded_core, client):
@@ -140,7 +143,8 @@ def test_rerun_repairs_accounts_and_keeps_decisions(seeded_core, client):
     city.set_password("something-else-entirely")
     city.is_active = False
     city.save()
-    pending = Enterprise.objects.get(name=NAMES["zhengzhou_pending"])
+    with unscoped():
+        pending = Enterprise.objects.get(name=NAMES["zhengzhou_pending"])
     pending.status = Enterprise.Status.APPROVED  # a demo visitor approved it
     pending.save()
     seed_organizations()
