@@ -642,5 +642,9 @@ class _database_errors_reset_connection:
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
-    """True for the errors that mean 'spool and retry later', not 'this input is bad'."""
-    return isinstance(exc, OperationalError | InterfaceError)
+    """True when the database is away or refuses work for now (see portal.outage).
+
+    Only for what to log: a collector keeps a batch whatever the write failed with."""
+    from portal.outage import is_database_unavailable as database_unavailable
+
+    return database_unavailable(exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -14,6 +15,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from portal import audit
 from portal.access import reach_scope
 from portal.models import AuditEntry, Role
+from portal.outage import database_unavailable_response, is_database_unavailable
 
 SECOND_FACTOR_ROLES = frozenset({Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER, Role.EXPERT})
 
@@ -67,7 +69,13 @@ class ReachMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if (user is None or not user.is_authenticated) and request.path.startswith("/api/"):
-            token_user = _api_token_user(request)
+            try:
+                token_user = _api_token_user(request)
+            except DatabaseError as exc:
+                # The token cannot be checked: an outage, answered as one (503), not a 500.
+                if not is_database_unavailable(exc):
+                    raise
+                return database_unavailable_response(request)
             if token_user is not None:
                 user = token_user
                 audit.set_actor(token_user)

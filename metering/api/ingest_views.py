@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
+from django.db import DatabaseError
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
@@ -25,23 +27,20 @@ from rest_framework.views import APIView
 
 from metering.api.authentication import GatewayTokenAuthentication, principal_enterprise_id
 from metering.api.ingest_serializers import ReadingRangeSerializer, ReadingSerializer
-from metering.ingest import (
-    QUARANTINE_PAYLOAD_BYTES,
-    is_database_unavailable,
-    quarantine_message,
-    readings_ingest,
-)
+from metering.ingest import QUARANTINE_PAYLOAD_BYTES, quarantine_message, readings_ingest
 from metering.models import Meter, Source
 from metering.selectors import readings_for_meter
 from portal.access import enterprise_scope, get_object_for_user
 from portal.api.errors import error_body
+from portal.outage import DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE_CODE, is_database_unavailable
+
+logger = logging.getLogger(__name__)
 
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_BATCH_READINGS = 50_000
 READ_CHUNK_BYTES = 256 * 1024
 # An oversized body is read on (only to hash it for the quarantine entry) up to this much.
 OVERSIZED_HASH_LIMIT_BYTES = 64 * 1024 * 1024
-DATABASE_RETRY_AFTER_S = 30
 
 
 class _BadBody(Exception):
@@ -160,11 +159,13 @@ class ReadingsIngestView(APIView):
                     payload_sha256=oversized_sha256,
                 )
                 return Response(error_body(bad.status_code, bad.code, bad.message), status=bad.status_code)
-            except Exception as exc:
-                if not is_database_unavailable(exc):
-                    raise
+            except DatabaseError as exc:
+                # Whatever the database said (down, a read-only standby after failover, a schema
+                # mid-deploy), nothing of the batch was stored: the gateway keeps it and resends.
+                logger.warning("HTTP ingest of enterprise %s not stored, answering 503: %s%s", enterprise_id,
+                               exc.__class__.__name__, "" if is_database_unavailable(exc) else f": {exc}")
                 return Response(
-                    error_body(503, "database_unavailable", _("数据库暂时不可用，请稍后重传本批读数。")),
+                    error_body(503, DATABASE_UNAVAILABLE_CODE, _("数据库暂时不可用，请稍后重传本批读数。")),
                     status=status.HTTP_503_SERVICE_UNAVAILABLE,
                     headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
                 )

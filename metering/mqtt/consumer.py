@@ -82,7 +82,9 @@ INGEST_WORKERS = 2
 # How long the broker keeps this consumer's session (subscription + unacknowledged and queued
 # messages) while it is disconnected: a week covers a long outage or a redeploy.
 SESSION_EXPIRY_S = 7 * 24 * 3600
-SPOOL_DRAIN_INTERVAL_S = 30.0
+# How often the spool is looked at (a local count) and, when it holds batches, drained: readings
+# spooled during an outage start to arrive at most this long after the database returns.
+SPOOL_DRAIN_INTERVAL_S = 2.0
 # Credit code → enterprise and mapping lookups are cached; a new enterprise or mapping is seen
 # within this time without restarting the consumer.
 LOOKUP_CACHE_TTL_S = 60.0

@@ -47,8 +47,11 @@ def _parse() -> dict:
                 "ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
             ),
             "CSRF_TRUSTED_ORIGINS": env.list("CSRF_TRUSTED_ORIGINS", []),
+            # Persistent connections are checked before each request reuses them: after the
+            # database restarted, the first request must reconnect, not fail on a dead socket.
             "DATABASE": env.dj_db_url(
-                "DATABASE_URL", f"sqlite:///{VAR_DIR / 'nengtan.sqlite3'}", conn_max_age=60
+                "DATABASE_URL", f"sqlite:///{VAR_DIR / 'nengtan.sqlite3'}", conn_max_age=60,
+                conn_health_checks=True,
             ),
             "REDIS_URL": env.str("REDIS_URL", ""),
             "MQTT_URL": env.str("MQTT_URL", ""),
@@ -126,6 +129,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything that reads the database: while it is down, answers are 503 + Retry-After.
+    "portal.outage.DatabaseOutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
