@@ -8,9 +8,9 @@ class MeteringConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from metering import signals  # noqa: F401  (connect the audit receivers)
-        from metering.mqtt.credentials import queue_broker_credentials_refresh
-        from metering.storage import ensure_partitions_after_migrate
-        from metering.tokens import gateway_tokens_changed
+        from metering.collectors.mqtt.credentials import queue_broker_credentials_refresh
+        from metering.registry.tokens import gateway_tokens_changed
+        from metering.storage.partitions import ensure_partitions_after_migrate
 
         gateway_tokens_changed.connect(
             queue_broker_credentials_refresh, dispatch_uid="metering.queue_broker_credentials_refresh"

@@ -17,7 +17,7 @@ from portal.celery import SystemTask, TenantTask
 )
 def ensure_reading_partitions() -> list[str]:
     """Create next months' reading partitions (SystemTask: the readings table spans all tenants)."""
-    from metering.storage import ensure_partitions
+    from metering.storage.partitions import ensure_partitions
 
     return ensure_partitions()
 
@@ -33,7 +33,7 @@ def ensure_reading_partitions() -> list[str]:
 )
 def refresh_broker_credentials() -> int | None:
     """Rewrite Mosquitto's password file and ACL (SystemTask: one file covers every tenant)."""
-    from metering.mqtt.credentials import broker_credentials_refresh
+    from metering.collectors.mqtt.credentials import broker_credentials_refresh
 
     written = broker_credentials_refresh()
     return None if written is None else written.gateway_accounts
@@ -54,7 +54,7 @@ def dispatch_due_devices() -> int:
     TenantTask that runs in the device's enterprise scope. It also drains readings spooled while
     the database was down, at the start of each cycle.
     """
-    from metering.modbus.polling import modbus_device_claim, modbus_devices_due, modbus_spool_drain
+    from metering.collectors.modbus.polling import modbus_device_claim, modbus_devices_due, modbus_spool_drain
 
     modbus_spool_drain()
     sent = 0
@@ -74,6 +74,6 @@ def dispatch_due_devices() -> int:
 )
 def poll_device(*, device_id: int, enterprise_id: int, claim_token: str) -> bool:
     """Poll one claimed Modbus device (TenantTask: runs inside `enterprise_id`'s scope)."""
-    from metering.modbus.polling import modbus_device_poll
+    from metering.collectors.modbus.polling import modbus_device_poll
 
     return modbus_device_poll(device_id=device_id, claim_token=claim_token).ok

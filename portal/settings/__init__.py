@@ -56,7 +56,8 @@ def _parse() -> dict:
             "REDIS_URL": env.str("REDIS_URL", ""),
             "MQTT_URL": env.str("MQTT_URL", ""),
             # Where the broker's password file and ACL live; when set, the portal rewrites them
-            # whenever a gateway token is created or revoked (and hourly), see metering.mqtt.credentials.
+            # whenever a gateway token is created or revoked (and hourly), see
+            # metering.collectors.mqtt.credentials.
             "MQTT_CREDENTIALS_DIR": env.str("MQTT_CREDENTIALS_DIR", ""),
             "REQUIRE_2FA_FOR_OFFICIALS": env.bool("REQUIRE_2FA_FOR_OFFICIALS", False),
             "LOGIN_FAILURE_LIMIT": env.int("LOGIN_FAILURE_LIMIT", 5, validate=Range(min=1, max=100)),

@@ -22,7 +22,7 @@ def main() -> None:
     from rest_framework.authtoken.models import Token
 
     from metering.models import EnergyType, Meter
-    from metering.tokens import gateway_token_create
+    from metering.registry.tokens import gateway_token_create
     from portal.credit_code import make_credit_code
     from portal.models import Enterprise, Region, Role, User
 

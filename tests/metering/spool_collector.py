@@ -22,14 +22,14 @@ def main() -> None:
     from django.core.management import call_command
     from django_scopes import scopes_disabled
 
-    from metering.ingest import (
+    from metering.ingest.services import (
         ResolvedReading,
         is_database_unavailable,
         readings_ingest,
         readings_ingest_resolved,
     )
+    from metering.ingest.spool import Spool
     from metering.models import EnergyType, Meter
-    from metering.spool import Spool
     from portal.credit_code import make_credit_code
     from portal.models import Enterprise, Region
 

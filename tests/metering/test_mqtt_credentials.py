@@ -16,8 +16,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from metering.models import GatewayToken
+from metering.registry.tokens import gateway_token_create, gateway_token_revoke, mosquitto_password_hash
 from metering.tasks import refresh_broker_credentials
-from metering.tokens import gateway_token_create, gateway_token_revoke, mosquitto_password_hash
 from tests.metering.mosquitto_private import MOSQUITTO, mqtt_client, private_mosquitto
 
 pytestmark = pytest.mark.services
@@ -104,7 +104,7 @@ def test_mosquitto_accepts_the_portal_hash_and_mosquitto_passwd_agrees(tmp_path)
 
 def connect_reason(url: str) -> int:
     """The CONNACK reason code value a client gets (0 = accepted)."""
-    from metering.mqtt.consumer import BrokerAddress
+    from metering.collectors.mqtt.consumer import BrokerAddress
 
     broker = BrokerAddress.from_url(url)
     result: dict[str, int] = {}

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from metering.models import GatewayToken, Meter, ModbusDevice, MqttMapping, SiteNode
-from metering.tokens import token_sha256
+from metering.registry.tokens import token_sha256
 from tests.conftest import login
 from tests.metering.registry_factories import (
     gateway_token_for,
@@ -281,7 +281,7 @@ def test_meter_page_shows_live_readings_and_consumption_with_rollover(client, wo
 
     from django.utils import timezone
 
-    from metering.ingest import ResolvedReading, readings_ingest_resolved
+    from metering.ingest.services import ResolvedReading, readings_ingest_resolved
     from portal.access import enterprise_scope
 
     meter = meter_for(world.tenant_a, code="E-LIVE", register_max=10000.0)

@@ -16,9 +16,9 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from metering.ingest import ResolvedReading
+from metering.ingest.services import ResolvedReading
+from metering.ingest.spool import Spool
 from metering.models import QuarantinedMessage, Reading
-from metering.spool import Spool
 from tests.metering.private_postgres import PrivatePostgres, private_postgres
 from tests.metering.test_ingest import BASE, item, make_meter
 

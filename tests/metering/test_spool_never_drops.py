@@ -25,17 +25,17 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.db.models import Sum
 
-from metering import spool as spool_module
-from metering.api.ingest_views import MAX_BATCH_BYTES
-from metering.ingest import QUARANTINE_PAYLOAD_BYTES
-from metering.modbus import polling
-from metering.modbus.polling import modbus_device_claim, modbus_device_poll, modbus_spool_drain
+from metering.collectors.http.views import MAX_BATCH_BYTES
+from metering.collectors.modbus import polling
+from metering.collectors.modbus.polling import modbus_device_claim, modbus_device_poll, modbus_spool_drain
+from metering.collectors.mqtt.consumer import ConsumerConfig, MqttConsumer
+from metering.collectors.mqtt.contract import MAX_MESSAGE_BYTES
+from metering.demo.simulator import RegisterBank, SimulatedModbusServer
+from metering.ingest import spool as spool_module
+from metering.ingest.quarantine import QUARANTINE_PAYLOAD_BYTES
+from metering.ingest.spool import Spool
 from metering.models import ModbusDevice, QuarantinedMessage, Reading
-from metering.mqtt.consumer import ConsumerConfig, MqttConsumer
-from metering.mqtt.contract import MAX_MESSAGE_BYTES
-from metering.simulator import RegisterBank, SimulatedModbusServer
-from metering.spool import Spool
-from metering.tokens import gateway_token_create
+from metering.registry.tokens import gateway_token_create
 from portal.access import enterprise_scope
 from tests.metering.modbus_support import (
     add_point,
@@ -55,7 +55,8 @@ T0 = dt.datetime(2025, 5, 1, tzinfo=dt.UTC)
 
 
 def items(code: str, minutes: range) -> list[dict]:
-    return [{"meter": code, "ts": (T0 + dt.timedelta(minutes=m)).isoformat(), "value": float(m)} for m in minutes]
+    return [{"meter": code, "ts": (T0 + dt.timedelta(minutes=m)).isoformat(), "value": float(m)}
+            for m in minutes]
 
 
 def database_url() -> str:
@@ -77,7 +78,7 @@ def wait_for(predicate, what: str, log: Path | None = None) -> None:  # type: ig
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_modbus_values_are_spooled_when_the_database_refuses_the_write(world, settings, tmp_path):
+def test_modbus_values_are_spooled_when_the_database_refuses_the_write(world, settings, tmp_path):  # type: ignore[no-untyped-def]
     """A real pymodbus server answers; the database is a read-only standby (InternalError, not
     OperationalError): the values read are spooled, not only logged, and arrive afterwards."""
     settings.SPOOL_DIR = tmp_path
@@ -106,7 +107,9 @@ def test_modbus_values_are_spooled_when_the_database_refuses_the_write(world, se
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_mqtt_readings_are_spooled_and_acknowledged_when_the_database_refuses_writes(world, settings, tmp_path):
+def test_mqtt_readings_are_spooled_and_acknowledged_when_the_database_refuses_writes(  # type: ignore[no-untyped-def]
+    world, settings, tmp_path
+):
     settings.SPOOL_DIR = tmp_path / "spool"
     meter = make_meter(world.tenant_a, "RO-MQTT")
     topic = f"nengtan/{world.tenant_a.credit_code}/RO-MQTT"
@@ -115,8 +118,8 @@ def test_mqtt_readings_are_spooled_and_acknowledged_when_the_database_refuses_wr
         return json.dumps({"ts": (T0 + dt.timedelta(minutes=minute)).isoformat(), "value": minute}).encode()
 
     def consumer_for(url: str) -> MqttConsumer:
-        return MqttConsumer(ConsumerConfig(url=url, group="ro-test", client_id="ro-test-1", batch_window_ms=20,
-                                           spool_drain_interval_s=0, ingest_workers=0))
+        return MqttConsumer(ConsumerConfig(url=url, group="ro-test", client_id="ro-test-1",
+                                           batch_window_ms=20, spool_drain_interval_s=0, ingest_workers=0))
 
     broker_dir = tmp_path / "broker"
     broker_dir.mkdir()
@@ -251,7 +254,8 @@ def test_devices_keep_being_polled_while_a_long_backlog_drains(world, tmp_path) 
     backlog_meter = make_meter(world.tenant_a, "BACKLOG-1")
     backlog = Spool("mqtt", directory=spool_dir)
     for n in range(5):
-        backlog.put("items", {"enterprise_id": world.tenant_a.pk, "items": items("BACKLOG-1", range(n, n + 1))})
+        backlog.put("items", {"enterprise_id": world.tenant_a.pk,
+                              "items": items("BACKLOG-1", range(n, n + 1))})
     bank = RegisterBank()
     bank.set_value("holding", 0, 77, data_type="uint16", byte_order="ABCD")
     log = tmp_path / "collectors.log"
@@ -264,8 +268,8 @@ def test_devices_keep_being_polled_while_a_long_backlog_drains(world, tmp_path) 
         add_point(device, live_meter, address=0, data_type="uint16")
         with blocker.cursor() as cursor:  # held until rollback: every drain of the backlog waits
             cursor.execute("SELECT id FROM metering_meter WHERE id = %s FOR UPDATE", [backlog_meter.pk])
-        env = {**os.environ, "DATABASE_URL": database_url(), "SPOOL_DIR": str(spool_dir), "NENGTAN_ENV": "test",
-               "REDIS_URL": "", "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "DATABASE_URL": database_url(), "SPOOL_DIR": str(spool_dir),
+               "NENGTAN_ENV": "test", "REDIS_URL": "", "PYTHONUNBUFFERED": "1"}
         process = subprocess.Popen([sys.executable, "manage.py", "run_collectors", "--interval", "0.2"],
                                    cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
         try:

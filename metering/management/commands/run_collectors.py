@@ -22,9 +22,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, connection
 from django_scopes import scopes_disabled
 
-from metering.ingest import is_database_unavailable
-from metering.modbus.polling import modbus_device_claim, modbus_device_poll, modbus_devices_due
-from metering.spool import Spool
+from metering.collectors.modbus.polling import modbus_device_claim, modbus_device_poll, modbus_devices_due
+from metering.ingest.services import is_database_unavailable
+from metering.ingest.spool import Spool
 from portal.access import enterprise_scope
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from metering.models import GatewayToken
-from metering.tokens import token_sha256
+from metering.registry.tokens import token_sha256
 
 # last_used_at is for people ("is this gateway alive?"); writing it on every request would cost
 # a row lock per batch, so it is refreshed at most this often.

@@ -11,9 +11,9 @@ from django.forms.models import BaseInlineFormSet, inlineformset_factory
 from django.utils.translation import gettext_lazy as _
 from django_scopes import scopes_disabled
 
-from metering import services
-from metering.importing import MAX_IMPORT_BYTES
 from metering.models import GatewayToken, Meter, ModbusDevice, ModbusPoint, MqttMapping, SiteNode
+from metering.registry import services
+from metering.registry.importing import MAX_IMPORT_BYTES
 from portal.models import Enterprise
 
 PREVIEW_CHARS = 300

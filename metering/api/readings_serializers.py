@@ -1,5 +1,5 @@
-"""Serializers of the ingest and readings API (output and query parameters only: the ingest body is
-parsed by hand, see ingest_views)."""
+"""Serializers of the readings API (output and query parameters; the HTTP ingest body is parsed by
+hand, see metering/collectors/http/views.py)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from metering.modbus.decoding import register_count
+from metering.collectors.modbus.decoding import register_count
 
 # Modbus Application Protocol V1.1b3, 6.3/6.4: read holding/input registers returns at most
 # 125 registers (the 253-byte PDU limit).

@@ -35,35 +35,24 @@ Per-item errors are short, stable English strings (machine clients match on them
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import io
-import json
 import math
-import threading
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models.signals import post_delete, post_save
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from metering.models import Meter, Quality, QuarantinedMessage, Source
+from metering.ingest.codes import _meter_codes
+from metering.ingest.quarantine import _jsonable, _quarantine_items, _quarantine_row
+from metering.ingest.writers import _write_rows
+from metering.models import Meter, Quality, Source
 
 # A reading stamped further ahead than this is a clock error, not a measurement.
 MAX_FUTURE_SKEW_S = 600
 # Nothing before this instant is a meter reading of this system (clock reset to epoch 0 and the like).
 EARLIEST_READING_TS = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
-# How much of a quarantined payload is kept; size and sha256 are always of the whole input.
-QUARANTINE_PAYLOAD_BYTES = 64 * 1024
-# Rejected items of one batch kept as one quarantine row each; beyond this the rest share one row,
-# so a batch of 50 000 garbage items writes 1 001 rows, not 50 000.
-QUARANTINE_ITEMS_PER_BATCH = 1000
-# A meter-code map may be this old before it is re-read; a code missing from it forces a re-read at
-# once, so a new meter is never refused. Changes in this process invalidate it immediately.
-METER_CACHE_TTL_S = 60.0
 
 VALID_SOURCES = frozenset(Source.values)
 VALID_QUALITIES = frozenset(Quality.values)
@@ -83,14 +72,6 @@ ERR_TS_NO_OFFSET = "ts must include a UTC offset (e.g. +08:00 or Z)"
 ERR_TS_FUTURE = f"ts is more than {MAX_FUTURE_SKEW_S} s in the future"
 ERR_TS_TOO_OLD = "ts is before 1990-01-01"
 ERR_QUALITY = "quality must be one of 0 (ok), 1 (estimated), 2 (suspect), 3 (missing)"
-
-STAGE_TABLE = "metering_ingest_stage"
-# The columns a batch is COPYed with, in the order each buffered line holds them.
-READING_COPY_COLUMNS = ("meter_id", "ts", "value", "quality", "source", "received_at")
-COPY_COLUMN_LIST = ", ".join(READING_COPY_COLUMNS)
-# Errors of the direct COPY that mean "some reading is stored already", not "the database is gone":
-# unique_violation, and deadlock_detected between two concurrent batches sharing readings.
-REDO_THROUGH_STAGING_PGCODES = frozenset({"23505", "40P01"})
 
 
 @dataclass(frozen=True)
@@ -123,51 +104,6 @@ class IngestResult:
 
 class _Invalid(Exception):
     """One item's problem; the message is the per-item error."""
-
-
-# --- meter codes --------------------------------------------------------------------------------
-
-_meter_cache: dict[int, tuple[float, dict[str, int]]] = {}
-_meter_cache_lock = threading.Lock()
-
-
-def _load_meter_codes(enterprise_id: int) -> dict[str, int]:
-    from portal.access import enterprise_scope
-
-    with enterprise_scope(enterprise_id):
-        codes = dict(
-            Meter.objects.filter(enterprise_id=enterprise_id, is_active=True).values_list("code", "id")
-        )
-    with _meter_cache_lock:
-        _meter_cache[enterprise_id] = (time.monotonic(), codes)
-    return codes
-
-
-def _meter_codes(enterprise_id: int, wanted: Iterable[str]) -> dict[str, int]:
-    """code → id for the enterprise's active meters: one query per batch at most."""
-    cached = _meter_cache.get(enterprise_id)
-    if cached is not None and time.monotonic() - cached[0] < METER_CACHE_TTL_S:
-        codes = cached[1]
-        if all(code in codes for code in wanted):
-            return codes
-    return _load_meter_codes(enterprise_id)
-
-
-def forget_meter_codes(enterprise_id: int | None = None) -> None:
-    """Drop the cached code map (of one enterprise, or all)."""
-    with _meter_cache_lock:
-        if enterprise_id is None:
-            _meter_cache.clear()
-        else:
-            _meter_cache.pop(enterprise_id, None)
-
-
-def _meter_changed(sender: type[Meter], instance: Meter, **kwargs: Any) -> None:
-    forget_meter_codes(instance.enterprise_id)
-
-
-post_save.connect(_meter_changed, sender=Meter, dispatch_uid="metering.ingest.meter_saved")
-post_delete.connect(_meter_changed, sender=Meter, dispatch_uid="metering.ingest.meter_deleted")
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -408,130 +344,6 @@ def quarantine_message(
         ).save()
 
 
-# --- writing ------------------------------------------------------------------------------------
-
-
-def _write_rows(rows: list[tuple[int, dt.datetime, float, int]], source: str) -> int:
-    """Insert the rows, skipping stored (meter, ts); returns how many were new."""
-    if not rows:
-        return 0
-    latest_by_meter: dict[int, dt.datetime] = {}
-    for meter_id, ts, _value, _quality in rows:
-        previous = latest_by_meter.get(meter_id)
-        if previous is None or ts > previous:
-            latest_by_meter[meter_id] = ts
-    if connection.vendor == "postgresql":
-        inserted = _write_rows_postgresql(rows, source)
-    elif connection.vendor == "sqlite":
-        inserted = _write_rows_sqlite(rows, source)
-    else:  # pragma: no cover - the settings allow only these two
-        raise NotImplementedError(f"ingest does not support {connection.vendor}")
-    _advance_last_reading_at(latest_by_meter)
-    return inserted
-
-
-def _write_rows_postgresql(rows: list[tuple[int, dt.datetime, float, int]], source: str) -> int:
-    """COPY straight into the readings table; on a stored (meter, ts), redo the batch through staging.
-
-    New readings are the normal case (a meter reports each instant once), and a plain COPY into the
-    table is the cheapest write PostgreSQL has: about half the cost of staging + INSERT … ON CONFLICT,
-    measured by bench/. A batch holding any stored reading (a resend, a back-fill overlapping what
-    arrived) fails that COPY at its first conflict; the savepoint undoes it and the staged path
-    skips exactly the stored rows. Concurrent batches sharing keys end the same way: the second
-    waits for the first, then conflicts (or deadlocks, which PostgreSQL detects) and redoes.
-    """
-    received_at = timezone.now().astimezone(dt.UTC).isoformat()
-    # `source` is one of VALID_SOURCES (checked by the callers): safe inside the COPY text.
-    tail = f"\t{source}\t{received_at}\n"
-    lines: list[str] = []
-    append = lines.append
-    iso: dict[dt.datetime, str] = {}  # few distinct instants per batch: format each once
-    for meter_id, ts, value, quality in rows:
-        stamp = iso.get(ts)
-        if stamp is None:
-            stamp = iso[ts] = ts.isoformat()
-        # ts is UTC; repr(float) round-trips exactly.
-        append(f"{meter_id}\t{stamp}\t{value!r}\t{quality}{tail}")
-    data = "".join(lines).encode()
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            _copy_from_memory(cursor, f"COPY metering_reading ({COPY_COLUMN_LIST}) FROM STDIN", data)
-        return len(rows)
-    except (IntegrityError, OperationalError) as exc:
-        if _pgcode(exc) not in REDO_THROUGH_STAGING_PGCODES:
-            raise
-    return _write_rows_postgresql_staged(data)
-
-
-def _copy_from_memory(cursor: Any, sql: str, data: bytes) -> None:
-    """COPY `data` in one piece: psycopg2 reads the file in `size` chunks and takes the GIL back for
-    each, so with the default 8 KiB a 300 KiB batch waited ~40 times behind the Python of other
-    threads (the MQTT consumer decodes while its workers ingest), keeping PostgreSQL idle meanwhile."""
-    # copy_expert is psycopg2's own method: wrap it so its errors become Django's (OperationalError…).
-    with connection.wrap_database_errors:
-        # `size` positionally: Django's debug cursor passes only positional arguments through.
-        cursor.copy_expert(sql, io.BytesIO(data), max(len(data), 8192))
-
-
-def _pgcode(exc: BaseException) -> str | None:
-    return getattr(exc.__cause__, "pgcode", None)
-
-
-def _write_rows_postgresql_staged(data: bytes) -> int:
-    """COPY into a staging table, then INSERT … ON CONFLICT DO NOTHING: stored readings are skipped."""
-    with connection.cursor() as cursor:
-        # The staging table lives as long as the connection; ON COMMIT DELETE ROWS empties it, and the
-        # TRUNCATE covers a caller that holds one transaction across several batches (tests, drains).
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE_TABLE} "
-            "(meter_id bigint, ts timestamptz, value double precision, quality smallint, "
-            "source varchar(8), received_at timestamptz) ON COMMIT DELETE ROWS"
-        )
-        cursor.execute(f"TRUNCATE {STAGE_TABLE}")
-        _copy_from_memory(cursor, f"COPY {STAGE_TABLE} ({COPY_COLUMN_LIST}) FROM STDIN", data)
-        cursor.execute(
-            f"INSERT INTO metering_reading ({COPY_COLUMN_LIST}) "  # noqa: S608 - constant names only
-            # Key order: concurrent batches sharing some (meter, ts) wait for each other on the
-            # unique index in the same order instead of deadlocking.
-            f"SELECT {COPY_COLUMN_LIST} FROM {STAGE_TABLE} ORDER BY meter_id, ts "
-            "ON CONFLICT (meter_id, ts) DO NOTHING"
-        )
-        return cursor.rowcount
-
-
-def _write_rows_sqlite(rows: list[tuple[int, dt.datetime, float, int]], source: str) -> int:
-    adapt = connection.ops.adapt_datetimefield_value
-    received_at = adapt(timezone.now())
-    params = [
-        (meter_id, adapt(ts), value, quality, source, received_at) for meter_id, ts, value, quality in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            "INSERT OR IGNORE INTO metering_reading (meter_id, ts, value, quality, source, received_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            params,
-        )
-        return cursor.rowcount
-
-
-def _advance_last_reading_at(latest_by_meter: dict[int, dt.datetime]) -> None:
-    # Sorted ids: concurrent batches lock meter rows in the same order and cannot deadlock.
-    ordered = sorted(latest_by_meter.items())
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE metering_meter AS m SET last_reading_at = v.ts "
-                "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, ts) "
-                "WHERE m.id = v.id AND (m.last_reading_at IS NULL OR m.last_reading_at < v.ts)",
-                [[meter_id for meter_id, _ in ordered], [ts for _, ts in ordered]],
-            )
-        return
-    # scopes_disabled: the ids come from this batch's already-validated rows, not from a request.
-    with scopes_disabled():
-        for meter_id, ts in ordered:
-            Meter.objects.filter(id=meter_id).exclude(last_reading_at__gte=ts).update(last_reading_at=ts)
-
-
 def _enterprises_of_meters(meter_ids: set[int]) -> dict[int, int]:
     if not meter_ids:
         return {}
@@ -550,75 +362,6 @@ def _resolved_as_json(row: Any) -> Any:
             "quality": row.quality,
         }
     return repr(row)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    return value
-
-
-def _item_bytes(item: Any) -> bytes:
-    try:
-        return json.dumps(item, ensure_ascii=False, default=str, allow_nan=True).encode("utf-8")
-    except (TypeError, ValueError):
-        return repr(item).encode("utf-8", "backslashreplace")
-
-
-def _quarantine_row(
-    *,
-    enterprise_id: int | None,
-    source: str,
-    channel: str,
-    payload: bytes,
-    reason: str,
-    item_index: int | None = None,
-    payload_size: int | None = None,
-    payload_sha256: str | None = None,
-) -> QuarantinedMessage:
-    return QuarantinedMessage(
-        enterprise_id=enterprise_id,
-        source=source,
-        channel=channel[:255],
-        item_index=item_index,
-        reason=reason[:500],
-        payload=bytes(payload[:QUARANTINE_PAYLOAD_BYTES]),
-        payload_size=payload_size if payload_size is not None else len(payload),
-        payload_sha256=payload_sha256 or hashlib.sha256(payload).hexdigest(),
-    )
-
-
-def _quarantine_items(
-    *, enterprise_id: int | None, source: str, channel: str, bad_items: list[tuple[int, str, Any]]
-) -> None:
-    quarantined = [
-        _quarantine_row(
-            enterprise_id=enterprise_id,
-            source=source,
-            channel=channel,
-            payload=_item_bytes(item),
-            reason=error,
-            item_index=index,
-        )
-        for index, error, item in bad_items[:QUARANTINE_ITEMS_PER_BATCH]
-    ]
-    rest = bad_items[QUARANTINE_ITEMS_PER_BATCH:]
-    if rest:
-        payload = _item_bytes([{"index": index, "error": error, "item": item} for index, error, item in rest])
-        quarantined.append(
-            _quarantine_row(
-                enterprise_id=enterprise_id,
-                source=source,
-                channel=channel,
-                payload=payload,
-                reason=f"{len(rest)} more rejected items of the same batch (index {rest[0][0]} onwards)",
-            )
-        )
-    # scopes_disabled: inserting rows of an enterprise the caller already acts for; nothing is read.
-    with scopes_disabled():
-        QuarantinedMessage.objects.bulk_create(quarantined)
 
 
 class _database_errors_reset_connection:

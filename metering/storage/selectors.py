@@ -1,4 +1,4 @@
-"""Reads on readings, consumption and the quarantine.
+"""Reads on readings and consumption.
 
 These run under the scope the edge switched on (ScopedManager raises without one); callers
 fetch the meter through portal.access first, so a meter out of reach never gets here.
@@ -10,9 +10,12 @@ import datetime as dt
 
 from django.db.models import QuerySet
 
-from metering.consumption import ConsumptionInterval, consumption_from_intervals, consumption_from_register
-from metering.models import Meter, QuarantinedMessage, Reading
-from portal.models import Enterprise
+from metering.models import Meter, Reading
+from metering.storage.consumption import (
+    ConsumptionInterval,
+    consumption_from_intervals,
+    consumption_from_register,
+)
 
 
 def readings_for_meter(
@@ -48,14 +51,3 @@ def consumption_series(meter: Meter, start: dt.datetime, end: dt.datetime) -> li
     else:
         intervals = consumption_from_intervals(points)
     return [interval for interval in intervals if start < interval.end <= end]
-
-
-def quarantine_for_enterprise(
-    enterprise: Enterprise | int, *, resolved: bool | None = None
-) -> QuerySet[QuarantinedMessage]:
-    """The enterprise's quarantined inputs, newest first (`resolved=None`: all of them)."""
-    enterprise_id = enterprise if isinstance(enterprise, int) else enterprise.pk
-    queryset = QuarantinedMessage.objects.filter(enterprise_id=enterprise_id)
-    if resolved is not None:
-        queryset = queryset.filter(resolved=resolved)
-    return queryset.order_by("-received_at", "-id")

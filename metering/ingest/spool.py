@@ -108,7 +108,7 @@ class Spool:
 
     def drain(self) -> int:
         """Replay waiting batches oldest first; stop at the first one the database refuses to take."""
-        from metering.ingest import is_database_unavailable
+        from metering.ingest.services import is_database_unavailable
 
         drained = 0
         while True:
@@ -140,7 +140,7 @@ class Spool:
             drained += 1
 
     def _replay(self, kind: str, text: str) -> None:
-        from metering.ingest import ResolvedReading, readings_ingest, readings_ingest_resolved
+        from metering.ingest.services import ResolvedReading, readings_ingest, readings_ingest_resolved
 
         payload = json.loads(text)
         if kind == "items":
@@ -158,7 +158,7 @@ class Spool:
         readings_ingest_resolved(rows=rows, source=payload.get("source") or "modbus")
 
     def _quarantine_unreplayable(self, kind: str, text: str, exc: Exception) -> None:
-        from metering.ingest import quarantine_message
+        from metering.ingest.services import quarantine_message
 
         enterprise_id = None
         try:

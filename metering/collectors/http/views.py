@@ -1,4 +1,4 @@
-"""HTTP ingest (`POST /api/v1/readings/`) and raw readings (`GET /api/v1/meters/{id}/readings/`).
+"""HTTP ingest (`POST /api/v1/readings/`) for gateways that push.
 
 The ingest body is read by hand rather than through DRF parsers: Django's
 DATA_UPLOAD_MAX_MEMORY_SIZE would turn a large body into an opaque 400, and every way a body
@@ -18,19 +18,16 @@ from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.generics import ListAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from metering.api.authentication import GatewayTokenAuthentication, principal_enterprise_id
-from metering.api.ingest_serializers import ReadingRangeSerializer, ReadingSerializer
-from metering.ingest import QUARANTINE_PAYLOAD_BYTES, quarantine_message, readings_ingest
-from metering.models import Meter, Source
-from metering.selectors import readings_for_meter
-from portal.access import enterprise_scope, get_object_for_user
+from metering.collectors.http.authentication import GatewayTokenAuthentication, principal_enterprise_id
+from metering.ingest.quarantine import QUARANTINE_PAYLOAD_BYTES
+from metering.ingest.services import quarantine_message, readings_ingest
+from metering.models import Source
+from portal.access import enterprise_scope
 from portal.api.errors import error_body
 from portal.outage import DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE_CODE, is_database_unavailable
 
@@ -170,29 +167,3 @@ class ReadingsIngestView(APIView):
                     headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
                 )
         return Response(result.as_dict())
-
-
-class ReadingCursorPagination(CursorPagination):
-    ordering = "ts"
-    page_size = 1000
-    page_size_query_param = "page_size"
-    max_page_size = 10_000
-
-
-class MeterReadingsView(ListAPIView):
-    """Raw readings of one meter, oldest first: `?start=…&end=…` (ISO 8601 with offset), cursor pages."""
-
-    serializer_class = ReadingSerializer
-    pagination_class = ReadingCursorPagination
-    filter_backends: list = []
-
-    def get_queryset(self) -> Any:
-        # 404 alike for a missing meter and another tenant's, before anything about the query is said.
-        meter = get_object_for_user(
-            self.request.user, Meter.objects.all(), self.kwargs["meter_id"], path="enterprise"
-        )
-        params = ReadingRangeSerializer(data=self.request.query_params)
-        params.is_valid(raise_exception=True)
-        return readings_for_meter(
-            meter, start=params.validated_data.get("start"), end=params.validated_data.get("end")
-        )

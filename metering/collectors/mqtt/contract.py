@@ -32,7 +32,7 @@ An empty ``meter_path`` takes the meter code from the topic's ``{meter}`` segmen
 With ``ts_is_epoch_ms`` the timestamp is milliseconds since the Unix epoch (UTC).
 
 Everything here is pure parsing, free of database access; the consumer resolves credit codes
-and mappings and hands the items to ``metering.ingest.readings_ingest``, which validates each
+and mappings and hands the items to ``metering.ingest.services.readings_ingest``, which validates each
 item (known meter of that enterprise, finite number, timestamp with offset).
 """
 

@@ -1,7 +1,7 @@
 """Meters, a Modbus device and history for the demo enterprises (called by `seed_demo`).
 
 Idempotent: run it again and it repairs what is missing without duplicating anything. The
-register map comes from `metering.simulator.DEMO_LAYOUT`, the same constant the simulator
+register map comes from `metering.demo.simulator.DEMO_LAYOUT`, the same constant the simulator
 serves, so `simulate_meters` answers exactly the addresses mapped here.
 """
 
@@ -14,10 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from metering.ingest import ResolvedReading, readings_ingest_resolved
-from metering.modbus.decoding import DATA_TYPES
-from metering.models import Meter, ModbusDevice, ModbusPoint, SiteNode, Source
-from metering.simulator import (
+from metering.collectors.modbus.decoding import DATA_TYPES
+from metering.demo.simulator import (
     DEMO_DEVICE_NAME,
     DEMO_LAYOUT,
     DEMO_MODBUS_HOST,
@@ -26,6 +24,8 @@ from metering.simulator import (
     DemoMeter,
     DemoPlant,
 )
+from metering.ingest.services import ResolvedReading, readings_ingest_resolved
+from metering.models import Meter, ModbusDevice, ModbusPoint, SiteNode, Source
 from portal.models import Enterprise, User
 
 logger = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from metering import services
 from metering.models import EnergyType, Meter
+from metering.registry import services
 from portal import audit
 from portal.models import Enterprise
 

@@ -424,30 +424,6 @@ def modbus_device_delete(*, device: ModbusDevice) -> None:
     device.delete()
 
 
-@transaction.atomic
-def modbus_point_create(*, device: ModbusDevice, **fields: Any) -> ModbusPoint:
-    current = [*device.points.all()]
-    point = ModbusPoint(device=device)
-    _apply(point, fields, MODBUS_POINT_FIELDS)
-    modbus_points_validate(device=device, points=[*current, point])
-    point.save()
-    return point
-
-
-@transaction.atomic
-def modbus_point_update(*, point: ModbusPoint, **fields: Any) -> ModbusPoint:
-    _apply(point, fields, MODBUS_POINT_FIELDS)
-    others = [p for p in point.device.points.all() if p.pk != point.pk]
-    modbus_points_validate(device=point.device, points=[*others, point])
-    point.save()
-    return point
-
-
-@transaction.atomic
-def modbus_point_delete(*, point: ModbusPoint) -> None:
-    point.delete()
-
-
 # --- MQTT mappings ------------------------------------------------------------------------------
 
 

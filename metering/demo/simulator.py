@@ -29,7 +29,7 @@ from pymodbus import FramerType
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from metering.modbus.decoding import encode_value, register_count
+from metering.collectors.modbus.decoding import encode_value, register_count
 
 logger = logging.getLogger(__name__)
 

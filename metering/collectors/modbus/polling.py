@@ -23,12 +23,17 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import Q
 from django.utils import timezone
 
-from metering.ingest import IngestResult, ResolvedReading, readings_ingest_resolved
-from metering.modbus.client import ConnectionSettings, DeviceConnection, ModbusReadError, worst_case_read_s
-from metering.modbus.decoding import DecodingError, decode_registers, scaled_value
-from metering.modbus.planning import PointSpec, ReadBlock, plan_reads
+from metering.collectors.modbus.client import (
+    ConnectionSettings,
+    DeviceConnection,
+    ModbusReadError,
+    worst_case_read_s,
+)
+from metering.collectors.modbus.decoding import DecodingError, decode_registers, scaled_value
+from metering.collectors.modbus.planning import PointSpec, ReadBlock, plan_reads
+from metering.ingest.services import IngestResult, ResolvedReading, readings_ingest_resolved
+from metering.ingest.spool import Spool
 from metering.models import ModbusDevice, ModbusPoint, Quality, Source
-from metering.spool import Spool
 
 logger = logging.getLogger(__name__)
 

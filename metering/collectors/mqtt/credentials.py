@@ -10,7 +10,7 @@ Files are written atomically (temporary file in the same directory, fsync, renam
 0640, so a broker reloading on SIGHUP never reads half a file.
 
 Keeping the broker current: with MQTT_CREDENTIALS_DIR set, every creation or revocation of a
-gateway token (metering.tokens sends `gateway_tokens_changed` after commit) queues the Celery task
+gateway token (metering.registry.tokens sends `gateway_tokens_changed` after commit) queues the Celery task
 `refresh_broker_credentials`, which rewrites both files there; beat also runs it hourly. Mosquitto
 reads them again on SIGHUP: deploy/mosquitto/run-broker.sh, the compose service's command, sends
 it when their content changes.
@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlparse
 from django.conf import settings
 from django_scopes import scopes_disabled
 
-from metering.mqtt.contract import TOPIC_ROOT
+from metering.collectors.mqtt.contract import TOPIC_ROOT
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def gateway_accounts() -> list[BrokerAccount]:
 
 
 def consumer_account(username: str, password: str) -> BrokerAccount:
-    from metering.tokens import mosquitto_password_hash
+    from metering.registry.tokens import mosquitto_password_hash
 
     return BrokerAccount(username=username, password_hash=mosquitto_password_hash(password),
                          read_filter=f"{TOPIC_ROOT}/#")

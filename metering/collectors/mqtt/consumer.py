@@ -59,7 +59,7 @@ from django_scopes import scopes_disabled
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from metering.mqtt.contract import (
+from metering.collectors.mqtt.contract import (
     TOPIC_ROOT,
     ContractError,
     MappingSpec,
@@ -405,7 +405,7 @@ class MqttConsumer:
         (savepoint) and each message is ingested on its own, so every quarantined item carries its
         own topic as channel and its index within its own message.
         """
-        from metering.ingest import readings_ingest
+        from metering.ingest.services import readings_ingest
         from portal.access import enterprise_scope
 
         with enterprise_scope(enterprise_id):
@@ -513,7 +513,7 @@ class MqttConsumer:
 
     def _quarantine(self, enterprise_id: int | None, topic: str, payload: bytes, reason: str,
                     item_index: int | None = None) -> None:
-        from metering.ingest import quarantine_message
+        from metering.ingest.services import quarantine_message
         from portal.access import enterprise_scope
 
         if enterprise_id is None:
@@ -535,7 +535,7 @@ class MqttConsumer:
 
     def _get_spool(self) -> Any:
         if self._spool is None:
-            from metering.spool import Spool
+            from metering.ingest.spool import Spool
 
             self._spool = Spool("mqtt")
         return self._spool
