@@ -306,6 +306,15 @@ CELERY_BEAT_SCHEDULE["metering-dispatch-modbus"] = {
     # A run that waited longer than its interval is superseded by the next one.
     "options": {"expires": MODBUS_DISPATCH_INTERVAL_S},
 }
+# Readings spooled while the database refused them are replayed this often, apart from the
+# dispatch of polls: they start to arrive within seconds of the database's return.
+SPOOL_DRAIN_INTERVAL_S = 2.0
+CELERY_BEAT_SCHEDULE["metering-drain-spools"] = {
+    "task": "metering.tasks.drain_reading_spools",
+    "schedule": SPOOL_DRAIN_INTERVAL_S,
+    # A pass that waited longer than its interval is superseded by the next one.
+    "options": {"expires": SPOOL_DRAIN_INTERVAL_S},
+}
 # Monthly reading partitions are created ahead of time (and back-dated rows moved out of the
 # default partition) once a day.
 CELERY_BEAT_SCHEDULE["metering-ensure-partitions"] = {

@@ -97,6 +97,10 @@ def _parse_batch(body: bytes) -> list[Any]:
         raise _BadBody(
             400, "invalid_json", _("请求体 JSON 嵌套过深。"), "invalid JSON: nested too deeply"
         ) from None
+    except ValueError as exc:  # valid JSON Python refuses: an integer of more than 4 300 digits
+        raise _BadBody(
+            400, "invalid_json", _("请求体 JSON 中的数字过长，无法解析。"), f"invalid JSON: {exc}"
+        ) from None
     if not isinstance(document, dict) or not isinstance(document.get("readings"), list):
         raise _BadBody(
             400,
