@@ -227,6 +227,24 @@ def test_a_drain_pass_is_bounded_and_the_next_pass_goes_on(world, tmp_path) -> N
     assert Reading.objects.filter(meter=meter).count() == batches
 
 
+@pytest.mark.django_db
+def test_celery_dispatch_leaves_the_spool_to_its_own_drain_task(world, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from metering.tasks import dispatch_due_devices, drain_reading_spools
+
+    settings.SPOOL_DIR = tmp_path
+    meter = make_meter(world.tenant_a, "CELERY-1")
+    spool = Spool(polling.SPOOL_NAME)
+    spool.put("resolved", {"rows": [[meter.pk, T0.isoformat(), 5.0]], "source": "modbus"})
+    assert dispatch_due_devices() == 0  # no device due, and the backlog is not its business
+    assert len(spool) == 1
+    assert drain_reading_spools() == 1
+    assert len(spool) == 0
+    assert Reading.objects.get(meter=meter).value == 5.0
+    schedule = settings.CELERY_BEAT_SCHEDULE["metering-drain-spools"]
+    assert schedule["task"] == "metering.tasks.drain_reading_spools"
+    assert schedule["schedule"] <= 5  # seconds: readings arrive within seconds of the return
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_concurrent_drains_never_replay_the_same_batch(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
     meter = make_meter(world.tenant_a, "TWICE-1")
