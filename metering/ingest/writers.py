@@ -129,6 +129,8 @@ def _write_rows_sqlite(rows: list[tuple[int, dt.datetime, float, int]], source: 
 
 
 def _advance_last_reading_at(latest_by_meter: dict[int, dt.datetime]) -> None:
+    # A bulk write with no audit row on purpose: last_reading_at is the one unaudited field of an
+    # audited model (telemetry, see metering/signals.py), and the only field written here.
     # Sorted ids: concurrent batches lock meter rows in the same order and cannot deadlock.
     ordered = sorted(latest_by_meter.items())
     if connection.vendor == "postgresql":

@@ -77,13 +77,23 @@ def mosquitto_password_matches(password: str, encoded: str) -> bool:
     return hmac.compare_digest(digest, expected)
 
 
-def can_manage_gateway_tokens(actor: Any, enterprise: Enterprise) -> bool:
-    """An enterprise's admin manages its gateways; platform admins manage any."""
+def manages_gateway_tokens(actor: Any) -> bool:
+    """Whether the role manages gateway tokens at all: enterprise admins (of an enterprise) and
+    platform admins. Staff, officials, experts and gateways only read, within reach."""
     if actor is None or not actor.is_authenticated or not actor.is_active:
         return False
     if actor.is_superuser or actor.role == Role.PLATFORM_ADMIN:
         return True
-    return actor.role == Role.ENTERPRISE_ADMIN and actor.enterprise_id == enterprise.pk
+    return actor.role == Role.ENTERPRISE_ADMIN and actor.enterprise_id is not None
+
+
+def can_manage_gateway_tokens(actor: Any, enterprise: Enterprise) -> bool:
+    """An enterprise's admin manages its gateways; platform admins manage any."""
+    if not manages_gateway_tokens(actor):
+        return False
+    if actor.is_superuser or actor.role == Role.PLATFORM_ADMIN:
+        return True
+    return actor.enterprise_id == enterprise.pk
 
 
 @transaction.atomic

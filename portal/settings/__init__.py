@@ -8,12 +8,14 @@ serves), `test` (what `make test` uses) or `production` (secure by default).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from environs import Env, EnvError
+from marshmallow import ValidationError
 from marshmallow.validate import OneOf, Range
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -33,6 +35,23 @@ except EnvError as exc:  # pragma: no cover - exercised by tests/test_settings.p
     raise ImproperlyConfigured(f"NENGTAN_ENV must be development, test or production: {exc}") from exc
 
 PRODUCTION = NENGTAN_ENV == "production"
+
+
+def _stripped(values: list[str]) -> list[str]:
+    """Entries of a comma-separated list without the spaces around them, empty ones dropped."""
+    return [value.strip() for value in values if value.strip()]
+
+
+def _ip_networks(values: list[str]) -> None:
+    """Each entry an IP address or network, written as gunicorn's --forwarded-allow-ips takes it
+    (no host bits: 172.18.0.0/16, not 172.18.0.1/16), so one value serves both."""
+    for value in _stripped(values):
+        try:
+            ipaddress.ip_network(value)
+        except ValueError as exc:
+            raise ValidationError(
+                f"{value!r} is not an IP address or network (for example 10.0.0.5 or 172.18.0.0/16)."
+            ) from exc
 
 
 def _parse() -> dict:
@@ -60,6 +79,9 @@ def _parse() -> dict:
             # metering.collectors.mqtt.credentials.
             "MQTT_CREDENTIALS_DIR": env.str("MQTT_CREDENTIALS_DIR", ""),
             "REQUIRE_2FA_FOR_OFFICIALS": env.bool("REQUIRE_2FA_FOR_OFFICIALS", False),
+            # The reverse proxies (addresses or networks) whose X-Forwarded-For is believed; from
+            # any other peer the header is ignored (portal.middleware.client_ip).
+            "TRUSTED_PROXIES": env.list("TRUSTED_PROXIES", [], validate=_ip_networks),
             "LOGIN_FAILURE_LIMIT": env.int("LOGIN_FAILURE_LIMIT", 5, validate=Range(min=1, max=100)),
             "LOCKOUT_MINUTES": env.int("LOCKOUT_MINUTES", 15, validate=Range(min=1, max=24 * 60)),
             "SESSION_IDLE_MINUTES": env.int("SESSION_IDLE_MINUTES", 60, validate=Range(min=5, max=24 * 60)),
@@ -128,6 +150,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so it has the last word on every /api/ answer: errors in the one JSON shape.
+    "portal.api.errors.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside everything that reads the database: while it is down, answers are 503 + Retry-After.
@@ -260,6 +284,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "portal.views.auth.lockout_response"
 AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS = ["password", "token", "otp_token"]
+# Lockouts are keyed by the same client address as the audit trail: the peer, or what a trusted
+# proxy reports. Behind the proxy every request's peer is the proxy itself.
+AXES_CLIENT_IP_CALLABLE = "portal.middleware.client_ip"
+TRUSTED_PROXIES: list[str] = _stripped(_values["TRUSTED_PROXIES"])
 
 REQUIRE_2FA_FOR_OFFICIALS: bool = _values["REQUIRE_2FA_FOR_OFFICIALS"]
 OTP_TOTP_ISSUER = "Nengtan 能碳"

@@ -231,8 +231,12 @@ def test_gateway_token_is_shown_once_and_revocable(client, world):
     start = page.index('<code id="plain-token">') + len('<code id="plain-token">')
     plain = page[start : page.index("</code>", start)]
     assert token_sha256(plain) == token.token_sha256
+    # The gateway's MQTT user name is shown with the token, and stays in the list.
+    username = f"{world.tenant_a.credit_code}.{token.pk}"
+    assert f'<code id="issued-mqtt-username">{username}</code>' in page
     again = client.get(reverse("metering:token_list")).content.decode()
     assert plain not in again and token.token_prefix in again
+    assert f'<code class="mqtt-username">{username}</code>' in again
     assert client.post(reverse("metering:token_revoke", args=[token.pk])).status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None

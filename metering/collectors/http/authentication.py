@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_scopes import scopes_disabled
@@ -19,6 +20,8 @@ from rest_framework.request import Request
 
 from metering.models import GatewayToken
 from metering.registry.tokens import token_sha256
+from portal import audit
+from portal.models import Enterprise
 
 # last_used_at is for people ("is this gateway alive?"); writing it on every request would cost
 # a row lock per batch, so it is refreshed at most this often.
@@ -60,13 +63,15 @@ class GatewayTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("令牌格式错误。")) from None
         # The token is what tells us the tenant, so it is looked up before any scope exists.
         with scopes_disabled():
-            token = GatewayToken.objects.filter(token_sha256=token_sha256(plain)).first()
+            token = (GatewayToken.objects.filter(token_sha256=token_sha256(plain))
+                     .select_related("enterprise").first())
         if token is None:
             if scheme == "bearer":
                 return None  # may be another scheme's bearer token; IsAuthenticated answers 401
             raise exceptions.AuthenticationFailed(_("网关令牌无效。"))
         if token.revoked_at is not None:
             raise exceptions.AuthenticationFailed(_("网关令牌已吊销。"))
+        require_enterprise_sends(token.enterprise)
         self._touch(token)
         principal = GatewayPrincipal(
             enterprise_id=token.enterprise_id, token_id=token.pk, token_name=token.name
@@ -79,11 +84,24 @@ class GatewayTokenAuthentication(authentication.BaseAuthentication):
     @staticmethod
     def _touch(token: GatewayToken) -> None:
         now = timezone.now()
-        if token.last_used_at is None or now - token.last_used_at > dt.timedelta(
-            seconds=LAST_USED_RESOLUTION_S
-        ):
+        stale = now - dt.timedelta(seconds=LAST_USED_RESOLUTION_S)
+        if token.last_used_at is None or token.last_used_at < stale:
+            # Audited like any write, and so at most one row per token per LAST_USED_RESOLUTION_S:
+            # the filter is re-checked under the row lock, so concurrent requests write it once.
             with scopes_disabled():  # the token row is already ours: we just authenticated with it
-                GatewayToken.objects.filter(pk=token.pk).update(last_used_at=now)
+                audit.audited_update(
+                    GatewayToken.objects.filter(pk=token.pk).filter(
+                        Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
+                    ),
+                    last_used_at=now,
+                )
+
+
+def require_enterprise_sends(enterprise: Enterprise) -> None:
+    """403 unless the enterprise may send readings (only approved ones do; see Enterprise)."""
+    if not enterprise.may_send_readings:
+        raise exceptions.PermissionDenied(_("该企业未获批准或已停用，不能上传读数。"),
+                                          code="enterprise_not_sending")
 
 
 def principal_enterprise_id(user: Any) -> int | None:

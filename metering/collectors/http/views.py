@@ -23,7 +23,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from metering.collectors.http.authentication import GatewayTokenAuthentication, principal_enterprise_id
+from metering.collectors.http.authentication import (
+    GatewayPrincipal,
+    GatewayTokenAuthentication,
+    principal_enterprise_id,
+    require_enterprise_sends,
+)
 from metering.ingest.quarantine import QUARANTINE_PAYLOAD_BYTES
 from metering.ingest.services import quarantine_message, readings_ingest
 from metering.models import Source
@@ -132,6 +137,10 @@ class ReadingsIngestView(APIView):
         enterprise_id = principal_enterprise_id(request.user)
         if enterprise_id is None:
             raise PermissionDenied(_("只有企业账号或企业网关令牌可以上传读数。"))
+        if not isinstance(request.user, GatewayPrincipal):
+            # A gateway's enterprise is checked with its token; an enterprise user's here.
+            user: Any = request.user
+            require_enterprise_sends(user.enterprise)
         channel = request.path
         # The edge for gateways: the middleware does not know gateway tokens, so the scope is set here.
         with enterprise_scope(enterprise_id):

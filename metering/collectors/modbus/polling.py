@@ -37,6 +37,7 @@ from metering.collectors.modbus.planning import PointSpec, ReadBlock, plan_reads
 from metering.ingest.services import IngestResult, ResolvedReading, readings_ingest_resolved
 from metering.ingest.spool import Spool
 from metering.models import ModbusDevice, ModbusPoint, Quality, Source
+from portal import audit
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ SPOOL_NAME = "modbus"
 CLAIM_MARGIN_S = 10.0
 # last_error is a CharField(500).
 ERROR_TEXT_MAX_CHARS = 500
+POLL_AUDIT_ACTION = "poll"
 
 
 @dataclass
@@ -135,6 +137,8 @@ def modbus_device_claim(*, device_id: int, now: dt.datetime | None = None, force
     conditions = Q(pk=device_id, enabled=True) & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
     if not force:
         conditions &= Q(next_poll_at__lte=now)
+    # Not audited on its own: the claim is released in the same poll's audit row (see
+    # modbus_device_record_poll), and a claim that expires unreleased changes nothing lasting.
     updated = ModbusDevice.objects.filter(conditions).update(
         claimed_until=now + dt.timedelta(seconds=budget), claim_token=token
     )
@@ -227,7 +231,11 @@ def modbus_device_record_poll(*, device: ModbusDevice, claim_token: str, outcome
     else:
         updates["consecutive_failures"] = device.consecutive_failures + 1
     # Counters are incremented from the row we loaded: only the claim holder writes them.
-    ModbusDevice.objects.filter(pk=device.pk, claim_token=claim_token).update(**updates)
+    # One audit row per poll, holding the claim's release and the outcome together: a device on
+    # the default 60 s interval adds 1 440 rows a day, the least that records every state change
+    # it goes through (status, last error, counters), with no separate row for claim and release.
+    claimed = ModbusDevice.objects.filter(pk=device.pk, claim_token=claim_token)
+    audit.audited_update(claimed, action=POLL_AUDIT_ACTION, **updates)
 
 
 def modbus_device_poll(
@@ -268,8 +276,12 @@ def modbus_device_poll(
         outcome.errors.append(f"{exc.__class__.__name__}: {exc}")
     outcome.finished_at = timezone.now()
     if not write:
-        ModbusDevice.objects.filter(pk=device.pk, claim_token=claim_token).update(
-            claimed_until=None, claim_token=""
+        # A trial read stores nothing but releases its claim: that is its one audit row.
+        audit.audited_update(
+            ModbusDevice.objects.filter(pk=device.pk, claim_token=claim_token),
+            action=POLL_AUDIT_ACTION,
+            claimed_until=None,
+            claim_token="",
         )
         return outcome
     try:

@@ -9,7 +9,8 @@ Default contract (kept exactly as documented in the README)
 
 The credit code in the topic names the tenant. The broker enforces it: the portal writes
 Mosquitto's password and ACL files (``manage.py mqtt_credentials``) so a gateway logged in as
-``<credit code>`` may publish only under ``nengtan/<credit code>/#``. The consumer therefore
+``<credit code>.<token id>`` (one account per gateway token) may publish only under
+``nengtan/<credit code>/#``. The consumer therefore
 trusts the prefix to say whose readings these are, and still only accepts meters of that
 enterprise (publishing ``nengtan/<A>/<B's meter>`` is an unknown meter of A).
 

@@ -1,19 +1,24 @@
 """Broker-side tenancy: the Mosquitto password file and ACL the portal writes.
 
-Each enterprise's gateway logs in with username = its credit code and password = its newest
-active GatewayToken (the token's `mosquitto_password_hash` goes into the password file; the
-plain token is never stored). The ACL lets it WRITE only under ``nengtan/<its credit code>/#``.
-The ingest consumer's account may READ ``nengtan/#``. An enterprise without an active token gets
-no line and therefore cannot connect (allow_anonymous false): tenancy fails closed at the broker.
+Every active GatewayToken is its own broker account: username `<credit code>.<token id>`
+(`GatewayToken.mqtt_username`), password the plain token (its `mosquitto_password_hash` goes into
+the password file; the plain token is never stored). The ACL lets each account WRITE only under
+``nengtan/<its enterprise's credit code>/#``, so two gateways of one enterprise publish under the
+same prefix and revoking one token shuts out that gateway alone. The ingest consumer's account
+may READ ``nengtan/#``. A revoked token, or any token of an enterprise that may not send readings
+(`Enterprise.may_send_readings`: anything but approved), gets no line and therefore cannot connect
+(allow_anonymous false): tenancy fails closed at the broker.
 
 Files are written atomically (temporary file in the same directory, fsync, rename) with mode
 0640, so a broker reloading on SIGHUP never reads half a file.
 
 Keeping the broker current: with MQTT_CREDENTIALS_DIR set, every creation or revocation of a
-gateway token (metering.registry.tokens sends `gateway_tokens_changed` after commit) queues the Celery task
-`refresh_broker_credentials`, which rewrites both files there; beat also runs it hourly. Mosquitto
-reads them again on SIGHUP: deploy/mosquitto/run-broker.sh, the compose service's command, sends
-it when their content changes.
+gateway token (metering.registry.tokens sends `gateway_tokens_changed` after commit) and every
+save of an enterprise's status (a post_save receiver, after commit) queues the Celery task
+`refresh_broker_credentials`, which rewrites both files there; beat also runs it hourly, which
+bounds how long any change the signals miss (a queryset `.update()`, a lost task) takes to reach
+the broker. Mosquitto reads them again on SIGHUP: deploy/mosquitto/run-broker.sh, the compose
+service's command, sends it when their content changes.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from django.conf import settings
+from django.db import transaction
 from django_scopes import scopes_disabled
 
 from metering.collectors.mqtt.contract import TOPIC_ROOT
@@ -52,7 +58,7 @@ class BrokerAccount:
 
 
 def gateway_accounts() -> list[BrokerAccount]:
-    """One account per enterprise with an active gateway token: its newest one."""
+    """One account per active gateway token of every enterprise that may send readings."""
     from metering.models import GatewayToken
 
     # Writing the broker's credential files is a platform job that covers every tenant at once;
@@ -61,15 +67,13 @@ def gateway_accounts() -> list[BrokerAccount]:
         tokens = (GatewayToken.objects.filter(revoked_at__isnull=True)
                   .exclude(mosquitto_password_hash="")
                   .select_related("enterprise")
-                  .order_by("enterprise__credit_code", "-created_at", "-id"))
-        accounts: dict[str, BrokerAccount] = {}
-        for token in tokens:
-            code = token.enterprise.credit_code
-            if code in accounts:
-                continue  # an older token of the same enterprise
-            accounts[code] = BrokerAccount(username=code, password_hash=token.mosquitto_password_hash,
-                                           write_prefix=f"{TOPIC_ROOT}/{code}/#")
-    return list(accounts.values())
+                  .order_by("enterprise__credit_code", "id"))
+        return [
+            BrokerAccount(username=token.mqtt_username, password_hash=token.mosquitto_password_hash,
+                          write_prefix=f"{TOPIC_ROOT}/{token.enterprise.credit_code}/#")
+            for token in tokens
+            if token.enterprise.may_send_readings
+        ]
 
 
 def consumer_account(username: str, password: str) -> BrokerAccount:
@@ -135,7 +139,7 @@ def broker_credentials_write(*, out_dir: Path, consumer_username: str, consumer_
     gateways = gateway_accounts()
     consumer = consumer_account(consumer_username, consumer_password)
     if any(account.username == consumer.username for account in gateways):
-        raise ValueError("the consumer's username must not be an enterprise credit code")
+        raise ValueError("the consumer's username must not be a gateway's account name")
     accounts = [consumer, *gateways]
     password_file = out_dir / PASSWORD_FILE_NAME
     acl_file = out_dir / ACL_FILE_NAME
@@ -189,6 +193,20 @@ def queue_broker_credentials_refresh(sender: Any = None, **kwargs: Any) -> None:
         # The class only: a broker URL in the message could carry its password.
         logger.warning("could not queue the broker credentials refresh (%s); beat refreshes within an hour",
                        exc.__class__.__name__)
+
+
+def queue_refresh_after_enterprise_change(sender: Any, instance: Any, created: bool = False,
+                                          update_fields: Any = None, **kwargs: Any) -> None:
+    """Receiver of Enterprise post_save / post_delete: its status decides whether its gateways have
+    broker accounts (approve, reject, suspend, reactivate), so the files follow it after commit.
+
+    A new enterprise has no tokens yet, and a save naming only other fields changes no account.
+    """
+    if settings.MQTT_CREDENTIALS_DIR is None or created:
+        return
+    if update_fields is not None and not {"status", "credit_code"} & set(update_fields):
+        return
+    transaction.on_commit(queue_broker_credentials_refresh)
 
 
 def mosquitto_conf_snippet(out_dir: Path) -> str:

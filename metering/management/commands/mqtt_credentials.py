@@ -21,7 +21,8 @@ from metering.collectors.mqtt.credentials import (
 
 
 class Command(BaseCommand):
-    help = ("Write the Mosquitto password file and ACL: each gateway may publish only under "
+    help = ("Write the Mosquitto password file and ACL: one account <credit code>.<token id> per active "
+            "gateway token of an approved enterprise, each allowed to publish only under "
             "nengtan/<credit code>/#.")
 
     def add_arguments(self, parser: CommandParser) -> None:

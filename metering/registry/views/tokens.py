@@ -45,7 +45,8 @@ def token_list(request: HttpRequest) -> HttpResponse:
             )
             issued = {"token": token, "plain": plain}
             form = GatewayTokenForm()
-    tokens = GatewayToken.objects.filter(enterprise=enterprise).order_by("-created_at")
+    tokens = (GatewayToken.objects.filter(enterprise=enterprise).select_related("enterprise")
+              .order_by("-created_at"))
     response = render(
         request,
         "metering/token_list.html",
