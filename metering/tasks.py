@@ -51,12 +51,11 @@ def dispatch_due_devices() -> int:
     """Claim every due Modbus device and send one `poll_device` task per device.
 
     A SystemTask on purpose: it looks across all tenants for due devices and hands each poll to a
-    TenantTask that runs in the device's enterprise scope. It also drains readings spooled while
-    the database was down, at the start of each cycle.
+    TenantTask that runs in the device's enterprise scope. Spooled readings are drained by
+    `drain_reading_spools`, apart, so a long backlog never delays a poll.
     """
-    from metering.collectors.modbus.polling import modbus_device_claim, modbus_devices_due, modbus_spool_drain
+    from metering.collectors.modbus.polling import modbus_device_claim, modbus_devices_due
 
-    modbus_spool_drain()
     sent = 0
     for device_id, enterprise_id in modbus_devices_due(limit=MODBUS_DISPATCH_BATCH):
         token = modbus_device_claim(device_id=device_id)
@@ -77,3 +76,14 @@ def poll_device(*, device_id: int, enterprise_id: int, claim_token: str) -> bool
     from metering.collectors.modbus.polling import modbus_device_poll
 
     return modbus_device_poll(device_id=device_id, claim_token=claim_token).ok
+
+
+# A drain pass is bounded (metering.ingest.spool.DRAIN_BATCHES_PER_PASS) and beat sends the next one
+# seconds later; a failed pass keeps its batches in the spool, so Celery must not retry it.
+@shared_task(base=SystemTask, name="metering.tasks.drain_reading_spools", ignore_result=True, max_retries=0)
+def drain_reading_spools() -> int:
+    """One bounded pass over this node's readings spools (SystemTask: a spool holds batches of every
+    tenant; the ingest services scope what they read to each batch's enterprise)."""
+    from metering.ingest.spool import drain_spools
+
+    return drain_spools()

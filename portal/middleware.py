@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -19,6 +20,7 @@ from portal import audit
 from portal.access import lacks_second_factor, reach_scope
 from portal.api.errors import is_api_request, json_error
 from portal.models import AuditEntry
+from portal.outage import database_unavailable_response, is_database_unavailable
 
 # More of our own proxies in a row than any deployment chains; bounds the walk along the header.
 MAX_TRUSTED_PROXY_HOPS = 10
@@ -109,7 +111,13 @@ class ReachMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if (user is None or not user.is_authenticated) and request.path.startswith("/api/"):
-            token_user = _api_token_user(request)
+            try:
+                token_user = _api_token_user(request)
+            except DatabaseError as exc:
+                # The token cannot be checked: an outage, answered as one (503), not a 500.
+                if not is_database_unavailable(exc):
+                    raise
+                return database_unavailable_response(request)
             if token_user is not None:
                 user = token_user
                 audit.set_actor(token_user)

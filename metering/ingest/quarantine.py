@@ -12,8 +12,11 @@ from django_scopes import scopes_disabled
 
 from metering.models import QuarantinedMessage
 
-# How much of a quarantined payload is kept; size and sha256 are always of the whole input.
-QUARANTINE_PAYLOAD_BYTES = 64 * 1024
+# How much of a quarantined input is kept: the largest message any collector accepts (HTTP
+# ingest's MAX_BATCH_BYTES, 4 MiB; the MQTT contract's MAX_MESSAGE_BYTES, 1 MiB; a test holds them
+# to it), so every refused message can be read and replayed whole. Only an oversized input, refused
+# for its size, keeps just its first QUARANTINE_PAYLOAD_BYTES; size and sha256 are always of the whole.
+QUARANTINE_PAYLOAD_BYTES = 4 * 1024 * 1024
 # Rejected items of one batch kept as one quarantine row each; beyond this the rest share one row,
 # so a batch of 50 000 garbage items writes 1 001 rows, not 50 000.
 QUARANTINE_ITEMS_PER_BATCH = 1000
@@ -51,7 +54,9 @@ def _quarantine_row(
         channel=channel[:255],
         item_index=item_index,
         reason=reason[:500],
-        payload=bytes(payload[:QUARANTINE_PAYLOAD_BYTES]),
+        # Rejected items re-encoded from an accepted message are bounded by it and kept whole; an
+        # outside input (quarantine_message) is cut to QUARANTINE_PAYLOAD_BYTES by its caller.
+        payload=bytes(payload),
         payload_size=payload_size if payload_size is not None else len(payload),
         payload_sha256=payload_sha256 or hashlib.sha256(payload).hexdigest(),
     )

@@ -7,8 +7,9 @@ INTERFACE (fixed; other modules code against it):
         "value": <number>} as they arrived (untrusted). Validates each item (known active meter of THAT
         enterprise, finite number, timestamp with offset, not in the far future), writes the valid ones in
         bulk, idempotent on (meter, ts), and returns per-item results. Rejected items are also quarantined
-        with their reason (never silently dropped). Raises only when the database itself is unavailable
-        (django.db.OperationalError / InterfaceError) — callers then spool the whole batch.
+        with their reason (never silently dropped). Raises when the batch could not be written, whatever
+        the exception (the database down, a read-only standby after failover, a schema mid-deploy):
+        nothing of it was stored, and callers keep the whole batch (spool, or 503 for HTTP).
 
     readings_ingest_resolved(*, rows, source) -> IngestResult
         For collectors that already hold meter ids (Modbus): rows are ResolvedReading(meter_id, ts, value,
@@ -35,17 +36,18 @@ Per-item errors are short, stable English strings (machine clients match on them
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from metering.ingest.codes import _meter_codes
-from metering.ingest.quarantine import _jsonable, _quarantine_items, _quarantine_row
+from metering.ingest.quarantine import QUARANTINE_PAYLOAD_BYTES, _jsonable, _quarantine_items, _quarantine_row
 from metering.ingest.writers import _write_rows
 from metering.models import Meter, Quality, Source
 
@@ -330,13 +332,18 @@ def quarantine_message(
 
     `payload_size` / `payload_sha256` describe the whole input when the caller holds only part of
     it (an oversized HTTP body is not read to the end); by default they are computed from `payload`.
+    The first QUARANTINE_PAYLOAD_BYTES are kept: every input a collector accepts, whole.
     """
+    if payload_size is None:
+        payload_size = len(payload)
+    if payload_sha256 is None:
+        payload_sha256 = hashlib.sha256(payload).hexdigest()
     with _database_errors_reset_connection():
         _quarantine_row(
             enterprise_id=enterprise_id,
             source=source,
             channel=channel,
-            payload=payload,
+            payload=payload[:QUARANTINE_PAYLOAD_BYTES],
             reason=reason,
             item_index=item_index,
             payload_size=payload_size,
@@ -365,17 +372,18 @@ def _resolved_as_json(row: Any) -> Any:
 
 
 class _database_errors_reset_connection:
-    """On a lost database, drop the broken connection so the next attempt reconnects.
+    """On a database error, drop the connection so the next attempt reconnects.
 
     Long-running collectors keep one Django connection; after the server went away it stays
-    unusable until closed. Inside an outer transaction the connection is the caller's to manage.
+    unusable until closed, and after a failover it may still reach the old primary, now a read-only
+    standby that refuses every write. Inside an outer transaction the connection is the caller's.
     """
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
-        if exc_type is not None and issubclass(exc_type, OperationalError | InterfaceError):
+        if exc_type is not None and issubclass(exc_type, DatabaseError):
             if not connection.in_atomic_block:
                 try:
                     connection.close()
@@ -385,5 +393,9 @@ class _database_errors_reset_connection:
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
-    """True for the errors that mean 'spool and retry later', not 'this input is bad'."""
-    return isinstance(exc, OperationalError | InterfaceError)
+    """True when the database is away or refuses work for now (see portal.outage).
+
+    Only for what to log: a collector keeps a batch whatever the write failed with."""
+    from portal.outage import is_database_unavailable as database_unavailable
+
+    return database_unavailable(exc)

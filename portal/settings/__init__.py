@@ -66,8 +66,11 @@ def _parse() -> dict:
                 "ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
             ),
             "CSRF_TRUSTED_ORIGINS": env.list("CSRF_TRUSTED_ORIGINS", []),
+            # Persistent connections are checked before each request reuses them: after the
+            # database restarted, the first request must reconnect, not fail on a dead socket.
             "DATABASE": env.dj_db_url(
-                "DATABASE_URL", f"sqlite:///{VAR_DIR / 'nengtan.sqlite3'}", conn_max_age=60
+                "DATABASE_URL", f"sqlite:///{VAR_DIR / 'nengtan.sqlite3'}", conn_max_age=60,
+                conn_health_checks=True,
             ),
             "REDIS_URL": env.str("REDIS_URL", ""),
             "MQTT_URL": env.str("MQTT_URL", ""),
@@ -151,6 +154,8 @@ MIDDLEWARE = [
     "portal.api.errors.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything that reads the database: while it is down, answers are 503 + Retry-After.
+    "portal.outage.DatabaseOutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -328,6 +333,15 @@ CELERY_BEAT_SCHEDULE["metering-dispatch-modbus"] = {
     "schedule": MODBUS_DISPATCH_INTERVAL_S,
     # A run that waited longer than its interval is superseded by the next one.
     "options": {"expires": MODBUS_DISPATCH_INTERVAL_S},
+}
+# Readings spooled while the database refused them are replayed this often, apart from the
+# dispatch of polls: they start to arrive within seconds of the database's return.
+SPOOL_DRAIN_INTERVAL_S = 2.0
+CELERY_BEAT_SCHEDULE["metering-drain-spools"] = {
+    "task": "metering.tasks.drain_reading_spools",
+    "schedule": SPOOL_DRAIN_INTERVAL_S,
+    # A pass that waited longer than its interval is superseded by the next one.
+    "options": {"expires": SPOOL_DRAIN_INTERVAL_S},
 }
 # Monthly reading partitions are created ahead of time (and back-dated rows moved out of the
 # default partition) once a day.

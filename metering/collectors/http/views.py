@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
+from django.db import DatabaseError
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,17 +31,19 @@ from metering.collectors.http.authentication import (
     require_enterprise_sends,
 )
 from metering.ingest.quarantine import QUARANTINE_PAYLOAD_BYTES
-from metering.ingest.services import is_database_unavailable, quarantine_message, readings_ingest
+from metering.ingest.services import quarantine_message, readings_ingest
 from metering.models import Source
 from portal.access import enterprise_scope
 from portal.api.errors import error_body
+from portal.outage import DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE_CODE, is_database_unavailable
+
+logger = logging.getLogger(__name__)
 
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_BATCH_READINGS = 50_000
 READ_CHUNK_BYTES = 256 * 1024
 # An oversized body is read on (only to hash it for the quarantine entry) up to this much.
 OVERSIZED_HASH_LIMIT_BYTES = 64 * 1024 * 1024
-DATABASE_RETRY_AFTER_S = 30
 
 
 class _BadBody(Exception):
@@ -98,6 +103,10 @@ def _parse_batch(body: bytes) -> list[Any]:
         raise _BadBody(
             400, "invalid_json", _("请求体 JSON 嵌套过深。"), "invalid JSON: nested too deeply"
         ) from None
+    except ValueError as exc:  # valid JSON Python refuses: an integer of more than 4 300 digits
+        raise _BadBody(
+            400, "invalid_json", _("请求体 JSON 中的数字过长，无法解析。"), f"invalid JSON: {exc}"
+        ) from None
     if not isinstance(document, dict) or not isinstance(document.get("readings"), list):
         raise _BadBody(
             400,
@@ -123,6 +132,9 @@ class ReadingsIngestView(APIView):
     authentication_classes = [GatewayTokenAuthentication, TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes: list = []
+    # JSON only: the browsable renderer needs parsers to draw its form and crashed on a browser's
+    # `Accept: text/html` after the readings were already stored.
+    renderer_classes = [JSONRenderer]
     throttle_classes: list = []
 
     def post(self, request: Request) -> Response:
@@ -161,11 +173,13 @@ class ReadingsIngestView(APIView):
                     payload_sha256=oversized_sha256,
                 )
                 return Response(error_body(bad.status_code, bad.code, bad.message), status=bad.status_code)
-            except Exception as exc:
-                if not is_database_unavailable(exc):
-                    raise
+            except DatabaseError as exc:
+                # Whatever the database said (down, a read-only standby after failover, a schema
+                # mid-deploy), nothing of the batch was stored: the gateway keeps it and resends.
+                logger.warning("HTTP ingest of enterprise %s not stored, answering 503: %s%s", enterprise_id,
+                               exc.__class__.__name__, "" if is_database_unavailable(exc) else f": {exc}")
                 return Response(
-                    error_body(503, "database_unavailable", _("数据库暂时不可用，请稍后重传本批读数。")),
+                    error_body(503, DATABASE_UNAVAILABLE_CODE, _("数据库暂时不可用，请稍后重传本批读数。")),
                     status=status.HTTP_503_SERVICE_UNAVAILABLE,
                     headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
                 )

@@ -2,13 +2,16 @@
 
 Flow (Celery beat or `run_collectors`):
 
-1. `modbus_spool_drain()` replays readings kept while the database was down;
-2. `modbus_devices_due()` lists enabled devices whose `next_poll_at` has come;
-3. `modbus_device_claim()` takes each with a conditional UPDATE, so two workers never poll
+1. `modbus_devices_due()` lists enabled devices whose `next_poll_at` has come;
+2. `modbus_device_claim()` takes each with a conditional UPDATE, so two workers never poll
    one device at once;
-4. `modbus_device_poll()` (inside the device's enterprise scope) reads the registers, writes
-   readings through the one ingest service (spooling them if the database is down), records
-   the device state and releases the claim.
+3. `modbus_device_poll()` (inside the device's enterprise scope) reads the registers, writes
+   readings through the one ingest service (spooling them if that write fails, whatever the
+   reason), records the device state and releases the claim.
+
+Spooled readings are replayed apart from this dispatch (`modbus_spool_drain()`, or the spool
+drains of `run_collectors` and the Celery task `drain_reading_spools`), so devices keep being
+polled while a long backlog drains.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -35,6 +38,7 @@ from metering.ingest.services import IngestResult, ResolvedReading, readings_ing
 from metering.ingest.spool import Spool
 from metering.models import ModbusDevice, ModbusPoint, Quality, Source
 from portal import audit
+from portal.models import Enterprise
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +82,15 @@ class PollOutcome:
 
 
 def modbus_devices_due(*, now: dt.datetime | None = None, limit: int | None = None) -> list[tuple[int, int]]:
-    """(device id, enterprise id) of enabled devices due for a poll and not claimed by anyone.
+    """(device id, enterprise id) of enabled devices due for a poll and not claimed by anyone,
+    of enterprises that may send readings (a suspended one's devices are not polled).
 
     Called by dispatchers with scopes disabled: they work across tenants on purpose.
     """
     now = now or timezone.now()
     queryset = (
         ModbusDevice.objects.filter(enabled=True, next_poll_at__lte=now)
+        .filter(Enterprise.sending_filter("enterprise__"))
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .order_by("next_poll_at", "pk")
         .values_list("pk", "enterprise_id")
@@ -182,13 +188,16 @@ def _read_points(connection: DeviceConnection, blocks: list[ReadBlock], outcome:
 
 
 def _write_readings(rows: list[ResolvedReading], outcome: PollOutcome) -> None:
-    """Write through the one ingest service; keep the rows in the spool if the database is down."""
+    """Write through the one ingest service; keep the rows in the spool if that write fails."""
     if not rows:
         return
     try:
         result: IngestResult = readings_ingest_resolved(rows=rows, source=Source.MODBUS.value)
-    except (OperationalError, InterfaceError) as exc:
-        logger.warning("database unavailable, spooling %d modbus readings: %s", len(rows), exc)
+    except Exception as exc:
+        # Whatever the write failed with (the database down, a read-only standby, a bug), the values
+        # read from the device are kept: the spool replays them and they arrive once it takes them.
+        logger.warning("modbus readings not stored, spooling %d: %s: %s", len(rows), exc.__class__.__name__,
+                       exc)
         spool = Spool(SPOOL_NAME)
         try:
             spool.put("resolved", {"rows": rows, "source": Source.MODBUS.value})
@@ -280,14 +289,15 @@ def modbus_device_poll(
         return outcome
     try:
         modbus_device_record_poll(device=device, claim_token=claim_token, outcome=outcome)
-    except (OperationalError, InterfaceError) as exc:
-        # The database is down: the readings are in the spool and the claim expires by itself.
+    except DatabaseError as exc:
+        # The database is down or refuses writes: the readings are in the spool and the claim
+        # expires by itself.
         logger.warning("could not record poll state of device %s: %s", device_id, exc)
     return outcome
 
 
 def modbus_spool_drain() -> int:
-    """Replay readings spooled while the database was down. Returns the batches drained."""
+    """One bounded pass over the Modbus spool (see metering.ingest.spool). Returns the batches drained."""
     spool = Spool(SPOOL_NAME)
     try:
         drained = spool.drain() if len(spool) else 0

@@ -18,10 +18,12 @@ Delivery guarantees
   message, so a quarantined item keeps its own topic as channel and its index in its message.
   The broker is told (MQTT v5 Receive Maximum) to keep at most ``batch_max_messages``
   unacknowledged messages in flight, which is also the consumer's back-pressure.
-- Database down: the batch's items go to ``Spool("mqtt")`` (fsync'd) and THEN are acknowledged;
-  the spool is drained every ``spool_drain_interval_s``. A message that needs the database just
-  to be understood (unknown credit code not in the cache, quarantine write) stays unacknowledged
-  in memory and is retried; if the process dies meanwhile, the broker redelivers it.
+- A batch that cannot be written, whatever the exception (the database down, a read-only standby
+  after failover, a schema mid-deploy): its items go to ``Spool("mqtt")`` (fsync'd) and THEN are
+  acknowledged; the spool is looked at every ``spool_drain_interval_s`` and drained in bounded
+  passes. A message that needs the database just to be understood (unknown credit code not in
+  the cache, quarantine write) stays unacknowledged in memory and is retried; if the process dies
+  meanwhile, the broker redelivers it.
 
 - Acks only for the connection a message came on: a packet id (mid) is unique only among the
   unacknowledged messages of one connection. After a reconnect the broker resends what was not
@@ -54,7 +56,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django_scopes import scopes_disabled
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -82,7 +84,9 @@ INGEST_WORKERS = 2
 # How long the broker keeps this consumer's session (subscription + unacknowledged and queued
 # messages) while it is disconnected: a week covers a long outage or a redeploy.
 SESSION_EXPIRY_S = 7 * 24 * 3600
-SPOOL_DRAIN_INTERVAL_S = 30.0
+# How often the spool is looked at (a local count) and, when it holds batches, drained: readings
+# spooled during an outage start to arrive at most this long after the database returns.
+SPOOL_DRAIN_INTERVAL_S = 2.0
 # Credit code → enterprise and mapping lookups are cached; a new enterprise or mapping is seen
 # within this time without restarting the consumer.
 LOOKUP_CACHE_TTL_S = 60.0
@@ -93,7 +97,6 @@ KEEPALIVE_S = 30
 RECONNECT_MIN_DELAY_S = 1
 RECONNECT_MAX_DELAY_S = 30
 CONNECT_TIMEOUT_S = 30.0
-DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
 def default_client_id() -> str:
@@ -289,7 +292,7 @@ class MqttConsumer:
         for message in messages:
             try:
                 prepared = self._prepare(message)
-            except DATABASE_ERRORS as exc:
+            except DatabaseError as exc:
                 self._database_lost(exc)
                 self._held.append(message)
                 self._retry_held_at = time.monotonic() + HELD_RETRY_INTERVAL_S
@@ -386,7 +389,8 @@ class MqttConsumer:
             with transaction.atomic():
                 results = [result for enterprise_id, entries in groups.items()
                            for result in self._ingest_enterprise(enterprise_id, entries)]
-        except DATABASE_ERRORS as exc:
+        except Exception as exc:
+            # Nothing of the batch was committed: keep all of it, whatever the write failed with.
             self._database_lost(exc)
             self._spool_pending(pending)
             return
@@ -429,7 +433,7 @@ class MqttConsumer:
                                 "channel": entry.message.topic, "item_indexes": entry.indexes})
             with self._stats_lock:
                 self.stats.spooled_batches += 1
-        logger.warning("database unavailable: spooled %d messages' readings durably; acknowledging them",
+        logger.warning("batch not stored: spooled %d messages' readings durably; acknowledging them",
                        len(pending))
 
     def _ack(self, messages: list[mqtt.MQTTMessage]) -> None:
@@ -548,7 +552,7 @@ class MqttConsumer:
             return
         try:
             drained = spool.drain()
-        except DATABASE_ERRORS as exc:
+        except DatabaseError as exc:
             self._database_lost(exc)
             return
         self.stats.drained_batches += drained
@@ -556,8 +560,14 @@ class MqttConsumer:
             logger.info("drained %d spooled batches (%d still waiting)", drained, len(spool))
 
     def _database_lost(self, exc: Exception) -> None:
-        logger.warning("database unavailable: %s", exc.__class__.__name__)
-        # A broken connection is not reusable; the next query opens a new one.
+        from metering.ingest.services import is_database_unavailable
+
+        if is_database_unavailable(exc):
+            logger.warning("database unavailable: %s", exc.__class__.__name__)
+        else:
+            logger.error("batch not stored: %s: %s", exc.__class__.__name__, exc)
+        # A broken connection is not reusable, and after a failover it may still reach the old
+        # primary, now read-only: the next query opens a new one.
         connection.close()
 
     # -- paho ------------------------------------------------------------------------------------

@@ -127,6 +127,10 @@ def decode_payload(payload: bytes) -> dict[str, Any]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ContractError(f"消息不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列，{exc.msg}") from exc
+    except ValueError as exc:  # valid JSON Python refuses: an integer of more than 4 300 digits
+        raise ContractError(f"消息不是有效的 JSON：数字过长（{exc}）") from exc
+    except RecursionError as exc:
+        raise ContractError("消息不是有效的 JSON：嵌套过深") from exc
     if not isinstance(document, dict):
         raise ContractError(f"消息必须是 JSON 对象，收到的是 {type(document).__name__}")
     return document
