@@ -11,6 +11,9 @@ ENTERPRISE_PAGES = (
     "portal:enterprise_edit",
     "portal:enterprise_approve",
     "portal:enterprise_reject",
+    "portal:enterprise_resubmit",
+    "portal:enterprise_suspend",
+    "portal:enterprise_reactivate",
     "portal:enterprise_users",
 )
 
