@@ -1,4 +1,7 @@
-"""Portal pages. Views stay thin: reads through access helpers and selectors, writes through services."""
+"""Portal pages. Views stay thin: reads through access helpers and selectors, writes through services.
+
+Pages that only read answer 405 to anything but GET and HEAD (`require_safe`), so a POST can
+only reach the views that mean to write."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal import selectors, services
 from portal.access import (
@@ -53,6 +56,7 @@ UTF8_BOM = "\ufeff"
 # --- home ------------------------------------------------------------------------------------
 
 @login_required
+@require_safe
 def home(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     context: dict[str, Any] = {"role": user.role}
@@ -99,6 +103,7 @@ def register(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/register.html", {"form": form})
 
 
+@require_safe
 def register_done(request: HttpRequest) -> HttpResponse:
     done = request.session.pop(REGISTRATION_SESSION_KEY, None)
     if done is None:
@@ -110,6 +115,7 @@ def register_done(request: HttpRequest) -> HttpResponse:
 # --- enterprises -----------------------------------------------------------------------------
 
 @login_required
+@require_safe
 def enterprise_list(request: AuthenticatedRequest) -> HttpResponse:
     enterprises = visible_enterprises(request.user).order_by("name")
     status = request.GET.get("status", "")
@@ -126,6 +132,7 @@ def enterprise_list(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def enterprise_detail(request: AuthenticatedRequest, enterprise_id: int) -> HttpResponse:
     enterprise = get_enterprise_for_user(request.user, enterprise_id)
     return render(request, "portal/enterprise_detail.html", {
@@ -303,6 +310,7 @@ def enterprise_users(request: AuthenticatedRequest, enterprise_id: int) -> HttpR
 # --- account ---------------------------------------------------------------------------------
 
 @login_required
+@require_safe
 def account(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "portal/account.html", {
         "organization": request.user.organization,
@@ -319,6 +327,7 @@ def _platform_admin_or_404(request: HttpRequest) -> None:
 
 
 @login_required
+@require_safe
 def audit_list(request: AuthenticatedRequest) -> HttpResponse:
     _platform_admin_or_404(request)
     form = AuditSearchForm(request.GET or None)
@@ -366,6 +375,7 @@ def _audit_csv_rows(entries: Any) -> Iterator[str]:
 
 
 @login_required
+@require_safe
 def audit_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     _platform_admin_or_404(request)
     form = AuditSearchForm(request.GET or None)
