@@ -14,11 +14,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SPOOL_DIR=/data/spool
 
 # WeasyPrint's libraries (libharfbuzz-subset0 makes Chinese font subsetting fast), Chinese
-# fonts for PDFs, gettext to compile translations.
+# fonts for PDFs, gettext to compile translations, and PostgreSQL's client tools (bookworm's
+# are version 15, the server's) for `manage.py backup` / `restore` (pg_dump, pg_restore).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libffi-dev \
-      fonts-noto-cjk gettext \
+      fonts-noto-cjk gettext postgresql-client \
  && rm -rf /var/lib/apt/lists/*
 
 # /data holds uploads and the readings spool. /mosquitto/auth receives the broker's password

@@ -18,10 +18,11 @@ run:  ## install what is missing, migrate, seed demo data, serve at http://127.0
 test:  ## install what is missing, start PostgreSQL/Redis/Mosquitto, run pytest (PYTEST_ARGS=...)
 	scripts/test.sh $(PYTEST_ARGS)
 
-lint:  ## ruff and mypy
+lint:  ## ruff, mypy and import-linter
 	scripts/setup.sh run
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy $(LINT_PATHS)
+	$(VENV)/bin/lint-imports
 
 bench:  ## run bench/run.py against the local services
 	scripts/bench.sh

@@ -159,7 +159,7 @@ def prepare(*, fresh: bool = True) -> dict[str, Any]:
     from django_scopes import scopes_disabled
 
     from metering.models import EnergyType, Meter
-    from metering.tokens import gateway_token_create
+    from metering.registry.tokens import gateway_token_create
     from portal.credit_code import make_credit_code
     from portal.models import Enterprise, Region, Role, User
 

@@ -11,8 +11,6 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from metering import services
-from metering.forms import MeterAdminForm, ModbusPointFormSet, payload_preview
 from metering.models import (
     GatewayToken,
     Meter,
@@ -22,6 +20,8 @@ from metering.models import (
     QuarantinedMessage,
     SiteNode,
 )
+from metering.registry import services
+from metering.registry.forms import MeterAdminForm, ModbusPointFormSet, payload_preview
 from portal.admin_site import ReachModelAdmin, ReadOnlyAdminMixin, admin_site
 from portal.models import Role
 

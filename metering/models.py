@@ -241,6 +241,12 @@ class GatewayToken(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.token_prefix}…)"
 
+    @property
+    def mqtt_username(self) -> str:
+        """The gateway's own broker account, `<credit code>.<token id>`: one account per token, so
+        revoking one token shuts out that gateway alone. Its password is the token itself."""
+        return f"{self.enterprise.credit_code}.{self.pk}"
+
 
 class ModbusDevice(models.Model):
     """A Modbus device (or gateway) polled by the collector, with its live state."""

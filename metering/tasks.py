@@ -17,7 +17,7 @@ from portal.celery import SystemTask, TenantTask
 )
 def ensure_reading_partitions() -> list[str]:
     """Create next months' reading partitions (SystemTask: the readings table spans all tenants)."""
-    from metering.storage import ensure_partitions
+    from metering.storage.partitions import ensure_partitions
 
     return ensure_partitions()
 
@@ -33,7 +33,7 @@ def ensure_reading_partitions() -> list[str]:
 )
 def refresh_broker_credentials() -> int | None:
     """Rewrite Mosquitto's password file and ACL (SystemTask: one file covers every tenant)."""
-    from metering.mqtt.credentials import broker_credentials_refresh
+    from metering.collectors.mqtt.credentials import broker_credentials_refresh
 
     written = broker_credentials_refresh()
     return None if written is None else written.gateway_accounts
@@ -51,12 +51,11 @@ def dispatch_due_devices() -> int:
     """Claim every due Modbus device and send one `poll_device` task per device.
 
     A SystemTask on purpose: it looks across all tenants for due devices and hands each poll to a
-    TenantTask that runs in the device's enterprise scope. It also drains readings spooled while
-    the database was down, at the start of each cycle.
+    TenantTask that runs in the device's enterprise scope. Spooled readings are drained by
+    `drain_reading_spools`, apart, so a long backlog never delays a poll.
     """
-    from metering.modbus.polling import modbus_device_claim, modbus_devices_due, modbus_spool_drain
+    from metering.collectors.modbus.polling import modbus_device_claim, modbus_devices_due
 
-    modbus_spool_drain()
     sent = 0
     for device_id, enterprise_id in modbus_devices_due(limit=MODBUS_DISPATCH_BATCH):
         token = modbus_device_claim(device_id=device_id)
@@ -74,6 +73,17 @@ def dispatch_due_devices() -> int:
 )
 def poll_device(*, device_id: int, enterprise_id: int, claim_token: str) -> bool:
     """Poll one claimed Modbus device (TenantTask: runs inside `enterprise_id`'s scope)."""
-    from metering.modbus.polling import modbus_device_poll
+    from metering.collectors.modbus.polling import modbus_device_poll
 
     return modbus_device_poll(device_id=device_id, claim_token=claim_token).ok
+
+
+# A drain pass is bounded (metering.ingest.spool.DRAIN_BATCHES_PER_PASS) and beat sends the next one
+# seconds later; a failed pass keeps its batches in the spool, so Celery must not retry it.
+@shared_task(base=SystemTask, name="metering.tasks.drain_reading_spools", ignore_result=True, max_retries=0)
+def drain_reading_spools() -> int:
+    """One bounded pass over this node's readings spools (SystemTask: a spool holds batches of every
+    tenant; the ingest services scope what they read to each batch's enterprise)."""
+    from metering.ingest.spool import drain_spools
+
+    return drain_spools()

@@ -22,6 +22,10 @@ write view that forgets its role check still finds nothing in their write reach.
 do write, deciding registrations and an enterprise's suspension (later, review actions), goes
 through services of its own, each guarded by a predicate below (`can_review_registration`,
 `can_change_enterprise_status`), never through the write reach.
+
+Second factor: with REQUIRE_2FA_FOR_OFFICIALS on, every account that reaches beyond one
+enterprise (officials, experts, platform admins, superusers) passes TOTP before it sees
+anything, on pages and in the API alike, and before it is given an API token.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from django.conf import settings
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from django_scopes import scope, scopes_disabled
@@ -201,6 +206,34 @@ def can_use_admin(user: Actor) -> bool:
             in {Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER, Role.EXPERT, Role.PLATFORM_ADMIN}
         )
     )
+
+
+# Roles whose accounts reach many enterprises' data or the whole platform. Superusers need the
+# second factor whatever their role (see needs_second_factor).
+SECOND_FACTOR_ROLES = frozenset(
+    {Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER, Role.EXPERT, Role.PLATFORM_ADMIN}
+)
+
+
+def needs_second_factor(user: Actor) -> bool:
+    """Whether the user must pass TOTP: the one rule for pages, the API and token issuance."""
+    return bool(
+        settings.REQUIRE_2FA_FOR_OFFICIALS
+        and user.is_authenticated
+        and (user.is_superuser or user.role in SECOND_FACTOR_ROLES)
+    )
+
+
+def lacks_second_factor(user: Actor) -> bool:
+    """The user needs a second factor and this session has not passed it.
+
+    `is_verified` is what django-otp's middleware puts on a session's user; a user object
+    without it has passed nothing, so it counts as unverified.
+    """
+    if not needs_second_factor(user):
+        return False
+    is_verified = getattr(user, "is_verified", None)
+    return not (callable(is_verified) and is_verified())
 
 
 def can_file_applications(user: Actor) -> bool:

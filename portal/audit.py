@@ -3,6 +3,12 @@
 Model writes are recorded from signals, so every path (pages, admin, API, tasks, shell)
 leaves a row; the edge (middleware, API view, task base) fills the request context with
 the actor, channel and address. Secret values are blanked before anything is stored.
+
+`QuerySet.update()` and `bulk_create()` send no signals, so on an audited model they go through
+`audited_update` and `audited_bulk_create` here, which write the same rows (one per object).
+tests/portal/test_audit_bulk.py scans the code for bulk writes on audited models made any
+other way. A model may name fields that are not audited (`register(..., unaudited_fields=…)`),
+each with its reason where it is registered.
 """
 
 from __future__ import annotations
@@ -12,13 +18,13 @@ import datetime as dt
 import decimal
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import signals as auth_signals
-from django.db import models
+from django.db import models, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 from portal.models import AuditEntry
@@ -89,10 +95,13 @@ def _secret_fingerprint(value: Any) -> str:
 
 
 def snapshot(instance: models.Model, *, fingerprints: dict[str, str] | None = None) -> dict[str, Any]:
-    """The concrete field values of an instance, secrets blanked."""
+    """The concrete field values of an instance, secrets blanked, unaudited fields left out."""
     values: dict[str, Any] = {}
+    skipped = unaudited_fields(type(instance))
     for model_field in instance._meta.concrete_fields:
         name = model_field.attname
+        if name in skipped:
+            continue
         value = getattr(instance, name)
         if is_secret_field(name):
             values[name] = BLANKED if value else ""
@@ -173,6 +182,7 @@ def record(
 # --- model registration --------------------------------------------------------------------
 
 _registered: set[type[models.Model]] = set()
+_unaudited: dict[type[models.Model], frozenset[str]] = {}
 _PREVIOUS = "_audit_previous_snapshot"
 _PREVIOUS_SECRETS = "_audit_previous_secret_fingerprints"
 # Fields whose change is a permission change, not an ordinary update.
@@ -195,6 +205,10 @@ def _before_save(
     setattr(instance, _PREVIOUS_SECRETS, fingerprints)
 
 
+def _created(after: dict[str, Any]) -> dict[str, Any]:
+    return {name: {"before": None, "after": value} for name, value in after.items()}
+
+
 def _after_save(sender: type[models.Model], instance: models.Model, created: bool, raw: bool = False,
                 **kwargs: Any) -> None:
     if raw:
@@ -203,7 +217,7 @@ def _after_save(sender: type[models.Model], instance: models.Model, created: boo
     after = snapshot(instance, fingerprints=after_secrets)
     before = getattr(instance, _PREVIOUS, None)
     if created or before is None:
-        record("create", obj=instance, changes={k: {"before": None, "after": v} for k, v in after.items()})
+        record("create", obj=instance, changes=_created(after))
         return
     before_secrets = getattr(instance, _PREVIOUS_SECRETS, {})
     changed_secrets = {name for name, value in after_secrets.items() if before_secrets.get(name) != value}
@@ -234,11 +248,20 @@ def _m2m_changed(sender: Any, instance: models.Model, action: str, pk_set: set[A
     )
 
 
-def register(model: type[models.Model]) -> type[models.Model]:
-    """Record every create, update and delete of `model`. Usable as a class decorator."""
+def register(model: type[models.Model], *, unaudited_fields: Iterable[str] = ()) -> type[models.Model]:
+    """Record every create, update and delete of `model`. Usable as a class decorator.
+
+    `unaudited_fields` (attribute names) are left out of every row, and a write that changes only
+    them leaves none: for telemetry denormalized onto the model, never for what a person sets.
+    """
     if model in _registered:
         return model
+    names = frozenset(unaudited_fields)
+    for name in names:
+        if name not in {f.attname for f in model._meta.concrete_fields}:
+            raise ValueError(f"{model._meta.label} has no field {name!r} to leave out of the audit trail")
     _registered.add(model)
+    _unaudited[model] = names
     uid = f"audit:{model._meta.label}"
     pre_save.connect(_before_save, sender=model, dispatch_uid=f"{uid}:pre", weak=False)
     post_save.connect(_after_save, sender=model, dispatch_uid=f"{uid}:post", weak=False)
@@ -251,6 +274,65 @@ def register(model: type[models.Model]) -> type[models.Model]:
 
 def registered_models() -> frozenset[type[models.Model]]:
     return frozenset(_registered)
+
+
+def unaudited_fields(model: type[models.Model]) -> frozenset[str]:
+    return _unaudited.get(model._meta.concrete_model or model, frozenset())
+
+
+def _require_registered(model: type[models.Model]) -> None:
+    if (model._meta.concrete_model or model) not in _registered:
+        raise ValueError(f"{model._meta.label} is not audited; write it with the ORM directly")
+
+
+def audited_update(queryset: models.QuerySet[Any], *, action: str = "update", **values: Any) -> int:
+    """`queryset.update(**values)` on an audited model, leaving the row a save() would leave for
+    every object whose audited fields it changed (actor and channel from the audit context,
+    secrets blanked). Returns the number of objects updated.
+
+    The matching rows are locked and read first (SELECT … FOR UPDATE, in pk order so concurrent
+    callers cannot deadlock), then updated by pk: the before side of each row is exactly what
+    the update replaced. On PostgreSQL a caller that waited for the lock re-checks the filter, so
+    a conditional update still changes a row at most once. Values must be plain values, not F()
+    expressions, so that the after side is known without reading the rows again.
+    """
+    model = queryset.model
+    _require_registered(model)
+    if any(hasattr(value, "resolve_expression") for value in values.values()):
+        raise TypeError("audited_update takes plain values: an expression's result is unknown before it runs")
+    with transaction.atomic(using=queryset.db):
+        rows = list(queryset.select_for_update(of=("self",)).order_by("pk"))
+        if not rows:
+            return 0
+        locked = model._base_manager.using(queryset.db).filter(pk__in=[row.pk for row in rows])
+        updated = locked.update(**values)
+        for row in rows:
+            before_secrets: dict[str, str] = {}
+            before = snapshot(row, fingerprints=before_secrets)
+            for name, value in values.items():
+                setattr(row, name, value)
+            after_secrets: dict[str, str] = {}
+            after = snapshot(row, fingerprints=after_secrets)
+            changed_secrets = {name for name, fp in after_secrets.items() if before_secrets.get(name) != fp}
+            changes = diff(before, after, changed_secrets=changed_secrets)
+            if changes:
+                record(action, obj=row, changes=changes)
+    return updated
+
+
+def audited_bulk_create(
+    model: type[models.Model], objects: Iterable[models.Model], *, batch_size: int | None = None
+) -> list[models.Model]:
+    """`bulk_create` on an audited model, with the "create" row a save() would leave for each
+    object. Conflicts are not ignored: every object must be inserted, so each has its pk."""
+    _require_registered(model)
+    with transaction.atomic(using=model._base_manager.db):
+        # _base_manager: an insert reads nothing, so the tenant scope has nothing to guard here;
+        # the caller already acts for the objects' enterprise.
+        created = model._base_manager.bulk_create(list(objects), batch_size=batch_size)
+        for instance in created:
+            record("create", obj=instance, changes=_created(snapshot(instance)))
+    return created
 
 
 # --- authentication events -------------------------------------------------------------------

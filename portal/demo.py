@@ -25,7 +25,7 @@ from applications.services import programs_load
 from portal.credit_code import make_credit_code
 from portal.models import Authority, Enterprise, Region, ReviewOrganization, Role, User
 
-METERING_DEMO_MODULE = "metering.demo"
+METERING_DEMO_MODULE = "metering.demo.data"
 
 
 @dataclass(frozen=True)

@@ -2,26 +2,70 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
+from functools import lru_cache
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from ipware import get_client_ip
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from portal import audit
-from portal.access import reach_scope
-from portal.models import AuditEntry, Role
+from portal.access import lacks_second_factor, reach_scope
+from portal.api.errors import is_api_request, json_error
+from portal.models import AuditEntry
+from portal.outage import database_unavailable_response, is_database_unavailable
 
-SECOND_FACTOR_ROLES = frozenset({Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER, Role.EXPERT})
+# More of our own proxies in a row than any deployment chains; bounds the walk along the header.
+MAX_TRUSTED_PROXY_HOPS = 10
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def _trusted_networks(entries: tuple[str, ...]) -> tuple[IpNetwork, ...]:
+    return tuple(ipaddress.ip_network(entry) for entry in entries)  # validated by the settings
+
+
+def _is_trusted_proxy(address: str, networks: tuple[IpNetwork, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d
+    return any(ip.version == network.version and ip in network for network in networks)
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is set by clients too, so it is trusted only when a
-    # reverse proxy is configured to overwrite REMOTE_ADDR (gunicorn --forwarded-allow-ips).
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address, for the audit trail and for django-axes (AXES_CLIENT_IP_CALLABLE).
+
+    The peer (REMOTE_ADDR) is the client, unless it is one of TRUSTED_PROXIES. Only then is
+    X-Forwarded-For read, and from the right: each proxy appends the address it was reached
+    from, so the rightmost entry that is not one of our proxies is the client, and whatever a
+    client wrote into the header itself (further left) is never believed. django-ipware reads
+    the header; the hop count picks the entry.
+    """
+    peer = request.META.get("REMOTE_ADDR") or None
+    networks = _trusted_networks(tuple(settings.TRUSTED_PROXIES))
+    if peer is None or not _is_trusted_proxy(peer, networks):
+        return peer
+    address = peer
+    for hops in range(MAX_TRUSTED_PROXY_HOPS):
+        forwarded, _routable = get_client_ip(
+            request, proxy_count=hops, request_header_order=["HTTP_X_FORWARDED_FOR"], strict=False
+        )
+        if forwarded is None:  # no (further) entry: the last address reached is all there is
+            break
+        address = forwarded
+        if not _is_trusted_proxy(forwarded, networks):
+            break
+    return address
 
 
 def channel_for(path: str) -> str:
@@ -67,7 +111,13 @@ class ReachMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if (user is None or not user.is_authenticated) and request.path.startswith("/api/"):
-            token_user = _api_token_user(request)
+            try:
+                token_user = _api_token_user(request)
+            except DatabaseError as exc:
+                # The token cannot be checked: an outage, answered as one (503), not a 500.
+                if not is_database_unavailable(exc):
+                    raise
+                return database_unavailable_response(request)
             if token_user is not None:
                 user = token_user
                 audit.set_actor(token_user)
@@ -77,24 +127,24 @@ class ReachMiddleware:
 
 
 class SecondFactorMiddleware:
-    """Officials and experts must pass TOTP when REQUIRE_2FA_FOR_OFFICIALS is on."""
+    """A session the access policy asks a second factor of (`portal.access.needs_second_factor`)
+    passes TOTP before anything else: pages send it to the code page, and every API route
+    answers 403 in the error shape, so the session cookie is no way around the second factor.
+    API tokens are only issued after the same check (portal/api/auth.py)."""
 
-    EXEMPT_PREFIXES = ("/static/", "/i18n/", "/api/", "/favicon")
+    EXEMPT_PREFIXES = ("/static/", "/i18n/", "/favicon")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        if (
-            settings.REQUIRE_2FA_FOR_OFFICIALS
-            and user is not None
-            and user.is_authenticated
-            and user.role in SECOND_FACTOR_ROLES
-            and not user.is_verified()
-            and not request.path.startswith(self.EXEMPT_PREFIXES)
-        ):
-            exempt = {reverse("portal:otp_setup"), reverse("portal:otp_verify"), reverse("portal:logout")}
-            if request.path not in exempt:
-                return redirect("portal:otp_verify")
+        if user is None or request.path.startswith(self.EXEMPT_PREFIXES) or not lacks_second_factor(user):
+            return self.get_response(request)
+        if is_api_request(request):
+            return json_error(403, "otp_required",
+                              _("该账户须先在网页上完成动态口令验证（双因素认证），或使用接口令牌。"))
+        exempt = {reverse("portal:otp_setup"), reverse("portal:otp_verify"), reverse("portal:logout")}
+        if request.path not in exempt:
+            return redirect("portal:otp_verify")
         return self.get_response(request)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -138,6 +139,15 @@ class Enterprise(models.Model):
         Pending, rejected and suspended enterprises do neither."""
         return self.status == self.Status.APPROVED
 
+    @property
+    def may_send_readings(self) -> bool:
+        """Whether its gateways may send readings (HTTP ingest, a broker account for MQTT).
+
+        The one rule both collectors follow: only an approved enterprise sends. Every other
+        status (pending, rejected, suspended, and any status added later) is refused.
+        """
+        return self.status == self.Status.APPROVED
+
 
 class Authority(models.Model):
     """A government body (主管部门) with its region, level and the programs it handles."""
@@ -197,6 +207,17 @@ GOVERNMENT_ROLES = frozenset({Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER})
 ADMIN_ROLES = frozenset({*GOVERNMENT_ROLES, Role.EXPERT, Role.PLATFORM_ADMIN})
 
 
+class UserManager(DjangoUserManager["User"]):
+    def create_superuser(
+        self, username: str, email: str | None = None, password: str | None = None, **extra_fields: Any
+    ) -> User:
+        """`manage.py createsuperuser` (and anything else that makes a superuser) makes a platform
+        admin: the model's default role, enterprise staff, needs an enterprise, which a superuser
+        made at bootstrap has not and should not have."""
+        extra_fields.setdefault("role", Role.PLATFORM_ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
 class User(AbstractUser):
     """A person with exactly one role and the one organization that role belongs to."""
 
@@ -218,6 +239,8 @@ class User(AbstractUser):
         related_name="experts",
     )
     phone = models.CharField(_("手机"), max_length=30, blank=True)
+
+    objects: ClassVar[UserManager] = UserManager()
 
     class Meta:
         verbose_name = _("用户")

@@ -13,8 +13,9 @@ RUN_APT_PACKAGES=(
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libffi-dev
   fonts-noto-cjk gettext
 )
-# What the test suite talks to for real: databases, broker, MQTT broker, headless browser.
-TEST_APT_PACKAGES=(postgresql redis-server mosquitto chromium chromium-driver)
+# What the test suite talks to for real: databases, broker, MQTT broker, headless browser, and
+# pgBackRest, whose point-in-time recovery (deploy/pgbackrest/) a test runs on a private cluster.
+TEST_APT_PACKAGES=(postgresql redis-server mosquitto chromium chromium-driver pgbackrest)
 
 APT_LOCK_TIMEOUT_S=600
 

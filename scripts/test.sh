@@ -16,11 +16,13 @@ export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/15}"
 export MQTT_URL="${MQTT_URL:-mqtt://127.0.0.1:1883}"
 
 # The plain `make test` (the one CI runs) also holds the code to ruff and mypy; a run with
-# pytest arguments (a developer iterating on some tests) skips them.
+# pytest arguments (a developer iterating on some tests) skips them. lint-imports checks the
+# contracts between metering's parts declared in pyproject.toml.
 if [[ $# -eq 0 ]]; then
-  say "Running ruff and mypy"
+  say "Running ruff, mypy and import-linter"
   "$VENV/bin/ruff" check .
   "$VENV/bin/mypy" portal applications metering reviews
+  "$VENV/bin/lint-imports"
 fi
 
 say "Running pytest (DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL MQTT_URL=$MQTT_URL${CI:+ CI=$CI})"

@@ -34,7 +34,8 @@ for _name in (
     out_of_reach(_name)(lambda world: _pk(modbus_device_for(world.outsider)))
 for _name in ("metering:mapping_edit", "metering:mapping_delete"):
     out_of_reach(_name)(lambda world: _pk(mqtt_mapping_for(world.outsider)))
-out_of_reach("metering:token_revoke")(lambda world: _pk(gateway_token_for(world.outsider)))
+for _name in ("metering:token_revoke", "gateway-token-detail"):
+    out_of_reach(_name)(lambda world: _pk(gateway_token_for(world.outsider)))
 
 out_of_reach_model("metering.SiteNode")(lambda world: site_node_for(world.outsider))
 out_of_reach_model("metering.Meter")(lambda world: meter_for(world.outsider))

@@ -124,6 +124,17 @@ def test_process_commands(compose):
     assert "mqtt_credentials --out /mosquitto/auth" in command("migrate")
 
 
+def test_web_and_the_portal_believe_the_same_proxies(compose):
+    # The portal reads X-Forwarded-For only from TRUSTED_PROXIES; gunicorn takes the scheme
+    # headers only from --forwarded-allow-ips. One variable feeds both, empty unless set.
+    services = compose["services"]
+    assert "--forwarded-allow-ips=${TRUSTED_PROXIES:-}" in services["web"]["command"]
+    for name in PORTAL_PROCESSES:
+        assert environment_of(services[name]).get("TRUSTED_PROXIES") == "${TRUSTED_PROXIES:-}", name
+    example = (ROOT / "deploy/env.example").read_text(encoding="utf-8")
+    assert re.search(r"^TRUSTED_PROXIES=", example, flags=re.M)
+
+
 def test_mosquitto_reads_the_files_the_portal_writes(compose):
     mosquitto = compose["services"]["mosquitto"]
     assert mosquitto["image"].startswith("eclipse-mosquitto:2")

@@ -66,6 +66,10 @@ def good_secret_key() -> str:
         ({"HSTS_SECONDS": "-1"}, "HSTS_SECONDS: Must be greater than or equal to 0"),
         ({"DATABASE_URL": "nonsense://"}, "DATABASE_URL: Not a valid database URL"),
         ({"SECURE_SSL_REDIRECT": "perhaps"}, "SECURE_SSL_REDIRECT: Not a valid boolean"),
+        ({"TRUSTED_PROXIES": "10.0.0.5,10.0.0.300"}, "TRUSTED_PROXIES: '10.0.0.300' is not an IP address"),
+        # Host bits set: gunicorn's --forwarded-allow-ips, which gets the same value, refuses it.
+        ({"TRUSTED_PROXIES": "172.18.0.1/16"}, "TRUSTED_PROXIES: '172.18.0.1/16' is not an IP address"),
+        ({"TRUSTED_PROXIES": "*"}, "TRUSTED_PROXIES: '*' is not an IP address"),
     ],
     ids=lambda value: "-".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else "",
 )
@@ -87,6 +91,15 @@ def test_valid_values_start_cleanly():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["7", "False"]
+
+
+def test_trusted_proxies_are_read_as_a_list():
+    result = run_settings(LOAD + "; print(settings.TRUSTED_PROXIES)",
+                          TRUSTED_PROXIES="10.0.0.5, 172.18.0.0/16")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "['10.0.0.5', '172.18.0.0/16']"
+    result = run_settings(LOAD + "; print(settings.TRUSTED_PROXIES)")
+    assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_production_profile_is_secure_by_default():

@@ -1,4 +1,4 @@
-"""Serializers of the meter and device registry API. Thin: writes go through metering.services.
+"""Serializers of the meter and device registry API. Thin: writes go through metering.registry.services.
 
 Related rows (enterprise, parent meter, site node, a point's meter) are accepted by id and
 resolved inside the target enterprise only; an id of another tenant answers the same field
@@ -12,9 +12,9 @@ from typing import Any
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from metering import services
 from metering.models import Meter, ModbusDevice, ModbusPoint, SiteNode
-from metering.rights import can_manage_registry, is_platform_admin
+from metering.registry import services
+from metering.registry.rights import can_manage_registry, is_platform_admin
 from portal.models import Enterprise
 
 

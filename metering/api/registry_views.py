@@ -18,11 +18,11 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from metering import services
 from metering.api.registry_serializers import MeterImportSerializer, MeterSerializer, ModbusDeviceSerializer
-from metering.importing import meters_import
 from metering.models import EnergyType, Meter, ModbusDevice
-from metering.rights import DELETE, WRITE, can_manage_registry, can_write_anywhere, is_platform_admin
+from metering.registry import services
+from metering.registry.importing import meters_import
+from metering.registry.rights import DELETE, WRITE, can_manage_registry, can_write_anywhere, is_platform_admin
 from portal.api.errors import error_body
 from portal.api.views import TenantViewSetMixin
 from portal.models import Enterprise
@@ -32,7 +32,7 @@ class RegistryWriteMixin(TenantViewSetMixin):
     """The shared tenant base (reach-filtered rows, 404 out of reach) plus the registry's role rule.
 
     Officials reach their region for writes too (registration review), so reach alone does not
-    decide who edits meters: `metering.rights` does, answering 403 for rows in reach but read-only.
+    decide who edits meters: `metering.registry.rights` does, answering 403 for rows in reach but read-only.
     """
 
     reach_path = "enterprise"

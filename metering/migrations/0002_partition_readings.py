@@ -3,7 +3,7 @@
 The table is empty when this runs (it was created by 0001), so it is dropped and recreated
 as a partitioned table with the same columns. A DEFAULT partition catches readings outside
 every monthly partition (very old back-dated data, clocks far off), so nothing is ever
-rejected for lack of a partition; `metering.storage.ensure_partitions` creates the months
+rejected for lack of a partition; `metering.storage.partitions.ensure_partitions` creates the months
 ahead and moves any rows of a new month out of the default partition.
 """
 

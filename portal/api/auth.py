@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from axes.helpers import get_lockout_response
-from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
 from django.contrib.auth.signals import user_login_failed
@@ -30,9 +29,9 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from portal import audit
+from portal.access import needs_second_factor
 from portal.api.permissions import IsActiveUser
 from portal.api.serializers import TokenRequestSerializer, TokenResponseSerializer
-from portal.middleware import SECOND_FACTOR_ROLES
 from portal.models import User
 
 
@@ -92,7 +91,7 @@ class AuthTokenView(APIView):
             return get_lockout_response(django_request, None, {"username": credentials["username"]})
         if user is None:
             raise InvalidCredentials()
-        if settings.REQUIRE_2FA_FOR_OFFICIALS and user.role in SECOND_FACTOR_ROLES:
+        if needs_second_factor(user):
             self._check_second_factor(django_request, user, credentials)
         token, _created = Token.objects.get_or_create(user=user)
         update_last_login(type(user), user)

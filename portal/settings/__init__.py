@@ -8,12 +8,14 @@ serves), `test` (what `make test` uses) or `production` (secure by default).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from environs import Env, EnvError
+from marshmallow import ValidationError
 from marshmallow.validate import OneOf, Range
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -35,6 +37,23 @@ except EnvError as exc:  # pragma: no cover - exercised by tests/test_settings.p
 PRODUCTION = NENGTAN_ENV == "production"
 
 
+def _stripped(values: list[str]) -> list[str]:
+    """Entries of a comma-separated list without the spaces around them, empty ones dropped."""
+    return [value.strip() for value in values if value.strip()]
+
+
+def _ip_networks(values: list[str]) -> None:
+    """Each entry an IP address or network, written as gunicorn's --forwarded-allow-ips takes it
+    (no host bits: 172.18.0.0/16, not 172.18.0.1/16), so one value serves both."""
+    for value in _stripped(values):
+        try:
+            ipaddress.ip_network(value)
+        except ValueError as exc:
+            raise ValidationError(
+                f"{value!r} is not an IP address or network (for example 10.0.0.5 or 172.18.0.0/16)."
+            ) from exc
+
+
 def _parse() -> dict:
     """Read every environment-driven value at once so one error message lists them all."""
     # A deferred parser collects every bad variable and reports them together at seal().
@@ -47,15 +66,22 @@ def _parse() -> dict:
                 "ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
             ),
             "CSRF_TRUSTED_ORIGINS": env.list("CSRF_TRUSTED_ORIGINS", []),
+            # Persistent connections are checked before each request reuses them: after the
+            # database restarted, the first request must reconnect, not fail on a dead socket.
             "DATABASE": env.dj_db_url(
-                "DATABASE_URL", f"sqlite:///{VAR_DIR / 'nengtan.sqlite3'}", conn_max_age=60
+                "DATABASE_URL", f"sqlite:///{VAR_DIR / 'nengtan.sqlite3'}", conn_max_age=60,
+                conn_health_checks=True,
             ),
             "REDIS_URL": env.str("REDIS_URL", ""),
             "MQTT_URL": env.str("MQTT_URL", ""),
             # Where the broker's password file and ACL live; when set, the portal rewrites them
-            # whenever a gateway token is created or revoked (and hourly), see metering.mqtt.credentials.
+            # whenever a gateway token is created or revoked (and hourly), see
+            # metering.collectors.mqtt.credentials.
             "MQTT_CREDENTIALS_DIR": env.str("MQTT_CREDENTIALS_DIR", ""),
             "REQUIRE_2FA_FOR_OFFICIALS": env.bool("REQUIRE_2FA_FOR_OFFICIALS", False),
+            # The reverse proxies (addresses or networks) whose X-Forwarded-For is believed; from
+            # any other peer the header is ignored (portal.middleware.client_ip).
+            "TRUSTED_PROXIES": env.list("TRUSTED_PROXIES", [], validate=_ip_networks),
             "LOGIN_FAILURE_LIMIT": env.int("LOGIN_FAILURE_LIMIT", 5, validate=Range(min=1, max=100)),
             "LOCKOUT_MINUTES": env.int("LOCKOUT_MINUTES", 15, validate=Range(min=1, max=24 * 60)),
             "SESSION_IDLE_MINUTES": env.int("SESSION_IDLE_MINUTES", 60, validate=Range(min=5, max=24 * 60)),
@@ -124,8 +150,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so it has the last word on every /api/ answer: errors in the one JSON shape.
+    "portal.api.errors.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything that reads the database: while it is down, answers are 503 + Retry-After.
+    "portal.outage.DatabaseOutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -254,6 +284,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "portal.views.auth.lockout_response"
 AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS = ["password", "token", "otp_token"]
+# Lockouts are keyed by the same client address as the audit trail: the peer, or what a trusted
+# proxy reports. Behind the proxy every request's peer is the proxy itself.
+AXES_CLIENT_IP_CALLABLE = "portal.middleware.client_ip"
+TRUSTED_PROXIES: list[str] = _stripped(_values["TRUSTED_PROXIES"])
 
 REQUIRE_2FA_FOR_OFFICIALS: bool = _values["REQUIRE_2FA_FOR_OFFICIALS"]
 OTP_TOTP_ISSUER = "Nengtan 能碳"
@@ -299,6 +333,15 @@ CELERY_BEAT_SCHEDULE["metering-dispatch-modbus"] = {
     "schedule": MODBUS_DISPATCH_INTERVAL_S,
     # A run that waited longer than its interval is superseded by the next one.
     "options": {"expires": MODBUS_DISPATCH_INTERVAL_S},
+}
+# Readings spooled while the database refused them are replayed this often, apart from the
+# dispatch of polls: they start to arrive within seconds of the database's return.
+SPOOL_DRAIN_INTERVAL_S = 2.0
+CELERY_BEAT_SCHEDULE["metering-drain-spools"] = {
+    "task": "metering.tasks.drain_reading_spools",
+    "schedule": SPOOL_DRAIN_INTERVAL_S,
+    # A pass that waited longer than its interval is superseded by the next one.
+    "options": {"expires": SPOOL_DRAIN_INTERVAL_S},
 }
 # Monthly reading partitions are created ahead of time (and back-dated rows moved out of the
 # default partition) once a day.

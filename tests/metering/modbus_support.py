@@ -60,10 +60,23 @@ def take_test_database_down() -> None:
     admin.close()
 
 
+def make_test_database_read_only() -> None:
+    """This test run's own database as a standby after failover: it answers, but every write is
+    refused with InternalError (SQLSTATE 25006), on new connections and on this thread's open one."""
+    name = connection.settings_dict["NAME"]
+    assert name.startswith("test_"), "only ever make a pytest database read-only"
+    with _admin_connection() as admin, admin.cursor() as cursor:
+        cursor.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    admin.close()
+    with connection.cursor() as cursor:
+        cursor.execute("SET SESSION default_transaction_read_only = on")
+
+
 def bring_test_database_up() -> None:
     name = connection.settings_dict["NAME"]
     with _admin_connection() as admin, admin.cursor() as cursor:
         cursor.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        cursor.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
     admin.close()
 
 

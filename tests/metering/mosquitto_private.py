@@ -127,7 +127,7 @@ def mqtt_client(url: str, client_id: str, **kwargs: object):  # type: ignore[no-
     """A connected MQTT v5 paho client with its network loop running (caller disconnects)."""
     import paho.mqtt.client as mqtt
 
-    from metering.mqtt.consumer import BrokerAddress
+    from metering.collectors.mqtt.consumer import BrokerAddress
 
     broker = BrokerAddress.from_url(url)
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,

@@ -12,7 +12,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -33,6 +33,8 @@ def _as_postgres(command: list[str]) -> list[str]:
 class PrivatePostgres:
     directory: Path
     port: int
+    # Extra environment for the server and its tools, e.g. what an archive_command reads.
+    environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:
@@ -47,6 +49,7 @@ class PrivatePostgres:
             check=True,
             capture_output=True,
             timeout=START_TIMEOUT_S + 30,
+            env={**os.environ, **self.environment},
         )
 
     def init(self) -> None:
@@ -56,6 +59,11 @@ class PrivatePostgres:
         self._run(
             "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"
         )
+
+    def configure(self, lines: str) -> None:
+        """Append settings to postgresql.conf (before start, or followed by a restart)."""
+        with (self.data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
+            conf.write("\n" + lines + "\n")
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"

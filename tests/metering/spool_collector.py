@@ -2,8 +2,8 @@
 
 It runs like a real collector: one long-lived process with its own Django connection to the
 database in DATABASE_URL, reading what to do as JSON lines on stdin and answering one JSON line
-per command on stdout. When the ingest raises because the database is unavailable it puts the
-batch into its spool, exactly as the MQTT and Modbus collectors do.
+per command on stdout. When the ingest raises, whatever the exception, it puts the batch into its
+spool and answers the exception's class, exactly as the MQTT and Modbus collectors do.
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ def main() -> None:
     from django.core.management import call_command
     from django_scopes import scopes_disabled
 
-    from metering.ingest import (
+    from metering.ingest.services import (
         ResolvedReading,
-        is_database_unavailable,
         readings_ingest,
         readings_ingest_resolved,
     )
+    from metering.ingest.spool import Spool
     from metering.models import EnergyType, Meter
-    from metering.spool import Spool
     from portal.credit_code import make_credit_code
     from portal.models import Enterprise, Region
 
@@ -68,9 +67,7 @@ def main() -> None:
                     source="mqtt",
                     channel="outage-test",
                 ).as_dict()
-            except Exception as exc:
-                if not is_database_unavailable(exc):
-                    raise
+            except Exception as exc:  # any failure to write keeps the batch, as the collectors do
                 spool.put(
                     "items",
                     {
@@ -80,16 +77,14 @@ def main() -> None:
                         "channel": "outage-test",
                     },
                 )
-                reply["spooled"] = True
+                reply["spooled"] = exc.__class__.__name__
         elif op == "collect_resolved":
             rows = [ResolvedReading(meter_id, ts, value) for meter_id, ts, value in command["rows"]]
             try:
                 reply["result"] = readings_ingest_resolved(rows=rows, source="modbus").as_dict()
             except Exception as exc:
-                if not is_database_unavailable(exc):
-                    raise
                 spool.put("resolved", {"rows": rows, "source": "modbus"})
-                reply["spooled"] = True
+                reply["spooled"] = exc.__class__.__name__
         elif op == "drain":
             reply.update(drained=spool.drain(), waiting=len(spool))
         elif op == "quit":

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from metering.demo.simulator import RegisterBank, SimulatedModbusServer
 from metering.models import Reading
-from metering.simulator import RegisterBank, SimulatedModbusServer
 from tests.metering.modbus_support import add_point, make_device, make_meter
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True, serialized_rollback=True)]

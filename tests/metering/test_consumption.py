@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from metering.consumption import (
+from metering.storage.consumption import (
     QUALITY_ESTIMATED,
     QUALITY_MISSING,
     QUALITY_OK,
@@ -99,9 +99,9 @@ def test_interval_meter_values_are_the_consumption_and_gaps_are_filled_as_missin
 
 @pytest.mark.django_db
 def test_consumption_series_reads_stored_readings_including_the_one_before_start(world) -> None:  # type: ignore[no-untyped-def]
-    from metering.ingest import readings_ingest
+    from metering.ingest.services import readings_ingest
     from metering.models import EnergyType, Meter
-    from metering.selectors import consumption_series
+    from metering.storage.selectors import consumption_series
 
     meter = Meter.objects.create(
         enterprise=world.tenant_a,

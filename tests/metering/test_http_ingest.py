@@ -12,10 +12,11 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from metering.api.ingest_views import MAX_BATCH_BYTES, MAX_BATCH_READINGS
-from metering.ingest import QUARANTINE_PAYLOAD_BYTES, readings_ingest
+from metering.collectors.http.views import MAX_BATCH_BYTES, MAX_BATCH_READINGS
+from metering.ingest.quarantine import QUARANTINE_PAYLOAD_BYTES
+from metering.ingest.services import readings_ingest
 from metering.models import GatewayToken, QuarantinedMessage, Reading
-from metering.tokens import (
+from metering.registry.tokens import (
     gateway_token_create,
     gateway_token_revoke,
     mosquitto_password_hash,
@@ -191,7 +192,7 @@ def test_revoked_gateway_token_is_refused(world) -> None:  # type: ignore[no-unt
 def test_database_down_answers_503_with_retry_after(gateway, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from django.db import OperationalError
 
-    from metering.api import ingest_views
+    from metering.collectors.http import views as ingest_views
 
     def down(**kwargs):  # type: ignore[no-untyped-def]
         raise OperationalError("server closed the connection unexpectedly")

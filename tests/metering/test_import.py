@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook, load_workbook
 from rest_framework.test import APIClient
 
-from metering.importing import COLUMNS, meters_import
 from metering.models import Meter, SiteNode
+from metering.registry.importing import COLUMNS, meters_import
 from tests.conftest import login
 from tests.metering.registry_factories import meter_for
 

@@ -9,10 +9,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from metering import ingest
-from metering.ingest import (
+from metering.ingest.quarantine import QUARANTINE_ITEMS_PER_BATCH, QUARANTINE_PAYLOAD_BYTES
+from metering.ingest.services import (
     MAX_FUTURE_SKEW_S,
-    QUARANTINE_ITEMS_PER_BATCH,
     ResolvedReading,
     quarantine_message,
     readings_ingest,
@@ -221,7 +220,7 @@ def test_resolved_rows_are_idempotent_and_validated(world) -> None:  # type: ign
 
 
 def test_quarantine_message_keeps_a_bounded_prefix_with_size_and_digest(world) -> None:  # type: ignore[no-untyped-def]
-    payload = b"\xff" * (ingest.QUARANTINE_PAYLOAD_BYTES * 3)
+    payload = b"\xff" * (QUARANTINE_PAYLOAD_BYTES * 3)
     quarantine_message(
         enterprise_id=world.tenant_a.pk,
         source="mqtt",
@@ -230,7 +229,7 @@ def test_quarantine_message_keeps_a_bounded_prefix_with_size_and_digest(world) -
         reason="invalid UTF-8",
     )
     row = QuarantinedMessage.objects.get()
-    assert len(bytes(row.payload)) == ingest.QUARANTINE_PAYLOAD_BYTES
+    assert len(bytes(row.payload)) == QUARANTINE_PAYLOAD_BYTES
     assert row.payload_size == len(payload)
     import hashlib
 

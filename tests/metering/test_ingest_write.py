@@ -17,7 +17,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.db.models import Sum
 
-from metering.ingest import IngestResult, readings_ingest
+from metering.ingest.services import IngestResult, readings_ingest
 from metering.models import EnergyType, Meter, Reading
 
 START = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)

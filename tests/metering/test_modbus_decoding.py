@@ -6,8 +6,14 @@ import math
 
 import pytest
 
-from metering.modbus.decoding import DATA_TYPES, DecodingError, decode_registers, encode_value, scaled_value
-from metering.modbus.planning import MAX_REGISTERS_PER_READ, PointSpec, plan_reads
+from metering.collectors.modbus.decoding import (
+    DATA_TYPES,
+    DecodingError,
+    decode_registers,
+    encode_value,
+    scaled_value,
+)
+from metering.collectors.modbus.planning import MAX_REGISTERS_PER_READ, PointSpec, plan_reads
 
 # The bytes 0x01 0x02 … of a value, most significant first, as each order puts them on the wire.
 WIRE_32 = {

@@ -12,12 +12,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from metering.modbus import polling
-from metering.modbus.decoding import DATA_TYPES, encode_value
-from metering.modbus.polling import modbus_device_claim, modbus_device_poll, modbus_spool_drain
+from metering.collectors.modbus import polling
+from metering.collectors.modbus.decoding import DATA_TYPES, encode_value
+from metering.collectors.modbus.polling import modbus_device_claim, modbus_device_poll, modbus_spool_drain
+from metering.demo.simulator import RegisterBank, SilentTcpServer, SimulatedModbusServer, free_tcp_port
+from metering.ingest.spool import Spool
 from metering.models import ModbusDevice, Reading
-from metering.simulator import RegisterBank, SilentTcpServer, SimulatedModbusServer, free_tcp_port
-from metering.spool import Spool
 from portal.access import enterprise_scope
 from tests.metering.modbus_support import (
     add_point,

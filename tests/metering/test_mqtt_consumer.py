@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
+from metering.collectors.mqtt.consumer import ConsumerConfig, MqttConsumer
 from metering.models import EnergyType, Meter, MqttMapping, QuarantinedMessage, Reading
-from metering.mqtt.consumer import ConsumerConfig, MqttConsumer
 from tests.metering.mosquitto_private import private_mosquitto, publish_all
 
 pytestmark = pytest.mark.services

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metering.mqtt.contract import (
+from metering.collectors.mqtt.contract import (
     MAX_MESSAGE_BYTES,
     ContractError,
     MappingSpec,

@@ -21,8 +21,8 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
+from metering.collectors.mqtt.consumer import ConsumerConfig, MqttConsumer
 from metering.models import EnergyType, Meter, QuarantinedMessage, Reading
-from metering.mqtt.consumer import ConsumerConfig, MqttConsumer
 from tests.metering.mosquitto_private import private_mosquitto, publish_all
 
 pytestmark = pytest.mark.services

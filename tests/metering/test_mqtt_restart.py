@@ -122,8 +122,8 @@ def _broker(tmp_path: Path):
 def test_database_down_spools_then_acks_and_the_spool_drains(world, settings, tmp_path):
     """A real outage of the test database: the batch goes to the durable spool and is acknowledged
     (a new session gets nothing redelivered); with the database back the spool drains into readings."""
-    from metering.mqtt.consumer import ConsumerConfig, MqttConsumer
-    from metering.spool import Spool
+    from metering.collectors.mqtt.consumer import ConsumerConfig, MqttConsumer
+    from metering.ingest.spool import Spool
     from tests.metering.modbus_support import database_restored, take_test_database_down
 
     settings.SPOOL_DIR = tmp_path / "spool"

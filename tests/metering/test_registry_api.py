@@ -334,7 +334,7 @@ def test_device_enterprise_of_another_tenant_is_a_field_error(world):
 def test_overlap_sweep_catches_a_wide_point_covering_several_later_ones():
     from django.core.exceptions import ValidationError
 
-    from metering.services import modbus_points_validate
+    from metering.registry.services import modbus_points_validate
 
     device = ModbusDevice(enterprise_id=1)
     points = [

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from metering.models import GatewayToken, Meter, ModbusDevice, MqttMapping, SiteNode
-from metering.tokens import token_sha256
+from metering.registry.tokens import token_sha256
 from tests.conftest import login
 from tests.metering.registry_factories import (
     gateway_token_for,
@@ -231,8 +231,12 @@ def test_gateway_token_is_shown_once_and_revocable(client, world):
     start = page.index('<code id="plain-token">') + len('<code id="plain-token">')
     plain = page[start : page.index("</code>", start)]
     assert token_sha256(plain) == token.token_sha256
+    # The gateway's MQTT user name is shown with the token, and stays in the list.
+    username = f"{world.tenant_a.credit_code}.{token.pk}"
+    assert f'<code id="issued-mqtt-username">{username}</code>' in page
     again = client.get(reverse("metering:token_list")).content.decode()
     assert plain not in again and token.token_prefix in again
+    assert f'<code class="mqtt-username">{username}</code>' in again
     assert client.post(reverse("metering:token_revoke", args=[token.pk])).status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None
@@ -281,7 +285,7 @@ def test_meter_page_shows_live_readings_and_consumption_with_rollover(client, wo
 
     from django.utils import timezone
 
-    from metering.ingest import ResolvedReading, readings_ingest_resolved
+    from metering.ingest.services import ResolvedReading, readings_ingest_resolved
     from portal.access import enterprise_scope
 
     meter = meter_for(world.tenant_a, code="E-LIVE", register_max=10000.0)

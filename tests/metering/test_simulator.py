@@ -23,10 +23,9 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.utils import timezone
 
-from metering.demo import DEMO_MQTT_USERNAME, demo_modbus_units, seed_metering_demo
-from metering.modbus.polling import modbus_device_claim, modbus_device_poll
-from metering.models import Meter, ModbusDevice, ModbusPoint, Reading, SiteNode
-from metering.simulator import (
+from metering.collectors.modbus.polling import modbus_device_claim, modbus_device_poll
+from metering.demo.data import DEMO_MQTT_USERNAME, demo_modbus_units, seed_metering_demo
+from metering.demo.simulator import (
     DEMO_LAYOUT,
     DEMO_MQTT_LAYOUT,
     SHANGHAI,
@@ -35,6 +34,7 @@ from metering.simulator import (
     SimulatedModbusServer,
     free_tcp_port,
 )
+from metering.models import Meter, ModbusDevice, ModbusPoint, Reading, SiteNode
 from portal.access import enterprise_scope
 from portal.models import Role
 from tests.factories import UserFactory

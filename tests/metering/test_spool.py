@@ -16,9 +16,9 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from metering.ingest import ResolvedReading
+from metering.ingest.services import ResolvedReading
+from metering.ingest.spool import Spool
 from metering.models import QuarantinedMessage, Reading
-from metering.spool import Spool
 from tests.metering.private_postgres import PrivatePostgres, private_postgres
 from tests.metering.test_ingest import BASE, item, make_meter
 
@@ -221,3 +221,53 @@ def test_postgresql_stopped_while_collectors_read_loses_nothing(cluster, tmp_pat
             count, total, distinct = cursor.fetchone()
     assert count == distinct == len(expected)
     assert total == pytest.approx(sum(expected.values()))
+
+
+def psql(cluster: PrivatePostgres, *statements: str) -> None:
+    for statement in statements:
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "-c", statement],
+            check=True, capture_output=True,
+        )
+
+
+def test_a_database_that_refuses_writes_keeps_every_batch_until_it_takes_them(cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A failover left the collector on a read-only standby: every write fails with InternalError
+    (SQLSTATE 25006), not OperationalError. Nothing is dropped or quarantined; all of it arrives."""
+    psql(cluster, "CREATE DATABASE readonly")
+    collector = Collector(cluster.url("readonly"), tmp_path / "spool")
+    t0 = dt.datetime(2025, 8, 1, tzinfo=dt.UTC)
+    try:
+        ids = collector.send(op="setup")
+        enterprise_id, meter_ids = ids["enterprise_id"], ids["meter_ids"]
+        minutes = range(40)
+        psql(cluster, "ALTER DATABASE readonly SET default_transaction_read_only = on",
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'readonly'")
+        replies = [
+            collector.send(op="collect", enterprise_id=enterprise_id,
+                           items=[{"meter": "M-0", "ts": (t0 + dt.timedelta(minutes=m)).isoformat(),
+                                   "value": m} for m in minutes[k * 10:(k + 1) * 10]])
+            for k in range(4)
+        ]
+        replies.append(collector.send(op="collect_resolved",
+                                      rows=[[meter_ids[1], (t0 + dt.timedelta(minutes=m)).isoformat(), m]
+                                            for m in minutes]))
+        assert all(reply.get("spooled") for reply in replies), replies
+        # The first write met the cut connection; every later one the standby's refusal.
+        assert {reply["spooled"] for reply in replies[1:]} == {"InternalError"}, replies
+        for _ in range(3):  # passes while the database still refuses: everything stays
+            assert collector.send(op="drain") == {"op": "drain", "drained": 0, "waiting": 5}
+
+        psql(cluster, "ALTER DATABASE readonly RESET default_transaction_read_only")
+        assert collector.send(op="drain") == {"op": "drain", "drained": 5, "waiting": 0}
+    finally:
+        collector.close()
+
+    with psycopg2.connect(host="127.0.0.1", port=cluster.port, user="postgres", dbname="readonly") as conn:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT meter_id, count(*), sum(value) FROM metering_reading GROUP BY meter_id")
+            stored = {meter_id: (count, total) for meter_id, count, total in cursor.fetchall()}
+            cursor.execute("SELECT count(*) FROM metering_quarantinedmessage")
+            (quarantined,) = cursor.fetchone()
+    assert stored == {meter_ids[0]: (40, sum(minutes)), meter_ids[1]: (40, sum(minutes))}
+    assert quarantined == 0

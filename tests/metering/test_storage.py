@@ -8,9 +8,14 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from metering.ingest import readings_ingest
+from metering.ingest.services import readings_ingest
 from metering.models import Reading
-from metering.storage import DEFAULT_PARTITION, ensure_partitions, existing_partitions, partition_name
+from metering.storage.partitions import (
+    DEFAULT_PARTITION,
+    ensure_partitions,
+    existing_partitions,
+    partition_name,
+)
 from metering.tasks import ensure_reading_partitions
 from tests.metering.test_ingest import make_meter
 

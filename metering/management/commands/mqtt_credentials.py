@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from metering.mqtt.credentials import (
+from metering.collectors.mqtt.credentials import (
     MISSING_CONSUMER_ACCOUNT,
     broker_credentials_write,
     ingest_consumer_credentials,
@@ -21,7 +21,8 @@ from metering.mqtt.credentials import (
 
 
 class Command(BaseCommand):
-    help = ("Write the Mosquitto password file and ACL: each gateway may publish only under "
+    help = ("Write the Mosquitto password file and ACL: one account <credit code>.<token id> per active "
+            "gateway token of an approved enterprise, each allowed to publish only under "
             "nengtan/<credit code>/#.")
 
     def add_arguments(self, parser: CommandParser) -> None:

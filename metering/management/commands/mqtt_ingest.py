@@ -1,4 +1,4 @@
-"""`manage.py mqtt_ingest`: the long-running MQTT consumer (see metering/mqtt/consumer.py)."""
+"""`manage.py mqtt_ingest`: the long-running MQTT consumer (see metering/collectors/mqtt/consumer.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from metering.mqtt.consumer import (
+from metering.collectors.mqtt.consumer import (
     BATCH_MAX_MESSAGES,
     BATCH_WINDOW_MS,
     DEFAULT_GROUP,

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_scopes import scopes_disabled
 
-from metering.modbus.polling import PollOutcome, modbus_device_claim, modbus_device_poll
+from metering.collectors.modbus.polling import PollOutcome, modbus_device_claim, modbus_device_poll
 from metering.models import ModbusDevice
 from portal.access import enterprise_scope
 

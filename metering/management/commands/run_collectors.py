@@ -1,9 +1,10 @@
 """`manage.py run_collectors`: the embedded collector loop, for a run without Celery worker and beat.
 
-Every second it drains the readings spools, finds due Modbus devices, claims them and polls
-each in its own thread (a bounded pool), so one dead device never delays another. It stops
+Every second it finds due Modbus devices, claims them and polls each in its own thread (a
+bounded pool), so one dead device never delays another. A thread of its own drains the readings
+spools in bounded passes, so devices keep being polled while a long backlog drains. It stops
 cleanly on SIGTERM or SIGINT: no new polls start, and the ones in flight finish (each is
-bounded by its device's timeout budget).
+bounded by its device's timeout budget), as does the drain pass under way.
 """
 
 from __future__ import annotations
@@ -13,18 +14,16 @@ import logging
 import signal
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, connection
 from django_scopes import scopes_disabled
 
-from metering.ingest import is_database_unavailable
-from metering.modbus.polling import modbus_device_claim, modbus_device_poll, modbus_devices_due
-from metering.spool import Spool
+from metering.collectors.modbus.polling import modbus_device_claim, modbus_device_poll, modbus_devices_due
+from metering.ingest.services import is_database_unavailable
+from metering.ingest.spool import DRAIN_PASS_BUDGET_S, drain_spools
 from portal.access import enterprise_scope
 
 logger = logging.getLogger(__name__)
@@ -33,6 +32,8 @@ LOOP_INTERVAL_S = 1.0
 # Polls in flight at once; each waits mostly on the network, so threads are cheap, but a
 # bound keeps a plant of hundreds of dead devices from opening hundreds of sockets at once.
 DEFAULT_MAX_POLLS = 16
+# On stop, how long the drain pass under way may take to finish (a pass is bounded by its budget).
+DRAIN_STOP_WAIT_S = 2 * DRAIN_PASS_BUDGET_S
 
 
 class Command(BaseCommand):
@@ -59,6 +60,10 @@ class Command(BaseCommand):
             f"(up to {options['max_polls']} at once)"
         )
         self.stdout.flush()
+        drainer = threading.Thread(target=self._drain_loop, args=(options["interval"],), name="spool-drain",
+                                   daemon=True)
+        if not options["once"]:
+            drainer.start()
         with ThreadPoolExecutor(max_workers=options["max_polls"], thread_name_prefix="modbus-poll") as pool:
             while not self.stop.is_set():
                 try:
@@ -73,6 +78,14 @@ class Command(BaseCommand):
                     break
                 self.stop.wait(options["interval"])
             # Leaving the with block waits for the polls in flight.
+        if options["once"]:
+            self._drain_pass()
+        else:
+            self.stop.set()
+            drainer.join(DRAIN_STOP_WAIT_S)
+            if drainer.is_alive():
+                logger.warning("run_collectors: the spool drain did not finish within %.0f s",
+                               DRAIN_STOP_WAIT_S)
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)
         self.stdout.write("run_collectors stopped")
@@ -81,8 +94,25 @@ class Command(BaseCommand):
         logger.info("run_collectors: signal %s, stopping after the polls in flight", signum)
         self.stop.set()
 
+    def _drain_loop(self, interval_s: float) -> None:
+        """Drain pass after pass while batches settle; when none did, wait `interval_s`."""
+        try:
+            while not self.stop.is_set():
+                if not self._drain_pass():
+                    self.stop.wait(interval_s)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def _drain_pass(self) -> int:
+        try:
+            return drain_spools()
+        except Exception:  # the loop outlives a bad pass; the batches stay in their spool
+            logger.exception("spool drain pass failed")
+            return 0
+        finally:
+            close_old_connections()
+
     def _cycle(self, pool: ThreadPoolExecutor, max_polls: int) -> None:
-        drain_spools()
         # scopes_disabled: the dispatcher looks across tenants for due devices on purpose; each
         # poll then runs inside its own enterprise's scope.
         with scopes_disabled():
@@ -113,15 +143,3 @@ class Command(BaseCommand):
         with self.lock:
             self.in_flight.discard(device_id)
 
-
-def drain_spools() -> int:
-    """Replay every collector's spool (Modbus, MQTT, …) found in SPOOL_DIR."""
-    drained = 0
-    for path in sorted(Path(settings.SPOOL_DIR).glob("*.sqlite3")):
-        spool = Spool(path.stem)
-        try:
-            if len(spool):
-                drained += spool.drain()
-        finally:
-            spool.close()
-    return drained

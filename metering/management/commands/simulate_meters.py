@@ -1,6 +1,6 @@
 """`manage.py simulate_meters`: realistic demo meters on a local Modbus server and over MQTT.
 
-Serves the demo register map (`metering.simulator.DEMO_LAYOUT`) for every demo enterprise's
+Serves the demo register map (`metering.demo.simulator.DEMO_LAYOUT`) for every demo enterprise's
 unit id, with cumulative energy registers that rise along a daily load curve and noisy power
 registers, and publishes the MQTT-fed demo enterprise's readings on the default topic
 contract (`nengtan/<credit code>/<meter code>`, {"ts", "value"}, QoS 1). Stops on SIGTERM/SIGINT.
@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from django.utils import timezone
 
-from metering.simulator import (
+from metering.demo.simulator import (
     DEMO_MODBUS_HOST,
     DEMO_MODBUS_PORT,
     DEMO_MQTT_LAYOUT,
@@ -87,7 +87,7 @@ class Command(BaseCommand):
         targets: list[MqttTarget] = []
         client: mqtt.Client | None = None
         if mqtt_url and credit_code:
-            from metering.demo import DEMO_MQTT_PLANT_UNIT
+            from metering.demo.data import DEMO_MQTT_PLANT_UNIT
 
             targets = [
                 MqttTarget(credit_code, DemoPlant(unit_id=DEMO_MQTT_PLANT_UNIT, layout=DEMO_MQTT_LAYOUT))
@@ -130,7 +130,7 @@ class Command(BaseCommand):
 
     def _demo_targets(self) -> tuple[list[int], str | None]:
         """Unit ids and the MQTT enterprise's credit code from the seeded demo, if the database has them."""
-        from metering.demo import demo_modbus_units, demo_mqtt_credit_code
+        from metering.demo.data import demo_modbus_units, demo_mqtt_credit_code
 
         try:
             units = sorted(set(demo_modbus_units().values())) or list(FALLBACK_UNIT_IDS)

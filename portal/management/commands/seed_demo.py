@@ -5,7 +5,8 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from portal import audit
 from portal.demo import DemoAccount, seed_demo
@@ -34,6 +35,14 @@ class Command(BaseCommand):
     help = "Create the demo organizations and accounts (idempotent; resets the demo passwords)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.NENGTAN_ENV == "production":
+            # The demo accounts share one published password (DEMO_PASSWORD) and include a
+            # platform admin: on a production database they would be a way in.
+            raise CommandError(
+                "seed_demo refuses to run when NENGTAN_ENV=production: the demo accounts share a "
+                "published password. Create the first platform admin with "
+                "`python manage.py createsuperuser` instead."
+            )
         with audit.audit_context(channel=AuditEntry.Channel.COMMAND):
             accounts = seed_demo()
         self.stdout.write(accounts_table(accounts))

@@ -1,0 +1,51 @@
+"""Serializers of the readings API (output and query parameters; the HTTP ingest body is parsed by
+hand, see metering/collectors/http/views.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils.translation import gettext as _
+from rest_framework import serializers
+
+
+class ReadingSerializer(serializers.Serializer):
+    ts = serializers.DateTimeField()
+    value = serializers.FloatField()
+    quality = serializers.IntegerField()
+
+
+class AwareDateTimeField(serializers.Field):
+    """An ISO 8601 timestamp that must carry its UTC offset (a bare local time is ambiguous)."""
+
+    default_error_messages = {
+        "invalid": _("时间格式错误，应为 ISO 8601（如 2025-01-01T00:00:00+08:00）。"),
+        "naive": _("时间必须带时区偏移（如 +08:00 或 Z）。"),
+    }
+
+    def to_internal_value(self, data: Any) -> dt.datetime:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            # A "+" in a query string arrives as a space when the client did not encode it.
+            value = dt.datetime.fromisoformat(data.strip().replace(" ", "+") if "T" in data else data)
+        except ValueError:
+            self.fail("invalid")
+        if value.tzinfo is None or value.utcoffset() is None:
+            self.fail("naive")
+        return value
+
+    def to_representation(self, value: dt.datetime) -> str:
+        return value.isoformat()
+
+
+class ReadingRangeSerializer(serializers.Serializer):
+    start = AwareDateTimeField(required=False)
+    end = AwareDateTimeField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("start"), attrs.get("end")
+        if start is not None and end is not None and start >= end:
+            raise serializers.ValidationError({"end": [_("结束时间必须晚于开始时间。")]})
+        return attrs

@@ -1,0 +1,175 @@
+"""Meters, a Modbus device and history for the demo enterprises (called by `seed_demo`).
+
+Idempotent: run it again and it repairs what is missing without duplicating anything. The
+register map comes from `metering.demo.simulator.DEMO_LAYOUT`, the same constant the simulator
+serves, so `simulate_meters` answers exactly the addresses mapped here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from metering.collectors.modbus.decoding import DATA_TYPES
+from metering.demo.simulator import (
+    DEMO_DEVICE_NAME,
+    DEMO_LAYOUT,
+    DEMO_MODBUS_HOST,
+    DEMO_MODBUS_PORT,
+    DEMO_MQTT_LAYOUT,
+    DemoMeter,
+    DemoPlant,
+)
+from metering.ingest.services import ResolvedReading, readings_ingest_resolved
+from metering.models import Meter, ModbusDevice, ModbusPoint, SiteNode, Source
+from portal.models import Enterprise, User
+
+logger = logging.getLogger(__name__)
+
+# Modbus-fed demo enterprises, by their admin's user name, with the unit id each answers on.
+DEMO_MODBUS_UNITS: dict[str, int] = {"demo_enterprise": 1, "demo_enterprise_b": 2}
+# The enterprise whose meters arrive over MQTT (default topic contract) instead.
+DEMO_MQTT_USERNAME = "demo_shanghai"
+# The simulator's MQTT plant for that enterprise uses this "unit" to size its load.
+DEMO_MQTT_PLANT_UNIT = 3
+DEMO_SITE_NAME = "厂区"
+DEMO_POLL_INTERVAL_S = 15
+# Hourly history written at seeding time so dashboards have a week to show at once; it follows
+# the same curve the simulator serves live, so history and live data join without a jump.
+DEMO_HISTORY_DAYS = 7
+
+
+def _enterprise_of(username: str) -> Enterprise | None:
+    user = (
+        User.objects.filter(username=username, enterprise__isnull=False).select_related("enterprise").first()
+    )
+    return user.enterprise if user else None
+
+
+def demo_modbus_units() -> dict[int, int]:
+    """enterprise id -> unit id of the demo enterprises present in the database."""
+    with scopes_disabled():  # seeding/simulating across the demo tenants, nothing user-facing
+        units = {}
+        for username, unit_id in DEMO_MODBUS_UNITS.items():
+            enterprise = _enterprise_of(username)
+            if enterprise is not None:
+                units[enterprise.pk] = unit_id
+        return units
+
+
+def demo_mqtt_credit_code() -> str | None:
+    with scopes_disabled():  # one lookup of the demo tenant's public identifier
+        enterprise = _enterprise_of(DEMO_MQTT_USERNAME)
+        return enterprise.credit_code if enterprise else None
+
+
+def _register_max(meter: DemoMeter) -> float | None:
+    """Where an unsigned integer register rolls over, in engineering units."""
+    fmt, count = DATA_TYPES[meter.data_type]
+    if fmt not in ("H", "I", "Q"):
+        return None
+    return (2 ** (16 * count) - 1) * meter.scale + meter.offset
+
+
+def _site_node(enterprise: Enterprise, path: tuple[str, ...]) -> SiteNode:
+    node, _ = SiteNode.objects.get_or_create(
+        enterprise=enterprise, parent=None, name=DEMO_SITE_NAME, defaults={"kind": SiteNode.Kind.SITE}
+    )
+    for depth, name in enumerate(path):
+        kind = SiteNode.Kind.WORKSHOP if depth == 0 else SiteNode.Kind.EQUIPMENT
+        node, _ = SiteNode.objects.get_or_create(
+            enterprise=enterprise, parent=node, name=name, defaults={"kind": kind}
+        )
+    return node
+
+
+def _meters(enterprise: Enterprise, layout: tuple[DemoMeter, ...], *, registers: bool) -> dict[str, Meter]:
+    meters: dict[str, Meter] = {}
+    for spec in layout:  # parents come first in the layout
+        meter = Meter.objects.filter(enterprise=enterprise, code=spec.code).first() or Meter(
+            enterprise=enterprise, code=spec.code
+        )
+        meter.name = spec.name
+        meter.level = spec.level
+        meter.energy_type = spec.energy_type
+        meter.unit = spec.unit
+        meter.cumulative = True
+        meter.register_max = _register_max(spec) if registers else None
+        meter.parent = meters.get(spec.parent)
+        meter.site_node = _site_node(enterprise, spec.site)
+        meter.accuracy_class = "1.0" if spec.energy_type == "electricity" else "2.0"
+        meter.full_clean()
+        meter.save()
+        meters[spec.code] = meter
+    return meters
+
+
+def _modbus_device(enterprise: Enterprise, unit_id: int, meters: dict[str, Meter]) -> ModbusDevice:
+    device = ModbusDevice.objects.filter(
+        enterprise=enterprise, name=DEMO_DEVICE_NAME
+    ).first() or ModbusDevice(enterprise=enterprise, name=DEMO_DEVICE_NAME)
+    device.protocol = ModbusDevice.Protocol.TCP
+    device.host = DEMO_MODBUS_HOST
+    device.port = DEMO_MODBUS_PORT
+    device.unit_id = unit_id
+    device.timeout_s = 2.0
+    device.retries = 1
+    device.backoff_s = 0.5
+    device.poll_interval_s = DEMO_POLL_INTERVAL_S
+    device.full_clean()
+    device.save()
+    for spec in DEMO_LAYOUT:
+        point = ModbusPoint.objects.filter(device=device, meter=meters[spec.code]).first() or ModbusPoint(
+            device=device, meter=meters[spec.code]
+        )
+        point.register_type = spec.register_type
+        point.address = spec.address
+        point.data_type = spec.data_type
+        point.byte_order = spec.byte_order
+        point.scale = spec.scale
+        point.offset = spec.offset
+        point.full_clean()
+        point.save()
+    return device
+
+
+def _history_rows(plant: DemoPlant, meters: dict[str, Meter], *, now: dt.datetime) -> list[ResolvedReading]:
+    end = now.replace(minute=0, second=0, microsecond=0)
+    hours = [end - dt.timedelta(hours=h) for h in range(DEMO_HISTORY_DAYS * 24, 0, -1)]
+    return [
+        ResolvedReading(meter_id=meters[spec.code].pk, ts=at, value=round(plant.cumulative(spec, at), 3))
+        for spec in plant.layout
+        for at in hours
+    ]
+
+
+def seed_metering_demo(*, now: dt.datetime | None = None) -> None:
+    """Create or repair the demo meter trees, Modbus devices, MQTT meters and a week of history.
+
+    Does nothing for demo enterprises that do not exist (seed the organizations first).
+    """
+    now = now or timezone.now()
+    history: list[ResolvedReading] = []
+    # scopes_disabled: seeding builds rows of several demo tenants at once, like a data migration.
+    with scopes_disabled(), transaction.atomic():
+        for username, unit_id in DEMO_MODBUS_UNITS.items():
+            enterprise = _enterprise_of(username)
+            if enterprise is None:
+                continue
+            meters = _meters(enterprise, DEMO_LAYOUT, registers=True)
+            _modbus_device(enterprise, unit_id, meters)
+            history += _history_rows(DemoPlant(unit_id=unit_id), meters, now=now)
+        enterprise = _enterprise_of(DEMO_MQTT_USERNAME)
+        if enterprise is not None:
+            meters = _meters(enterprise, DEMO_MQTT_LAYOUT, registers=False)
+            history += _history_rows(
+                DemoPlant(unit_id=DEMO_MQTT_PLANT_UNIT, layout=DEMO_MQTT_LAYOUT), meters, now=now
+            )
+    if history:
+        # Idempotent on (meter, ts): a second seed counts these as duplicates.
+        result = readings_ingest_resolved(rows=history, source=Source.IMPORT.value)
+        logger.info("demo history: %d readings written, %d already there", result.accepted, result.duplicates)
