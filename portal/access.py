@@ -144,6 +144,11 @@ def enterprise_scope(enterprise_id: int) -> Iterator[None]:
         yield
 
 
+def can_change(user: Actor | None, enterprise_id: int | None) -> bool:
+    """Whether the enterprise is in the user's write reach (their own; everything for platform admins)."""
+    return reach_for(user).can_change(enterprise_id)
+
+
 def visible_enterprises(user: Actor) -> QuerySet[Enterprise]:
     """Enterprises the user may see, under the active scope (raises when no scope is active)."""
     reach = reach_for(user)

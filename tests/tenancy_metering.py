@@ -203,3 +203,9 @@ def _api_own_meter_relations(world: Any, own: Any) -> list[Attempt]:
         Attempt("the role's own meter moved to the outsider's enterprise", method="PATCH", json=True,
                 kwargs={"pk": mine.pk}, data={"enterprise": world.outsider.pk}),
     ]
+
+
+@write_attempts("gateway-token-list")
+def _api_token_create(world: Any, own: Any) -> list[Attempt]:
+    return [Attempt("a gateway token of the outsider's enterprise", json=True,
+                    data={"name": "巡检新建网关", "enterprise": world.outsider.pk})]

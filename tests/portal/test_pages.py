@@ -143,7 +143,8 @@ def test_enterprise_admin_adds_staff(client, world):
     assert staff.enterprise_id == world.tenant_a.pk
 
     users_before = User.objects.count()
-    duplicate = {"username": "b_admin", "password1": TEST_PASSWORD, "password2": TEST_PASSWORD}
+    duplicate = {"username": world.user("b_admin").username, "password1": TEST_PASSWORD,
+                 "password2": TEST_PASSWORD}
     response = client.post(url, duplicate)
     assert response.status_code == 200
     assert response.context["form"].errors["username"]
