@@ -134,9 +134,7 @@ class Enterprise(models.Model):
 
     @property
     def is_approved(self) -> bool:
-        """The one predicate for "may take part": file applications and send readings.
-
-        Pending, rejected and suspended enterprises do neither."""
+        """Approved, and not suspended: its users may file applications (`can_file_applications`)."""
         return self.status == self.Status.APPROVED
 
     @property

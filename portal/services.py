@@ -199,7 +199,8 @@ def _required_reason(reason: str, *, field: str = "reason") -> str:
 def enterprise_suspend(*, actor: User, enterprise: Enterprise, reason: str) -> Enterprise:
     """The authority of the enterprise's region suspends an approved enterprise.
 
-    A suspended enterprise files nothing and sends no readings (`Enterprise.is_approved`);
+    A suspended enterprise files nothing (`Enterprise.is_approved`) and sends no readings
+    (`Enterprise.may_send_readings`, on HTTP at once and on MQTT with the next broker refresh);
     its users still sign in and read their own data, and see why it was suspended."""
     if not can_change_enterprise_status(actor, enterprise):
         raise PermissionDenied(_("您无权停用该企业。"))
