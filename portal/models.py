@@ -139,12 +139,21 @@ class Enterprise(models.Model):
 
     @property
     def may_send_readings(self) -> bool:
-        """Whether its gateways may send readings (HTTP ingest, a broker account for MQTT).
+        """Whether its gateways may send readings (HTTP ingest, a broker account for MQTT) and
+        its Modbus devices are polled.
 
-        The one rule both collectors follow: only an approved enterprise sends. Every other
+        The one rule every collector follows: only an approved enterprise sends. Every other
         status (pending, rejected, suspended, and any status added later) is refused.
         """
         return self.status == self.Status.APPROVED
+
+    @classmethod
+    def sending_filter(cls, path: str = "") -> models.Q:
+        """`may_send_readings` as a query condition, for collectors that select across tenants.
+
+        `path` leads from the queried model to the enterprise, e.g. "enterprise__".
+        """
+        return models.Q(**{f"{path}status": cls.Status.APPROVED})
 
 
 class Authority(models.Model):

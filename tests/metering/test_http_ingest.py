@@ -59,6 +59,17 @@ def test_gateway_posts_a_batch_and_a_repeat_is_all_duplicates(gateway, world) ->
     assert Reading.objects.filter(meter__enterprise=world.tenant_a, source="http").count() == 6
 
 
+def test_a_browser_accept_header_still_gets_the_json_answer(gateway, world) -> None:  # type: ignore[no-untyped-def]
+    # A gateway sending a browser's Accept header must get the answer for what was stored,
+    # not a 500 from the browsable renderer after the readings were committed.
+    body = {"readings": [item("E-001", 0, 1.0)]}
+    response = gateway.post(URL, data=json.dumps(body), content_type="application/json",
+                            HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+
+
 def test_bearer_scheme_works_for_gateway_tokens(world) -> None:  # type: ignore[no-untyped-def]
     make_meter(world.tenant_a, "E-001")
     _token, plain = gateway_token_create(actor=world.user("a_admin"), enterprise=world.tenant_a, name="gw")

@@ -375,3 +375,18 @@ def test_readings_read_while_the_database_is_down_are_spooled_and_drained_next_c
     assert modbus_spool_drain() == 1  # the next cycle, with the database back
     assert len(Spool(polling.SPOOL_NAME)) == 0
     assert Reading.objects.get(meter=meter).value == 321.0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["suspended", "rejected", "pending"])
+def test_devices_of_an_enterprise_that_may_not_send_are_not_dispatched(world, status):
+    from django_scopes import scopes_disabled
+
+    from portal.models import Enterprise
+
+    sending = make_device(world.tenant_a, "在用", port=free_tcp_port())
+    refused = make_device(world.tenant_b, "停用企业", port=free_tcp_port())
+    with scopes_disabled():  # the dispatcher selects across tenants, as it does in production
+        assert {pk for pk, _ in polling.modbus_devices_due()} == {sending.pk, refused.pk}
+        Enterprise.objects.filter(pk=world.tenant_b.pk).update(status=status)
+        assert polling.modbus_devices_due() == [(sending.pk, world.tenant_a.pk)]

@@ -19,6 +19,7 @@ from rest_framework import status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -131,6 +132,9 @@ class ReadingsIngestView(APIView):
     authentication_classes = [GatewayTokenAuthentication, TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes: list = []
+    # JSON only: the browsable renderer needs parsers to draw its form and crashed on a browser's
+    # `Accept: text/html` after the readings were already stored.
+    renderer_classes = [JSONRenderer]
     throttle_classes: list = []
 
     def post(self, request: Request) -> Response:

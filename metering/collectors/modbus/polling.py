@@ -38,6 +38,7 @@ from metering.ingest.services import IngestResult, ResolvedReading, readings_ing
 from metering.ingest.spool import Spool
 from metering.models import ModbusDevice, ModbusPoint, Quality, Source
 from portal import audit
+from portal.models import Enterprise
 
 logger = logging.getLogger(__name__)
 
@@ -81,13 +82,15 @@ class PollOutcome:
 
 
 def modbus_devices_due(*, now: dt.datetime | None = None, limit: int | None = None) -> list[tuple[int, int]]:
-    """(device id, enterprise id) of enabled devices due for a poll and not claimed by anyone.
+    """(device id, enterprise id) of enabled devices due for a poll and not claimed by anyone,
+    of enterprises that may send readings (a suspended one's devices are not polled).
 
     Called by dispatchers with scopes disabled: they work across tenants on purpose.
     """
     now = now or timezone.now()
     queryset = (
         ModbusDevice.objects.filter(enabled=True, next_poll_at__lte=now)
+        .filter(Enterprise.sending_filter("enterprise__"))
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .order_by("next_poll_at", "pk")
         .values_list("pk", "enterprise_id")
