@@ -342,6 +342,9 @@ class Body:
     data: Any = None
     json: bool = False
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    # What the caller itself typed (an attempt's own values, not what a replay copied from the
+    # platform admin's page): an answer may echo it without leaking anything.
+    typed: str = ""
 
 
 FALLBACK_FORM = Body({"confirm": "yes", "post": "yes"})
@@ -385,11 +388,11 @@ class Walker:
         where = f"{method} {url} as {self.role}"
         if response.status_code >= 500:
             self.problems.append(f"{where}: {response.status_code} {'; '.join(self._errors)}".rstrip())
-        # An answer may echo what the caller itself sent ("parent TEST-M-000012 not found"): that
-        # tells the caller nothing it did not know.
-        sent = "" if body is None else f"{url} {body.data!r} {body.files!r}"
+        # An answer may echo what the caller itself typed ("parent TEST-M-000012 not found"):
+        # that tells the caller nothing it did not know.
+        typed = "" if body is None else body.typed
         for needle, what in self.needles.items():
-            if needle in text and needle not in sent:
+            if needle in text and needle not in typed:
                 self.problems.append(f"{where}: body shows the {what} ({needle!r})")
         return response, text
 
@@ -469,7 +472,8 @@ class Replayer:
             data = dict(self.form(url, source) or {})
         data.update({key: value if isinstance(value, list) else [value] if not attempt.json else value
                      for key, value in attempt.data.items()})
-        return Body(data, json=attempt.json, files=attempt.files)
+        typed = f"{attempt.data!r} {attempt.files!r} {attempt.query!r}"
+        return Body(data, json=attempt.json, files=attempt.files, typed=typed)
 
 
 def newest_audit_id() -> int:
