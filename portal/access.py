@@ -6,14 +6,22 @@ no scope is active. Scope is switched on at the edge (web and admin middleware, 
 base view, the base Celery task) with `reach_scope(user)`; nothing below the edge decides
 reach again. Objects outside reach answer 404, exactly like missing ones.
 
-Reach:
-- platform admin: everything;
-- enterprise admin and staff: their own enterprise; a park's users also read (never change)
-  the park's member enterprises;
-- municipal reviewer: enterprises in their authority's region (city or district subtree);
-- provincial officer: enterprises in their province;
-- expert: nothing yet (later, the submissions assigned to them, minus conflicts);
-- anonymous and inactive users: nothing.
+Reach separates what an actor sees from what it changes:
+
+| actor                        | sees                                        | changes            |
+|------------------------------|---------------------------------------------|--------------------|
+| platform admin               | everything                                  | everything         |
+| enterprise admin and staff   | their own enterprise, and a park's members  | their own only     |
+| municipal reviewer           | enterprises in their authority's region     | nothing            |
+| provincial officer           | enterprises in their province               | nothing            |
+| expert                       | nothing yet (later: assigned submissions)   | nothing            |
+| anonymous and inactive users | nothing                                     | nothing            |
+
+Officials never change an enterprise's own data (meters, devices, contacts, staff): a tenant
+write view that forgets its role check still finds nothing in their write reach. What officials
+do write, deciding registrations and an enterprise's suspension (later, review actions), goes
+through services of its own, each guarded by a predicate below (`can_review_registration`,
+`can_change_enterprise_status`), never through the write reach.
 
 Second factor: with REQUIRE_2FA_FOR_OFFICIALS on, every account that reaches beyond one
 enterprise (officials, experts, platform admins, superusers) passes TOTP before it sees
@@ -91,8 +99,6 @@ def reach_for(user: Actor | None) -> Reach:
 def _compute_reach(user: User) -> Reach:
     if user.is_superuser or user.role == Role.PLATFORM_ADMIN:
         return FULL_REACH
-    if user.is_superuser or user.role == Role.PLATFORM_ADMIN:
-        return FULL_REACH
     # The policy itself must read enterprises before any scope exists: it is what defines it.
     with scopes_disabled():
         everything = Enterprise.objects.all()
@@ -107,8 +113,8 @@ def _compute_reach(user: User) -> Reach:
                 return NO_REACH
             region_path = user.authority.region.path
             ids = _enterprise_ids(everything.filter(region__path__startswith=region_path))
-            # Officials review and approve; they change registration status, not enterprise data.
-            return Reach(everything=False, visible_ids=ids, changeable_ids=ids)
+            # Read only: their decisions go through their own guarded services (module docstring).
+            return Reach(everything=False, visible_ids=ids, changeable_ids=())
     return NO_REACH
 
 
@@ -136,6 +142,11 @@ def enterprise_scope(enterprise_id: int) -> Iterator[None]:
     """Scope to one enterprise, for work done on its behalf (tasks, collectors, ingest)."""
     with scope(enterprise=[enterprise_id]):
         yield
+
+
+def can_change(user: Actor | None, enterprise_id: int | None) -> bool:
+    """Whether the enterprise is in the user's write reach (their own; everything for platform admins)."""
+    return reach_for(user).can_change(enterprise_id)
 
 
 def visible_enterprises(user: Actor) -> QuerySet[Enterprise]:
@@ -240,12 +251,41 @@ def can_file_applications(user: Actor) -> bool:
     )
 
 
-def can_review_registration(user: Actor, enterprise: Enterprise) -> bool:
-    """The authority of the enterprise's region (or above) approves its registration."""
-    if not user.is_authenticated:
+def _is_regional_authority(user: Actor, enterprise: Enterprise) -> bool:
+    """A platform admin, or an official whose authority's region holds the enterprise's region."""
+    if not user.is_authenticated or not user.is_active:
         return False
     if user.is_platform_admin:
         return True
     if user.role not in (Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER) or user.authority is None:
         return False
     return enterprise.region.path.startswith(user.authority.region.path)
+
+
+def can_review_registration(user: Actor, enterprise: Enterprise) -> bool:
+    """The authority of the enterprise's region (or above) approves its registration."""
+    return _is_regional_authority(user, enterprise)
+
+
+def can_change_enterprise_status(user: Actor, enterprise: Enterprise) -> bool:
+    """The authority of the enterprise's region (or above) suspends and reactivates it."""
+    return _is_regional_authority(user, enterprise)
+
+
+def can_manage_enterprise(user: Actor, enterprise: Enterprise) -> bool:
+    """Enterprise admins manage their own enterprise's data and staff; platform admins any."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_platform_admin:
+        return True
+    return user.role == Role.ENTERPRISE_ADMIN and user.enterprise_id == enterprise.pk
+
+
+def can_resubmit_registration(user: Actor, enterprise: Enterprise) -> bool:
+    """Only the enterprise's own admin answers a rejection: the registration is theirs."""
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and user.role == Role.ENTERPRISE_ADMIN
+        and user.enterprise_id == enterprise.pk
+    )

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -32,7 +32,7 @@ from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin as OtpTOTPDeviceAd
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal import audit
-from portal.access import can_review_registration, reach_for
+from portal.access import can_change_enterprise_status, can_review_registration, reach_for
 from portal.admin_site import ReachModelAdmin, ReadOnlyAdminMixin, admin_site
 from portal.models import AuditEntry, Authority, Enterprise, Region, ReviewOrganization, Role, User
 
@@ -63,19 +63,27 @@ class RegionAdmin(ReachModelAdmin):
 
 
 class RegistrationReviewForm(ActionForm):
-    """The changelist action bar, with the reason a rejection must carry."""
+    """The changelist action bar, with the reason a rejection, suspension or reactivation must carry."""
 
-    note = forms.CharField(label=_("审核意见"), required=False, max_length=500)
+    note = forms.CharField(label=_("审核意见或理由"), required=False, max_length=500)
 
 
-def _registration_services() -> tuple[Any, Any]:
-    # Imported when used: the registration services live with the web pages and must not be
-    # a reason for the admin (imported by URL loading) to fail to start.
-    try:
-        from portal.services import enterprise_approve, enterprise_reject
-    except ImportError as exc:  # pragma: no cover - only while the services are not installed
-        raise PermissionDenied(gettext("注册审核服务不可用，请联系平台管理员。")) from exc
-    return enterprise_approve, enterprise_reject
+# Changelist actions an authority takes on enterprises: (service name in portal.services, the
+# access predicate that guards it, the message listing what was done).
+AUTHORITY_ACTIONS: dict[str, tuple[str, Callable[[Any, Enterprise], bool], Any]] = {
+    "approve": ("enterprise_approve", can_review_registration, _("已批准：%(names)s")),
+    "reject": ("enterprise_reject", can_review_registration, _("已驳回：%(names)s")),
+    "suspend": ("enterprise_suspend", can_change_enterprise_status, _("已停用：%(names)s")),
+    "reactivate": ("enterprise_reactivate", can_change_enterprise_status, _("已恢复：%(names)s")),
+}
+
+
+def _authority_service(name: str) -> Callable[..., Any]:
+    # Imported when used: the services import the forms' selectors, and the admin is imported
+    # by URL loading, which must not depend on them.
+    from portal import services
+
+    return cast(Callable[..., Any], getattr(services, name))
 
 
 @admin.register(Enterprise, site=admin_site)
@@ -87,10 +95,13 @@ class EnterpriseAdmin(ReachModelAdmin):
     search_fields = ("name", "credit_code", "contact_name")
     list_select_related = ("region", "park")
     ordering = ("name",)
-    readonly_fields = ("status", "reviewed_by", "reviewed_at", "review_note", "created_at")
+    readonly_fields = ("status", "reviewed_by", "reviewed_at", "review_note", "resubmitted_at",
+                       "resubmission_note", "suspended_by", "suspended_at", "suspension_reason", "created_at")
     autocomplete_fields = ("region", "park")
     action_form = RegistrationReviewForm
-    actions = ("approve_registrations", "reject_registrations")
+    actions = (
+        "approve_registrations", "reject_registrations", "suspend_enterprises", "reactivate_enterprises",
+    )
 
     def has_review_permission(self, request: HttpRequest) -> bool:
         return bool(
@@ -105,38 +116,46 @@ class EnterpriseAdmin(ReachModelAdmin):
             queryset = queryset.filter(kind=Enterprise.Kind.PARK)
         return queryset, may_have_duplicates
 
-    def _review(self, request: HttpRequest, queryset: QuerySet[Enterprise], *, approve: bool) -> None:
-        enterprise_approve, enterprise_reject = _registration_services()
+    def _authority_action(self, request: HttpRequest, queryset: QuerySet[Enterprise], kind: str) -> None:
+        service_name, may_act, done_template = AUTHORITY_ACTIONS[kind]
+        service = _authority_service(service_name)
         note = (request.POST.get("note") or "").strip()
+        # The reject service calls its reason "note"; suspension and reactivation "reason".
+        reason_kwarg = "reason" if kind in ("suspend", "reactivate") else "note"
         done: list[str] = []
         for enterprise in queryset.select_related("region"):
-            # The changelist already shows only rows in reach; the service re-checks the actor
-            # against each enterprise, so a forged selection cannot widen what is decided.
-            if not can_review_registration(request.user, enterprise):
-                refusal = gettext("%(name)s：您无权审核该企业的注册。") % {"name": enterprise.name}
+            # The changelist already shows only rows in reach; the predicate and the service
+            # re-check the actor against each enterprise, so a forged selection decides nothing.
+            if not may_act(request.user, enterprise):
+                refusal = gettext("%(name)s：您无权对该企业执行此操作。") % {"name": enterprise.name}
                 self.message_user(request, refusal, messages.ERROR)
                 continue
             try:
-                if approve:
-                    enterprise_approve(actor=request.user, enterprise=enterprise, note=note)
-                else:
-                    enterprise_reject(actor=request.user, enterprise=enterprise, note=note)
+                service(actor=request.user, enterprise=enterprise, **{reason_kwarg: note})
             except (ValidationError, PermissionDenied) as exc:
                 reasons = "；".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
                 self.message_user(request, f"{enterprise.name}：{reasons}", messages.ERROR)
                 continue
             done.append(enterprise.name)
         if done:
-            template = gettext("已批准：%(names)s") if approve else gettext("已驳回：%(names)s")
-            self.message_user(request, template % {"names": "、".join(done)}, messages.SUCCESS)
+            self.message_user(request, str(done_template) % {"names": "、".join(done)}, messages.SUCCESS)
 
     @admin.action(description=_("批准所选企业的注册"), permissions=["review"])
     def approve_registrations(self, request: HttpRequest, queryset: QuerySet[Enterprise]) -> None:
-        self._review(request, queryset, approve=True)
+        self._authority_action(request, queryset, "approve")
 
-    @admin.action(description=_("驳回所选企业的注册（须在“审核意见”中填写理由）"), permissions=["review"])
+    @admin.action(description=_("驳回所选企业的注册（须在“审核意见或理由”中填写理由）"),
+                  permissions=["review"])
     def reject_registrations(self, request: HttpRequest, queryset: QuerySet[Enterprise]) -> None:
-        self._review(request, queryset, approve=False)
+        self._authority_action(request, queryset, "reject")
+
+    @admin.action(description=_("停用所选企业（须在“审核意见或理由”中填写理由）"), permissions=["review"])
+    def suspend_enterprises(self, request: HttpRequest, queryset: QuerySet[Enterprise]) -> None:
+        self._authority_action(request, queryset, "suspend")
+
+    @admin.action(description=_("恢复所选企业（须在“审核意见或理由”中填写理由）"), permissions=["review"])
+    def reactivate_enterprises(self, request: HttpRequest, queryset: QuerySet[Enterprise]) -> None:
+        self._authority_action(request, queryset, "reactivate")
 
 
 # --- authorities and review organizations (platform admin only) ---------------------------------

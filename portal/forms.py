@@ -159,6 +159,28 @@ class ReviewForm(forms.Form):
         attrs={"rows": 3}))
 
 
+class StatusReasonForm(forms.Form):
+    """The reason an authority gives for suspending or reactivating an enterprise (required)."""
+
+    reason = forms.CharField(label=_("理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+                             error_messages={"required": _("必须填写理由。")})
+
+
+class ResubmitForm(forms.Form):
+    """A rejected registration, corrected by the enterprise's admin and sent back for review."""
+
+    name = _model_char("name")
+    region = RegionChoiceField(label=_("所在地区"), queryset=selectors.registration_regions(),
+                               empty_label=_("请选择市或区县"))
+    note = forms.CharField(label=_("修改说明"), max_length=500, required=False,
+                           widget=forms.Textarea(attrs={"rows": 2}),
+                           help_text=_("说明针对审核意见做了哪些修改。"))
+
+    def __init__(self, *args: Any, enterprise: Enterprise, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"name": enterprise.name, "region": enterprise.region_id})
+        super().__init__(*args, **kwargs)
+
+
 class TokenForm(forms.Form):
     token = forms.RegexField(label=_("6位动态验证码"), regex=r"^\d{6}$", max_length=6, strip=True,
                              error_messages={"invalid": _("请输入6位数字验证码。")},

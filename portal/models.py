@@ -99,6 +99,17 @@ class Enterprise(models.Model):
     )
     reviewed_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
     review_note = models.CharField(_("审核意见"), max_length=500, blank=True)
+    # The applicant's answer to a rejection; the reviewer reads it beside the rejection note.
+    resubmitted_at = models.DateTimeField(_("重新提交时间"), null=True, blank=True)
+    resubmission_note = models.CharField(_("修改说明"), max_length=500, blank=True)
+    # Set while the status is "suspended" and cleared on reactivation; the audit trail keeps
+    # every suspension and reactivation with its reason.
+    suspended_by = models.ForeignKey(
+        "portal.User", verbose_name=_("停用人"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    suspended_at = models.DateTimeField(_("停用时间"), null=True, blank=True)
+    suspension_reason = models.CharField(_("停用理由"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now, editable=False)
 
     # Tenant scoping fails closed: a query with no active scope raises ScopeError.
@@ -123,6 +134,7 @@ class Enterprise(models.Model):
 
     @property
     def is_approved(self) -> bool:
+        """Approved, and not suspended: its users may file applications (`can_file_applications`)."""
         return self.status == self.Status.APPROVED
 
     @property

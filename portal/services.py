@@ -1,8 +1,10 @@
-"""Writes on organizations and users: registration, review of registrations, staff accounts.
+"""Writes on organizations and users: registration and its re-submission, review of
+registrations, suspension and reactivation, staff accounts.
 
-Every function here takes keyword-only arguments, validates with `full_clean()` before it
-saves, runs in one transaction and leaves an audit row (model signals record the field
-changes; review decisions are recorded explicitly as "approve" / "reject").
+Every function here takes keyword-only arguments, checks the actor with a predicate of the
+access policy, validates with `full_clean()` before it saves, runs in one transaction and
+leaves an audit row (model signals record the field changes; decisions are recorded
+explicitly as "approve", "reject", "suspend", "reactivate" and "resubmit", with their reason).
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ from django.utils.translation import gettext as _
 from django_scopes import scopes_disabled
 
 from portal import audit
-from portal.access import can_review_registration
+from portal.access import (
+    can_change_enterprise_status,
+    can_manage_enterprise,
+    can_resubmit_registration,
+    can_review_registration,
+)
 from portal.credit_code import credit_code_problem, normalize_credit_code
 from portal.models import Enterprise, Region, Role, User
+from portal.selectors import province_path_of
 
 # Fields an enterprise admin may edit on their own enterprise. Identity (name, credit code)
 # and registration status change only through the authority.
@@ -27,6 +35,9 @@ ENTERPRISE_EDITABLE_FIELDS = frozenset(
     {"industry", "address", "contact_name", "contact_phone", "contact_email", "park"}
 )
 REGISTRATION_REGION_LEVELS = (Region.Level.CITY, Region.Level.DISTRICT)
+# Reasons and notes are stored whole in CharField(max_length=500) columns; longer text is a
+# clear error, never silently cut.
+REASON_MAX_CHARS = 500
 
 
 def _credit_code_taken(credit_code: str, *, exclude_id: int | None = None) -> bool:
@@ -175,13 +186,104 @@ def enterprise_reject(*, actor: User, enterprise: Enterprise, note: str) -> Ente
     return enterprise
 
 
-def can_manage_enterprise(actor: User, enterprise: Enterprise) -> bool:
-    """Enterprise admins manage their own enterprise's data and staff; platform admins any."""
-    if not actor.is_authenticated or not actor.is_active:
-        return False
-    if actor.is_platform_admin:
-        return True
-    return actor.role == Role.ENTERPRISE_ADMIN and actor.enterprise_id == enterprise.pk
+def _required_reason(reason: str, *, field: str = "reason") -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationError({field: _("必须填写理由。")})
+    if len(text) > REASON_MAX_CHARS:
+        raise ValidationError({field: _("理由不能超过%(limit)d个字。") % {"limit": REASON_MAX_CHARS}})
+    return text
+
+
+@transaction.atomic
+def enterprise_suspend(*, actor: User, enterprise: Enterprise, reason: str) -> Enterprise:
+    """The authority of the enterprise's region suspends an approved enterprise.
+
+    A suspended enterprise files nothing (`Enterprise.is_approved`) and sends no readings
+    (`Enterprise.may_send_readings`, on HTTP at once and on MQTT with the next broker refresh);
+    its users still sign in and read their own data, and see why it was suspended."""
+    if not can_change_enterprise_status(actor, enterprise):
+        raise PermissionDenied(_("您无权停用该企业。"))
+    reason = _required_reason(reason)
+    enterprise = Enterprise.objects.select_for_update(of=("self",)).get(pk=enterprise.pk)
+    if enterprise.status != Enterprise.Status.APPROVED:
+        raise ValidationError({"status": _("只有已批准的企业可以停用。")})
+    enterprise.status = Enterprise.Status.SUSPENDED
+    enterprise.suspended_by = actor
+    enterprise.suspended_at = timezone.now()
+    enterprise.suspension_reason = reason
+    enterprise.full_clean(validate_unique=False)
+    enterprise.save(update_fields=["status", "suspended_by", "suspended_at", "suspension_reason"])
+    audit.record("suspend", obj=enterprise, actor=actor,
+                 changes={"status": {"before": Enterprise.Status.APPROVED, "after": enterprise.status},
+                          "reason": reason})
+    return enterprise
+
+
+@transaction.atomic
+def enterprise_reactivate(*, actor: User, enterprise: Enterprise, reason: str) -> Enterprise:
+    """The authority of the enterprise's region lifts a suspension; the enterprise is approved again."""
+    if not can_change_enterprise_status(actor, enterprise):
+        raise PermissionDenied(_("您无权恢复该企业。"))
+    reason = _required_reason(reason)
+    enterprise = Enterprise.objects.select_for_update(of=("self",)).get(pk=enterprise.pk)
+    if enterprise.status != Enterprise.Status.SUSPENDED:
+        raise ValidationError({"status": _("只有已停用的企业可以恢复。")})
+    suspended = {"reason": enterprise.suspension_reason,
+                 "at": enterprise.suspended_at.isoformat() if enterprise.suspended_at else None}
+    enterprise.status = Enterprise.Status.APPROVED
+    enterprise.suspended_by = None
+    enterprise.suspended_at = None
+    enterprise.suspension_reason = ""
+    enterprise.full_clean(validate_unique=False)
+    enterprise.save(update_fields=["status", "suspended_by", "suspended_at", "suspension_reason"])
+    audit.record("reactivate", obj=enterprise, actor=actor,
+                 changes={"status": {"before": Enterprise.Status.SUSPENDED, "after": enterprise.status},
+                          "reason": reason, "suspension": suspended})
+    return enterprise
+
+
+@transaction.atomic
+def enterprise_resubmit(
+    *, actor: User, enterprise: Enterprise, name: str, region: Region, note: str = ""
+) -> Enterprise:
+    """The enterprise's admin answers a rejection: corrected name and region, back to pending.
+
+    The registering authority's reviewers find it among their pending registrations again,
+    with the earlier rejection note and the applicant's explanation beside it."""
+    if not can_resubmit_registration(actor, enterprise):
+        raise PermissionDenied(_("只有企业管理员可以重新提交注册。"))
+    enterprise = Enterprise.objects.select_for_update(of=("self",)).get(pk=enterprise.pk)
+    if enterprise.status != Enterprise.Status.REJECTED:
+        raise ValidationError({"status": _("只有被驳回的注册可以重新提交。")})
+    errors: dict[str, list[str]] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = [_("请填写企业名称。")]
+    if region.level not in REGISTRATION_REGION_LEVELS:
+        errors["region"] = [_("请选择到市或区县一级的地区。")]
+    elif enterprise.park is not None and not region.path.startswith(province_path_of(enterprise.park.region)):
+        errors["region"] = [_("所属园区须与企业在同一省（直辖市）。")]
+    note = (note or "").strip()
+    if len(note) > REASON_MAX_CHARS:
+        errors["note"] = [_("说明不能超过%(limit)d个字。") % {"limit": REASON_MAX_CHARS}]
+    if errors:
+        raise ValidationError(errors)
+    changes: dict[str, Any] = {"status": {"before": enterprise.status, "after": Enterprise.Status.PENDING},
+                               "note": note}
+    if enterprise.name != name:
+        changes["name"] = {"before": enterprise.name, "after": name}
+    if enterprise.region_id != region.pk:
+        changes["region"] = {"before": enterprise.region.code, "after": region.code}
+    enterprise.name = name
+    enterprise.region = region
+    enterprise.status = Enterprise.Status.PENDING
+    enterprise.resubmitted_at = timezone.now()
+    enterprise.resubmission_note = note
+    enterprise.full_clean(validate_unique=False)
+    enterprise.save(update_fields=["name", "region", "status", "resubmitted_at", "resubmission_note"])
+    audit.record("resubmit", obj=enterprise, actor=actor, changes=changes)
+    return enterprise
 
 
 @transaction.atomic

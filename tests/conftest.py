@@ -1,10 +1,16 @@
-"""Shared fixtures. Every test world has two enterprises in different cities and an outsider.
+"""Shared fixtures. Every test world has two enterprises in different cities, an outsider, and a
+park the outsider belongs to.
 
 - `tenant_a`: an approved enterprise in Zhengzhou (金水区), with admin and staff users;
 - `tenant_b`: an approved enterprise in Luoyang (涧西区), with an admin;
-- `outsider`: an approved enterprise in Shanghai (徐汇区), with an admin;
+- `outsider`: an approved enterprise in Shanghai (徐汇区), with an admin, member of `park`;
+- `park`: an approved park in Shanghai (徐汇区), with an admin, who reads (never changes) the
+  outsider's data;
 plus a Zhengzhou municipal reviewer, a Luoyang municipal reviewer, a Henan provincial
 officer, a Xuhui district reviewer, an expert and a platform admin.
+
+User names of enterprise users are long and distinctive: the tenancy walk searches pages for
+them.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ class World:
     tenant_a: Enterprise
     tenant_b: Enterprise
     outsider: Enterprise
+    park: Enterprise
     users: dict[str, User]
 
     def user(self, key: str) -> User:
@@ -69,8 +76,8 @@ class World:
 
 
 ROLE_KEYS = (
-    "a_admin", "a_staff", "b_admin", "outsider_admin", "zhengzhou_reviewer", "luoyang_reviewer",
-    "henan_officer", "xuhui_reviewer", "expert", "platform_admin", "anonymous",
+    "a_admin", "a_staff", "b_admin", "outsider_admin", "park_admin", "zhengzhou_reviewer",
+    "luoyang_reviewer", "henan_officer", "xuhui_reviewer", "expert", "platform_admin", "anonymous",
 )
 
 
@@ -78,8 +85,10 @@ ROLE_KEYS = (
 def world(db) -> World:  # type: ignore[no-untyped-def]
     tenant_a = EnterpriseFactory(name="郑州甲钢铁有限公司", region=region("410105"))
     tenant_b = EnterpriseFactory(name="洛阳乙化工有限公司", region=region("410305"))
+    park = EnterpriseFactory(name="上海丁智慧产业园区管理有限公司", region=region("310104"),
+                             kind=Enterprise.Kind.PARK)
     outsider = EnterpriseFactory(name="上海丙数据中心有限公司", region=region("310104"),
-                                 kind=Enterprise.Kind.DATA_CENTER)
+                                 kind=Enterprise.Kind.DATA_CENTER, park=park)
     zhengzhou = AuthorityFactory(name="郑州市工业和信息化局", region=region("410100"))
     luoyang = AuthorityFactory(name="洛阳市工业和信息化局", region=region("410300"))
     henan = AuthorityFactory(name="河南省工业和信息化厅", region=region("410000"),
@@ -87,11 +96,12 @@ def world(db) -> World:  # type: ignore[no-untyped-def]
     xuhui = AuthorityFactory(name="徐汇区商务委", region=region("310104"), level=Authority.Level.DISTRICT)
     review_org = ReviewOrganizationFactory()
     users = {
-        "a_admin": UserFactory(username="a_admin", role=Role.ENTERPRISE_ADMIN, enterprise=tenant_a),
-        "a_staff": UserFactory(username="a_staff", role=Role.ENTERPRISE_STAFF, enterprise=tenant_a),
-        "b_admin": UserFactory(username="b_admin", role=Role.ENTERPRISE_ADMIN, enterprise=tenant_b),
-        "outsider_admin": UserFactory(username="outsider_admin", role=Role.ENTERPRISE_ADMIN,
+        "a_admin": UserFactory(username="jia_steel_admin", role=Role.ENTERPRISE_ADMIN, enterprise=tenant_a),
+        "a_staff": UserFactory(username="jia_steel_staff", role=Role.ENTERPRISE_STAFF, enterprise=tenant_a),
+        "b_admin": UserFactory(username="yi_chemical_admin", role=Role.ENTERPRISE_ADMIN, enterprise=tenant_b),
+        "outsider_admin": UserFactory(username="bing_datacenter_admin", role=Role.ENTERPRISE_ADMIN,
                                       enterprise=outsider),
+        "park_admin": UserFactory(username="ding_park_admin", role=Role.ENTERPRISE_ADMIN, enterprise=park),
         "zhengzhou_reviewer": UserFactory(username="zz_reviewer", role=Role.MUNICIPAL_REVIEWER,
                                           authority=zhengzhou, is_staff=True),
         "luoyang_reviewer": UserFactory(username="ly_reviewer", role=Role.MUNICIPAL_REVIEWER,
@@ -104,7 +114,7 @@ def world(db) -> World:  # type: ignore[no-untyped-def]
                               is_staff=True),
         "platform_admin": UserFactory(username="platform_admin", role=Role.PLATFORM_ADMIN, is_staff=True),
     }
-    return World(tenant_a=tenant_a, tenant_b=tenant_b, outsider=outsider, users=users)
+    return World(tenant_a=tenant_a, tenant_b=tenant_b, outsider=outsider, park=park, users=users)
 
 
 @pytest.fixture

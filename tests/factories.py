@@ -1,4 +1,9 @@
-"""factory_boy factories for the core models. They build rows with scopes disabled (test setup)."""
+"""factory_boy factories for the core models. They build rows with scopes disabled (test setup).
+
+Names are needles: the tenancy walk searches every page for the names, codes and user names of
+what a role may not see. So each generated name carries a fixed-width serial (no name is a
+part of another, as "用户1" is of "用户12") and a marker no template or fixture text contains.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ class EnterpriseFactory(ScopedFactory):
     class Meta:
         model = Enterprise
 
-    name = factory.Sequence(lambda n: f"测试企业{n}有限公司")
+    name = factory.Sequence(lambda n: f"测试企业{n:05d}号有限公司")
     region = factory.LazyFunction(lambda: region("410105"))
     credit_code = factory.LazyAttribute(lambda o: credit_code_for(o.region.code))
     kind = Enterprise.Kind.INDUSTRIAL
@@ -58,7 +63,7 @@ class ReviewOrganizationFactory(ScopedFactory):
     class Meta:
         model = ReviewOrganization
 
-    name = factory.Sequence(lambda n: f"第三方评审机构{n}")
+    name = factory.Sequence(lambda n: f"第三方评审机构{n:05d}号")
     credit_code = factory.LazyFunction(lambda: credit_code_for("310104"))
 
 
@@ -67,7 +72,7 @@ class UserFactory(ScopedFactory):
         model = User
         skip_postgeneration_save = True
 
-    username = factory.Sequence(lambda n: f"user{n}")
+    username = factory.Sequence(lambda n: f"factory_user_{n:05d}")
     role = Role.ENTERPRISE_ADMIN
     password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
 

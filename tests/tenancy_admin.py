@@ -18,5 +18,5 @@ from tests.tenancy_objects import out_of_reach_model
 @out_of_reach_model("otp_totp.TOTPDevice")
 def _totp_device(world: Any) -> TOTPDevice:
     device, _created = TOTPDevice.objects.get_or_create(user=world.user("outsider_admin"),
-                                                        defaults={"name": "outsider phone"})
+                                                        defaults={"name": "上海丙管理员的手机"})
     return device

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 
 from portal.models import Enterprise
-from tests.tenancy_objects import out_of_reach, out_of_reach_model
+from tests.tenancy_objects import no_tenant_writes, out_of_reach, out_of_reach_model
 
 
 @out_of_reach("api:enterprise-detail")
@@ -40,3 +40,6 @@ def _audit_entry(world: Any) -> Any:
 
     outsider_admin = world.user("outsider_admin")
     return audit.record("login", obj=outsider_admin, actor=outsider_admin)
+
+
+no_tenant_writes("api:auth-token", "issues (DELETE: revokes) the caller's own API token")

@@ -31,8 +31,8 @@ from portal.models import Enterprise
 class RegistryWriteMixin(TenantViewSetMixin):
     """The shared tenant base (reach-filtered rows, 404 out of reach) plus the registry's role rule.
 
-    Officials reach their region for writes too (registration review), so reach alone does not
-    decide who edits meters: `metering.registry.rights` does, answering 403 for rows in reach but read-only.
+    Writes see only the write reach (a row the caller sees but may not change answers 403);
+    within it `metering.registry.rights` adds the role rule (staff create and change, never delete).
     """
 
     reach_path = "enterprise"

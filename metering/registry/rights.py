@@ -1,8 +1,9 @@
 """Who may change an enterprise's meter and device registry.
 
-Reach (which enterprises an actor may see) is decided by `portal.access`; this module adds the
-role rule on top of it for registry writes. Officials reach the enterprises of their region but
-only read their registry: their "changeable" reach is about registration review, not meter data.
+Reach (which enterprises an actor may see, and which it may change) is decided by
+`portal.access`; this module adds the role rule on top of the write reach for registry writes
+(staff do not delete). Officials and a park's users see enterprises they may not change, so
+reach already refuses them; the role rule never widens it.
 
 - platform admin: create, change and delete everywhere;
 - enterprise admin: create, change and delete in their own enterprise;

@@ -9,9 +9,9 @@ Writing a tenant API view (for other apps):
 
 `get_queryset()` then answers only rows within the caller's reach (the read reach for safe
 methods, the write reach for the others), `get_object()` answers 404 alike for missing and
-out-of-reach rows, and the request is refused if the session and the token name different
-users. Override `base_queryset()` to add `select_related` or annotations; never bypass
-`get_queryset()`.
+out-of-reach rows (and 403 to a write on a row the caller sees but may not change), and
+the request is refused if the session and the token name different users. Override
+`base_queryset()` to add `select_related` or annotations; never bypass `get_queryset()`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 import django_filters
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, Q, QuerySet
+from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
@@ -77,6 +78,29 @@ class TenantViewSetMixin(EdgeReachCheckMixin):
         request = self.request  # type: ignore[attr-defined]
         write = request.method not in SAFE_METHODS
         return filter_to_reach(request.user, self.base_queryset(), self.reach_path or "id", write=write)
+
+    def get_object(self) -> Any:
+        """The addressed row; for a write, 403 when the caller sees it but may not change it
+        (an official, a park's user on a member), 404 when it is out of sight or missing."""
+        try:
+            return super().get_object()  # type: ignore[misc]
+        except Http404:
+            request = self.request  # type: ignore[attr-defined]
+            if request.method not in SAFE_METHODS and self._visible_for_read():
+                raise exceptions.PermissionDenied(_("您对该记录只有查看权限。")) from None
+            raise
+
+    def _visible_for_read(self) -> bool:
+        lookup_url_kwarg = getattr(self, "lookup_url_kwarg", None) or getattr(self, "lookup_field", "pk")
+        value = self.kwargs.get(lookup_url_kwarg)  # type: ignore[attr-defined]
+        if value is None:
+            return False
+        visible = filter_to_reach(self.request.user, self.base_queryset(),  # type: ignore[attr-defined]
+                                  self.reach_path or "id")
+        try:
+            return visible.filter(**{getattr(self, "lookup_field", "pk"): value}).exists()
+        except (TypeError, ValueError):
+            return False
 
 
 class ApiRootView(APIView):

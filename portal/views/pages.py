@@ -1,4 +1,7 @@
-"""Portal pages. Views stay thin: reads through access helpers and selectors, writes through services."""
+"""Portal pages. Views stay thin: reads through access helpers and selectors, writes through services.
+
+Pages that only read answer 405 to anything but GET and HEAD (`require_safe`), so a POST can
+only reach the views that mean to write."""
 
 from __future__ import annotations
 
@@ -17,11 +20,14 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal import selectors, services
 from portal.access import (
+    can_change_enterprise_status,
     can_file_applications,
+    can_manage_enterprise,
+    can_resubmit_registration,
     can_review_registration,
     get_enterprise_for_user,
     get_rw_enterprise_for_user,
@@ -31,8 +37,10 @@ from portal.forms import (
     AuditSearchForm,
     EnterpriseEditForm,
     RegistrationForm,
+    ResubmitForm,
     ReviewForm,
     StaffCreateForm,
+    StatusReasonForm,
     apply_service_errors,
 )
 from portal.models import Enterprise, Role
@@ -48,6 +56,7 @@ UTF8_BOM = "\ufeff"
 # --- home ------------------------------------------------------------------------------------
 
 @login_required
+@require_safe
 def home(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     context: dict[str, Any] = {"role": user.role}
@@ -94,6 +103,7 @@ def register(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/register.html", {"form": form})
 
 
+@require_safe
 def register_done(request: HttpRequest) -> HttpResponse:
     done = request.session.pop(REGISTRATION_SESSION_KEY, None)
     if done is None:
@@ -105,6 +115,7 @@ def register_done(request: HttpRequest) -> HttpResponse:
 # --- enterprises -----------------------------------------------------------------------------
 
 @login_required
+@require_safe
 def enterprise_list(request: AuthenticatedRequest) -> HttpResponse:
     enterprises = visible_enterprises(request.user).order_by("name")
     status = request.GET.get("status", "")
@@ -121,20 +132,25 @@ def enterprise_list(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def enterprise_detail(request: AuthenticatedRequest, enterprise_id: int) -> HttpResponse:
     enterprise = get_enterprise_for_user(request.user, enterprise_id)
     return render(request, "portal/enterprise_detail.html", {
         "enterprise": enterprise,
         "can_review": can_review_registration(request.user, enterprise),
-        "can_manage": services.can_manage_enterprise(request.user, enterprise),
+        "can_manage": can_manage_enterprise(request.user, enterprise),
+        "can_change_status": can_change_enterprise_status(request.user, enterprise),
+        "can_resubmit": can_resubmit_registration(request.user, enterprise)
+        and enterprise.status == Enterprise.Status.REJECTED,
         "review_form": ReviewForm(),
+        "resubmit_form": ResubmitForm(enterprise=enterprise),
     })
 
 
 def _managed_enterprise_or_404(request: AuthenticatedRequest, enterprise_id: int) -> Enterprise:
     """The enterprise when the user is its enterprise admin (or a platform admin); else 404."""
     enterprise = get_rw_enterprise_for_user(request.user, enterprise_id)
-    if not services.can_manage_enterprise(request.user, enterprise):
+    if not can_manage_enterprise(request.user, enterprise):
         raise Http404
     return enterprise
 
@@ -209,6 +225,65 @@ def enterprise_reject(request: AuthenticatedRequest, enterprise_id: int) -> Http
     )
 
 
+def _status_changeable_enterprise_or_404(request: AuthenticatedRequest, enterprise_id: int) -> Enterprise:
+    enterprise = get_enterprise_for_user(request.user, enterprise_id)
+    if not can_change_enterprise_status(request.user, enterprise):
+        raise Http404
+    return enterprise
+
+
+def _status_change(request: AuthenticatedRequest, enterprise_id: int, *, suspend: bool) -> HttpResponse:
+    enterprise = _status_changeable_enterprise_or_404(request, enterprise_id)
+    form = StatusReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
+    change = services.enterprise_suspend if suspend else services.enterprise_reactivate
+    done = _("已停用 %(name)s。") if suspend else _("已恢复 %(name)s。")
+    return _registration_decision(
+        request,
+        enterprise,
+        lambda: change(actor=request.user, enterprise=enterprise, reason=form.cleaned_data["reason"]),
+        done % {"name": enterprise.name},
+    )
+
+
+@login_required
+@require_POST
+def enterprise_suspend(request: AuthenticatedRequest, enterprise_id: int) -> HttpResponse:
+    return _status_change(request, enterprise_id, suspend=True)
+
+
+@login_required
+@require_POST
+def enterprise_reactivate(request: AuthenticatedRequest, enterprise_id: int) -> HttpResponse:
+    return _status_change(request, enterprise_id, suspend=False)
+
+
+@login_required
+@require_POST
+def enterprise_resubmit(request: AuthenticatedRequest, enterprise_id: int) -> HttpResponse:
+    """The enterprise's admin corrects a rejected registration and sends it back for review."""
+    enterprise = get_rw_enterprise_for_user(request.user, enterprise_id)
+    if not can_resubmit_registration(request.user, enterprise):
+        raise Http404
+    form = ResubmitForm(request.POST, enterprise=enterprise)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.enterprise_resubmit(
+                actor=request.user, enterprise=enterprise, name=data["name"], region=data["region"],
+                note=data["note"],
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("已重新提交注册，请等待主管部门审核。"))
+            return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
+    messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    return redirect("portal:enterprise_detail", enterprise_id=enterprise.pk)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def enterprise_users(request: AuthenticatedRequest, enterprise_id: int) -> HttpResponse:
@@ -235,6 +310,7 @@ def enterprise_users(request: AuthenticatedRequest, enterprise_id: int) -> HttpR
 # --- account ---------------------------------------------------------------------------------
 
 @login_required
+@require_safe
 def account(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "portal/account.html", {
         "organization": request.user.organization,
@@ -251,6 +327,7 @@ def _platform_admin_or_404(request: HttpRequest) -> None:
 
 
 @login_required
+@require_safe
 def audit_list(request: AuthenticatedRequest) -> HttpResponse:
     _platform_admin_or_404(request)
     form = AuditSearchForm(request.GET or None)
@@ -298,6 +375,7 @@ def _audit_csv_rows(entries: Any) -> Iterator[str]:
 
 
 @login_required
+@require_safe
 def audit_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     _platform_admin_or_404(request)
     form = AuditSearchForm(request.GET or None)

@@ -1,4 +1,8 @@
-"""Builders of registry rows for tests (meters, site nodes, devices, points, mappings, tokens)."""
+"""Builders of registry rows for tests (meters, site nodes, devices, points, mappings, tokens).
+
+Names and codes carry a fixed-width serial, so each is a needle the tenancy walk can search
+pages for (see tests/factories.py).
+"""
 
 from __future__ import annotations
 
@@ -24,9 +28,10 @@ _serial = itertools.count(1)
 
 
 def meter_for(enterprise: Enterprise, **fields: Any) -> Meter:
+    serial = next(_serial)
     values = {
-        "code": f"T-{next(_serial):05d}",
-        "name": "测试电能表",
+        "code": f"TEST-M-{serial:06d}",
+        "name": f"测试电能表{serial:06d}号",
         "level": 1,
         "energy_type": "electricity",
         "unit": "kWh",
@@ -37,13 +42,13 @@ def meter_for(enterprise: Enterprise, **fields: Any) -> Meter:
 
 
 def site_node_for(enterprise: Enterprise, **fields: Any) -> SiteNode:
-    values = {"kind": SiteNode.Kind.SITE, "name": f"厂区{next(_serial)}", **fields}
+    values = {"kind": SiteNode.Kind.SITE, "name": f"测试厂区{next(_serial):06d}号", **fields}
     with scopes_disabled():
         return SiteNode.objects.create(enterprise=enterprise, **values)
 
 
 def modbus_device_for(enterprise: Enterprise, **fields: Any) -> ModbusDevice:
-    values = {"name": f"设备{next(_serial)}", "host": "127.0.0.1", "port": 5020, **fields}
+    values = {"name": f"测试设备{next(_serial):06d}号", "host": "127.0.0.1", "port": 5020, **fields}
     with scopes_disabled():
         return ModbusDevice.objects.create(enterprise=enterprise, **values)
 
@@ -57,7 +62,7 @@ def modbus_point_for(enterprise: Enterprise, **fields: Any) -> ModbusPoint:
 
 
 def mqtt_mapping_for(enterprise: Enterprise, **fields: Any) -> MqttMapping:
-    values = {"name": f"映射{next(_serial)}", "topic_pattern": "plant/{meter}/data", **fields}
+    values = {"name": f"测试映射{next(_serial):06d}号", "topic_pattern": "plant/{meter}/data", **fields}
     with scopes_disabled():
         return MqttMapping.objects.create(enterprise=enterprise, **values)
 
@@ -65,7 +70,7 @@ def mqtt_mapping_for(enterprise: Enterprise, **fields: Any) -> MqttMapping:
 def gateway_token_for(enterprise: Enterprise, **fields: Any) -> GatewayToken:
     serial = next(_serial)
     values = {
-        "name": f"网关{serial}",
+        "name": f"测试网关{serial:06d}号",
         "token_prefix": f"ngw_t{serial:05d}"[:10],
         "token_sha256": hashlib.sha256(f"test-token-{serial}-{enterprise.pk}".encode()).hexdigest(),
         "mosquitto_password_hash": "$7$101$x$y",
@@ -77,7 +82,13 @@ def gateway_token_for(enterprise: Enterprise, **fields: Any) -> GatewayToken:
 
 def quarantined_message_for(enterprise: Enterprise, **fields: Any) -> QuarantinedMessage:
     payload = fields.pop("payload", b"{not json")
-    values = {"source": Source.MQTT, "channel": "plant/x/data", "reason": "JSON 格式错误", **fields}
+    serial = next(_serial)
+    values = {
+        "source": Source.MQTT,
+        "channel": f"plant/test-{serial:06d}/data",
+        "reason": f"JSON 格式错误（测试隔离{serial:06d}号）",
+        **fields,
+    }
     with scopes_disabled():
         return QuarantinedMessage.objects.create(
             enterprise=enterprise, payload=payload, payload_size=len(payload), **values

@@ -44,8 +44,8 @@ def enterprise_post_data(enterprise: Enterprise, **overrides: object) -> dict[st
         ("zhengzhou_reviewer", {"tenant_a"}),
         ("luoyang_reviewer", {"tenant_b"}),
         ("henan_officer", {"tenant_a", "tenant_b"}),
-        ("xuhui_reviewer", {"outsider"}),
-        ("platform_admin", {"tenant_a", "tenant_b", "outsider"}),
+        ("xuhui_reviewer", {"outsider", "park"}),
+        ("platform_admin", {"tenant_a", "tenant_b", "outsider", "park"}),
     ],
 )
 def test_enterprise_changelist_shows_exactly_the_reach(client, world, role_key, expected):
@@ -53,7 +53,7 @@ def test_enterprise_changelist_shows_exactly_the_reach(client, world, role_key, 
     response = client.get(reverse(ENTERPRISE_CHANGELIST))
     assert response.status_code == 200
     shown = {enterprise.name for enterprise in response.context["cl"].result_list}
-    all_names = {key: getattr(world, key).name for key in ("tenant_a", "tenant_b", "outsider")}
+    all_names = {key: getattr(world, key).name for key in ("tenant_a", "tenant_b", "outsider", "park")}
     assert shown == {all_names[key] for key in expected}
     body = response.content.decode()
     for key, name in all_names.items():
@@ -229,14 +229,15 @@ def test_officials_see_users_of_enterprises_in_reach_read_only(client, world):
     login(client, world.user("zhengzhou_reviewer"))
     response = client.get(reverse("admin:portal_user_changelist"))
     assert response.status_code == 200
-    assert {u.username for u in response.context["cl"].result_list} == {"a_admin", "a_staff"}
     a_admin = world.user("a_admin")
+    shown = {u.username for u in response.context["cl"].result_list}
+    assert shown == {a_admin.username, world.user("a_staff").username}
     page = client.get(change_url(a_admin))
     assert page.status_code == 200
     assert a_admin.password not in page.content.decode()  # never the hash
     assert client.get(change_url(world.user("b_admin"))).status_code == 404
     assert client.get(change_url(world.user("luoyang_reviewer"))).status_code == 404
-    response = client.post(change_url(a_admin), {"username": "a_admin", "role": Role.PLATFORM_ADMIN,
+    response = client.post(change_url(a_admin), {"username": a_admin.username, "role": Role.PLATFORM_ADMIN,
                                                    "is_superuser": "on"})
     assert response.status_code == 403
     a_admin.refresh_from_db()

@@ -105,7 +105,7 @@ def test_token_happy_path_is_audited_without_secrets(world, api_client):
 
 
 def test_token_used_as_header_reaches_own_enterprise(world, api_client):
-    key = obtain_token(api_client, "a_admin").json()["token"]
+    key = obtain_token(api_client, world.user("a_admin").username).json()["token"]
     fresh = Client()
     response = fresh.get(ENTERPRISES_URL, HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code == 200
@@ -113,15 +113,16 @@ def test_token_used_as_header_reaches_own_enterprise(world, api_client):
 
 
 def test_wrong_password_is_400_in_error_shape(world, api_client):
-    response = obtain_token(api_client, "a_admin", "not-the-password")
+    user = world.user("a_admin")
+    response = obtain_token(api_client, user.username, "not-the-password")
     error = assert_error_shape(response, 400, "invalid_credentials")
     assert "密码" in error["message"]
-    assert AuditEntry.objects.filter(action="login_failed", object_repr="a_admin").exists()
-    assert not Token.objects.filter(user=world.user("a_admin")).exists()
+    assert AuditEntry.objects.filter(action="login_failed", object_repr=user.username).exists()
+    assert not Token.objects.filter(user=user).exists()
 
 
 def test_unknown_user_answers_exactly_like_wrong_password(world, api_client):
-    wrong_password = obtain_token(api_client, "a_admin", "not-the-password").json()
+    wrong_password = obtain_token(api_client, world.user("a_admin").username, "not-the-password").json()
     unknown_user = obtain_token(api_client, "nobody-here", "not-the-password").json()
     assert wrong_password == unknown_user
 
@@ -150,9 +151,9 @@ def test_missing_fields_are_400_with_field_errors(db, api_client):
 
 def test_lockout_answers_429_in_error_shape(world, api_client):
     for _attempt in range(settings.AXES_FAILURE_LIMIT):
-        obtain_token(api_client, "a_admin", "not-the-password")
+        obtain_token(api_client, world.user("a_admin").username, "not-the-password")
     # Even the right password is refused now.
-    response = obtain_token(api_client, "a_admin")
+    response = obtain_token(api_client, world.user("a_admin").username)
     error = assert_error_shape(response, 429, "locked_out")
     assert "锁定" in error["message"]
     assert not Token.objects.filter(user=world.user("a_admin")).exists()
@@ -160,9 +161,9 @@ def test_lockout_answers_429_in_error_shape(world, api_client):
 
 def test_token_requests_are_throttled(world, api_client, settings):  # type: ignore[no-untyped-def]
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "2/min"}}
-    assert obtain_token(api_client, "a_admin").status_code == 200
-    assert obtain_token(api_client, "a_admin").status_code == 200
-    assert_error_shape(obtain_token(api_client, "a_admin"), 429, "throttled")
+    assert obtain_token(api_client, world.user("a_admin").username).status_code == 200
+    assert obtain_token(api_client, world.user("a_admin").username).status_code == 200
+    assert_error_shape(obtain_token(api_client, world.user("a_admin").username), 429, "throttled")
 
 
 def test_officials_need_a_second_factor_for_tokens_when_required(world, api_client, settings):
@@ -180,7 +181,7 @@ def test_officials_need_a_second_factor_for_tokens_when_required(world, api_clie
     code = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}"
     assert obtain_token(api_client, reviewer.username, otp_token=code).status_code == 200
     # Enterprise users are not asked for one.
-    assert obtain_token(api_client, "a_admin").status_code == 200
+    assert obtain_token(api_client, world.user("a_admin").username).status_code == 200
 
 
 def test_token_revocation(world, api_client):
@@ -211,9 +212,10 @@ EXPECTED_LIST = {
     "zhengzhou_reviewer": {"tenant_a"},
     "luoyang_reviewer": {"tenant_b"},
     "henan_officer": {"tenant_a", "tenant_b"},
-    "xuhui_reviewer": {"outsider"},
+    "park_admin": {"park", "outsider"},
+    "xuhui_reviewer": {"outsider", "park"},
     "expert": set(),
-    "platform_admin": {"tenant_a", "tenant_b", "outsider"},
+    "platform_admin": {"tenant_a", "tenant_b", "outsider", "park"},
 }
 
 
@@ -293,7 +295,7 @@ def test_bad_filter_values_are_400(world, api_client):
 def test_pagination_is_limit_offset(world, api_client):
     token_client(api_client, world.user("platform_admin"))
     body = api_client.get(f"{ENTERPRISES_URL}?limit=2&offset=0").json()
-    assert body["count"] == 3 and len(body["results"]) == 2 and body["next"]
+    assert body["count"] == 4 and len(body["results"]) == 2 and body["next"]
 
 
 def test_session_and_token_of_different_users_are_refused(world, api_client):

@@ -64,11 +64,11 @@ def test_password_change_is_blanked(client, world):
 @pytest.mark.django_db
 def test_login_logout_and_failed_login_are_recorded(client, world):
     user = world.user("b_admin")
-    client.post("/accounts/login/", {"username": "b_admin", "password": "wrong-password-1"})
-    client.post("/accounts/login/", {"username": "b_admin", "password": TEST_PASSWORD})
+    client.post("/accounts/login/", {"username": user.username, "password": "wrong-password-1"})
+    client.post("/accounts/login/", {"username": user.username, "password": TEST_PASSWORD})
     client.post("/accounts/logout/")
     failed = AuditEntry.objects.get(action="login_failed")
-    assert failed.changes == {"username": "b_admin"}
+    assert failed.changes == {"username": user.username}
     assert failed.ip_address == "127.0.0.1"
     assert AuditEntry.objects.get(action="login").actor == user
     assert AuditEntry.objects.get(action="logout").actor == user

@@ -134,7 +134,7 @@ def test_enterprise_admin_adds_staff(client, world):
     login(client, world.user("a_admin"))
     url = f"/enterprises/{world.tenant_a.pk}/users/"
     page = client.get(url).content.decode()
-    assert "a_staff" in page and "b_admin" not in page
+    assert world.user("a_staff").username in page and world.user("b_admin").username not in page
     response = client.post(url, {"username": "a_staff2", "last_name": "张", "first_name": "三",
                                  "password1": TEST_PASSWORD, "password2": TEST_PASSWORD})
     assert response.status_code == 302
@@ -143,7 +143,8 @@ def test_enterprise_admin_adds_staff(client, world):
     assert staff.enterprise_id == world.tenant_a.pk
 
     users_before = User.objects.count()
-    duplicate = {"username": "b_admin", "password1": TEST_PASSWORD, "password2": TEST_PASSWORD}
+    duplicate = {"username": world.user("b_admin").username, "password1": TEST_PASSWORD,
+                 "password2": TEST_PASSWORD}
     response = client.post(url, duplicate)
     assert response.status_code == 200
     assert response.context["form"].errors["username"]

@@ -104,7 +104,7 @@ def test_duplicate_credit_code_is_refused_across_tenants(client, world, whose):
 @pytest.mark.django_db
 def test_duplicate_username_is_refused(client, world):
     before = counts()
-    response = client.post(REGISTER_URL, registration_data(username="A_ADMIN"))
+    response = client.post(REGISTER_URL, registration_data(username=world.user("a_admin").username.upper()))
     assert response.status_code == 200
     assert any("用户名已被使用" in e for e in field_errors(response, "username"))
     assert counts() == before

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from metering.models import ModbusDevice
 from metering.registry import services
@@ -32,6 +33,7 @@ from portal.models import Enterprise
 
 
 @login_required
+@require_safe
 def device_list(request: HttpRequest) -> HttpResponse:
     enterprise = _page_enterprise(request)
     if enterprise is None:

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from metering.models import MqttMapping
 from metering.registry import services
@@ -28,6 +29,7 @@ from portal.models import Enterprise
 
 
 @login_required
+@require_safe
 def mapping_list(request: HttpRequest) -> HttpResponse:
     enterprise = _page_enterprise(request)
     if enterprise is None:

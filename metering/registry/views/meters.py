@@ -4,7 +4,8 @@ page shares (the site tree, devices, mappings, tokens and quarantine pages are i
 Enterprise admins and staff work on their own enterprise; officials (and a park's users) read
 the enterprises in reach, chosen with ?enterprise=<id>; platform admins pick any. Every object
 is fetched through the access policy, so an id out of reach answers 404 like a missing one;
-in reach but read-only answers 403 on writes.
+in reach but read-only answers 403 on writes, in the shared helpers (`_page_enterprise`,
+`_object`) before any view-level role check. Pages that only read answer 405 to a POST.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from metering.models import Meter
 from metering.registry import importing, services
@@ -35,22 +37,41 @@ from metering.storage import selectors
 from portal import access
 from portal.models import Enterprise
 
+# What a browser or client sends to read; anything else is a write.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 # --- helpers --------------------------------------------------------------------------------------
+
+
+def _refuse_write_on_read_only(request: HttpRequest, enterprise_id: int) -> None:
+    """A write (any method but GET and HEAD) by a caller who only reads the enterprise (an
+    official; a park's user on a member) stops here, whatever the view checks after it."""
+    if request.method not in SAFE_METHODS and not access.can_change(request.user, enterprise_id):
+        raise PermissionDenied
 
 
 def _page_enterprise(request: HttpRequest) -> Enterprise | None:
     """The enterprise a list page shows: ?enterprise=<id> within reach, else the user's own."""
     requested = request.GET.get("enterprise")
-    if requested:
-        return access.get_enterprise_for_user(request.user, requested)
     user = request.user
-    if user.is_authenticated and user.enterprise_id is not None:
-        return access.get_enterprise_for_user(user, user.enterprise_id)
-    return None
+    enterprise = None
+    if requested:
+        enterprise = access.get_enterprise_for_user(user, requested)
+    elif user.is_authenticated and user.enterprise_id is not None:
+        enterprise = access.get_enterprise_for_user(user, user.enterprise_id)
+    if enterprise is not None:
+        _refuse_write_on_read_only(request, enterprise.pk)
+    return enterprise
 
 
 def _object(request: HttpRequest, queryset: QuerySet[Any], pk: Any, path: str = "enterprise") -> Any:
-    return access.get_object_for_user(request.user, queryset, pk, path=path)
+    """The row if the caller sees it (else 404); for a write, 403 unless the caller may change it."""
+    obj = access.get_object_for_user(request.user, queryset, pk, path=path)
+    owner: Any = obj
+    for part in path.split("__"):
+        owner = getattr(owner, part)
+    _refuse_write_on_read_only(request, owner.pk)
+    return obj
 
 
 def _require(request: HttpRequest, enterprise_id: int, right: str = WRITE) -> None:
@@ -170,11 +191,13 @@ def _meter_tree(meters: list[Meter]) -> list[tuple[Meter, int]]:
 
 
 @login_required
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     return redirect(f"{reverse('metering:meter_list')}?{request.GET.urlencode()}")
 
 
 @login_required
+@require_safe
 def meter_list(request: HttpRequest) -> HttpResponse:
     enterprise = _page_enterprise(request)
     if enterprise is None:
@@ -198,6 +221,7 @@ METER_PAGE_REFRESH_S = 30
 
 
 @login_required
+@require_safe
 def meter_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One meter's live data: its newest readings with their quality, and its consumption."""
     meter = _object(request, Meter.objects.select_related("enterprise", "parent", "site_node"), pk)
@@ -291,6 +315,7 @@ def meter_import(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def meter_import_template_xlsx(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(
         importing.template_xlsx(),
@@ -301,6 +326,7 @@ def meter_import_template_xlsx(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def meter_import_template_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(importing.template_csv(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="meters-template.csv"'

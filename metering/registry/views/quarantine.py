@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from metering.ingest.selectors import quarantine_for_enterprise
 from metering.registry.forms import (
@@ -24,6 +25,7 @@ QUARANTINE_PAGE_ROWS = 200  # newest first; older rows stay in the admin
 
 
 @login_required
+@require_safe
 def quarantine_list(request: HttpRequest) -> HttpResponse:
     enterprise = _page_enterprise(request)
     if enterprise is None:
