@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal import access, services
+from portal.access import reach_scope
 from portal.models import AuditEntry, Enterprise, Role
 from tests.conftest import login
 from tests.factories import EnterpriseFactory, UserFactory, region
@@ -71,8 +72,9 @@ def test_the_city_authority_suspends_with_a_reason_and_the_enterprise_stops(worl
 
 
 def test_reactivation_needs_a_reason_and_approves_again(world):
-    a = world.tenant_a
-    services.enterprise_suspend(actor=world.user("henan_officer"), enterprise=a, reason=REASON)
+    a, officer_user = world.tenant_a, world.user("henan_officer")
+    with reach_scope(officer_user):  # as the suspend page runs it
+        services.enterprise_suspend(actor=officer_user, enterprise=a, reason=REASON)
     officer = client_as(world, "henan_officer")
     assert officer.post(reactivate_url(a), {"reason": ""}).status_code == 302
     a.refresh_from_db()
@@ -97,8 +99,9 @@ def test_suspension_without_a_reason_is_refused_and_not_recorded(world):
     a.refresh_from_db()
     assert a.status == Enterprise.Status.APPROVED
     assert status_audit(a) == []
-    with pytest.raises(ValidationError):
-        services.enterprise_suspend(actor=world.user("zhengzhou_reviewer"), enterprise=a, reason="")
+    reviewer = world.user("zhengzhou_reviewer")
+    with reach_scope(reviewer), pytest.raises(ValidationError):
+        services.enterprise_suspend(actor=reviewer, enterprise=a, reason="")
 
 
 @pytest.mark.parametrize(("role", "expected"), [
@@ -116,12 +119,14 @@ def test_only_the_region_authority_suspends_or_reactivates(world, role, expected
     assert client.post(suspend_url(a), {"reason": REASON}).status_code == expected
     a.refresh_from_db()
     assert a.status == Enterprise.Status.APPROVED
-    services.enterprise_suspend(actor=world.user("platform_admin"), enterprise=a, reason=REASON)
+    platform_admin = world.user("platform_admin")
+    with reach_scope(platform_admin):
+        services.enterprise_suspend(actor=platform_admin, enterprise=a, reason=REASON)
     assert client.post(reactivate_url(a), {"reason": "擅自恢复"}).status_code == expected
     a.refresh_from_db()
     assert a.status == Enterprise.Status.SUSPENDED
     assert status_audit(a) == [("suspend", "platform_admin")]
-    with pytest.raises(PermissionDenied):
+    with reach_scope(world.user(role)), pytest.raises(PermissionDenied):
         services.enterprise_reactivate(actor=world.user(role), enterprise=a, reason="擅自恢复")
 
 
@@ -137,10 +142,10 @@ def test_anonymous_is_sent_to_login_and_get_is_not_allowed(world):
 def test_only_an_approved_enterprise_is_suspended_and_only_a_suspended_one_reactivated(world):
     pending = EnterpriseFactory(region=region("410105"), status=Enterprise.Status.PENDING)
     reviewer = world.user("zhengzhou_reviewer")
-    with pytest.raises(ValidationError) as refused:
+    with reach_scope(reviewer), pytest.raises(ValidationError) as refused:
         services.enterprise_suspend(actor=reviewer, enterprise=pending, reason=REASON)
     assert "只有已批准的企业可以停用" in str(refused.value)
-    with pytest.raises(ValidationError) as refused:
+    with reach_scope(reviewer), pytest.raises(ValidationError) as refused:
         services.enterprise_reactivate(actor=reviewer, enterprise=world.tenant_a, reason="无")
     assert "只有已停用的企业可以恢复" in str(refused.value)
 
@@ -220,8 +225,9 @@ def test_the_admin_resubmits_and_the_reviewer_sees_it_again(world, rejected):
 
 def test_a_new_region_sends_it_to_that_region_reviewer(world, rejected):
     enterprise, admin, _staff = rejected
-    services.enterprise_resubmit(actor=admin, enterprise=enterprise, name=enterprise.name,
-                                 region=region("410305"), note="注册地实为洛阳")
+    with reach_scope(admin):  # as the re-submission page runs it
+        services.enterprise_resubmit(actor=admin, enterprise=enterprise, name=enterprise.name,
+                                     region=region("410305"), note="注册地实为洛阳")
     luoyang = client_as(world, "luoyang_reviewer").get(reverse("portal:home")).context["pending"]
     zhengzhou = client_as(world, "zhengzhou_reviewer").get(reverse("portal:home")).context["pending"]
     assert enterprise.pk in [e.pk for e in luoyang] and enterprise.pk not in [e.pk for e in zhengzhou]
@@ -243,7 +249,7 @@ def test_only_its_own_admin_resubmits(world, rejected, who):
 
 def test_only_a_rejected_registration_is_resubmitted(world):
     admin = world.user("a_admin")
-    with pytest.raises(ValidationError) as refused:
+    with reach_scope(admin), pytest.raises(ValidationError) as refused:
         services.enterprise_resubmit(actor=admin, enterprise=world.tenant_a, name="改名",
                                      region=region("410105"))
     assert "只有被驳回的注册可以重新提交" in str(refused.value)
@@ -257,7 +263,7 @@ def test_only_a_rejected_registration_is_resubmitted(world):
 
 def test_resubmission_to_a_province_level_region_is_a_field_error(world, rejected):
     enterprise, admin, _staff = rejected
-    with pytest.raises(ValidationError) as refused:
+    with reach_scope(admin), pytest.raises(ValidationError) as refused:
         services.enterprise_resubmit(actor=admin, enterprise=enterprise, name=enterprise.name,
                                      region=region("410000"))
     assert "region" in refused.value.message_dict
