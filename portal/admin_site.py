@@ -10,7 +10,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from portal.access import can_use_admin, filter_to_reach
+from portal.access import can_use_admin, filter_to_reach, reach_for
 from portal.models import Role
 
 
@@ -73,13 +73,65 @@ class ReachModelAdmin(admin.ModelAdmin):
         return self._has(request, "view") or self._has(request, "change")
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return self._has(request, "add")
+        if not self._has(request, "add"):
+            return False
+        if self.reach_path is None:
+            return True
+        reach = reach_for(request.user)
+        # A new enterprise is nobody's to change yet; a new row of an enterprise needs one the
+        # user may change (which one is checked again on save, from the submitted form).
+        return reach.everything or (self.reach_path != "" and bool(reach.changeable_ids))
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self._has(request, "change")
+        return self._has(request, "change") and self._in_write_reach(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self._has(request, "delete")
+        return self._has(request, "delete") and self._in_write_reach(request, obj)
+
+    # Defence in depth: `role_rights` says what a role may do to a model at all, the access
+    # policy's write reach says to whose rows. Both must agree before the admin writes, so a
+    # right granted by mistake (an official given "change") still changes nothing, since officials'
+    # write reach is empty. Rows are listed and shown by the read reach (get_queryset).
+
+    def _in_write_reach(self, request: HttpRequest, obj: Model | None) -> bool:
+        """Whether the user may change this object's enterprise (True without an object, or for
+        models that are not tenant-owned: then the role right alone decides)."""
+        if obj is None or self.reach_path is None:
+            return True
+        return reach_for(request.user).can_change(self._enterprise_id_of(obj))
+
+    def _enterprise_id_of(self, obj: Model) -> int | None:
+        """The id of the enterprise `obj` belongs to, following `reach_path` through its foreign
+        keys (also for an unsaved object, whose enterprise comes from the submitted form)."""
+        if not self.reach_path:
+            return obj.pk  # the enterprise itself
+        *through, last = self.reach_path.split("__")
+        target: Any = obj
+        for name in through:
+            target = getattr(target, name, None)
+            if target is None:
+                return None
+        return getattr(target, f"{last}_id", None)
+
+    def _require_write_reach(self, request: HttpRequest, obj: Model) -> None:
+        if not self._in_write_reach(request, obj):
+            raise PermissionDenied
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # Covers the add form (the enterprise is only known from the submitted data) and
+        # list_editable, whose changelist asks has_change_permission without an object.
+        self._require_write_reach(request, obj)
+        super().save_model(request, obj, form, change)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self._require_write_reach(request, obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        # The "delete selected" action asks has_delete_permission without an object.
+        for obj in queryset:
+            self._require_write_reach(request, obj)
+        super().delete_queryset(request, queryset)
 
 
 class ReadOnlyAdminMixin:

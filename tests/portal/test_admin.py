@@ -8,6 +8,7 @@ import io
 import pytest
 from django.urls import reverse
 
+from metering.models import Meter
 from portal.admin import csv_safe
 from portal.models import AuditEntry, Enterprise, Region, Role, User
 from tests.conftest import login
@@ -397,3 +398,59 @@ def test_programs_are_read_only_for_officials(client, world):
     assert client.get(reverse("admin:applications_program_add")).status_code == 403
     assert client.post(change_url(program), {}).status_code == 302  # switched off (checkbox absent)
     assert not Program.objects.get(pk=program.pk).is_active
+
+
+ALL_RIGHTS = frozenset({"view", "add", "change", "delete"})
+
+
+@pytest.mark.parametrize("role_key", ["zhengzhou_reviewer", "henan_officer"])
+def test_a_mis_granted_admin_right_still_cannot_let_an_official_write(client, world, monkeypatch, role_key):
+    """Defence in depth: `role_rights` wrongly grants officials every right on enterprises and
+    meters, yet the access policy's write reach (empty for officials) refuses every write."""
+    from metering.admin import MeterAdmin
+    from portal.admin import EnterpriseAdmin
+    from tests.metering.registry_factories import meter_for
+
+    official = world.user(role_key)
+    mistaken = {official.role: ALL_RIGHTS}
+    monkeypatch.setattr(EnterpriseAdmin, "role_rights", mistaken)
+    monkeypatch.setattr(MeterAdmin, "role_rights", mistaken)
+    enterprise = world.tenant_a
+    meter = meter_for(enterprise, code="MISGRANT-METER-7731", name="误授权表计")
+    with unscoped():
+        before = Enterprise.objects.get(pk=enterprise.pk)
+    login(client, official)
+
+    # Visible (read reach), so the page answers, but as the read-only view.
+    page = client.get(change_url(enterprise))
+    assert page.status_code == 200
+    assert 'name="name"' not in page.content.decode()
+    response = client.post(change_url(enterprise), enterprise_post_data(enterprise, name="误授权改名有限公司",
+                                                                         contact_phone="110"))
+    assert response.status_code == 403
+    delete_url = reverse("admin:portal_enterprise_delete", args=[enterprise.pk])
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert client.get(reverse("admin:portal_enterprise_add")).status_code == 403
+
+    meter_page = client.get(change_url(meter))
+    assert meter_page.status_code == 200
+    assert 'name="name"' not in meter_page.content.decode()
+    assert client.post(change_url(meter), {"name": "误授权改名表计", "code": meter.code}).status_code == 403
+    meter_delete = reverse("admin:metering_meter_delete", args=[meter.pk])
+    assert client.post(meter_delete, {"post": "yes"}).status_code == 403
+    # The changelist's "delete selected" asks for the right without an object: refused per row.
+    bulk = client.post(reverse("admin:metering_meter_changelist"),
+                       {"action": "delete_selected", "_selected_action": [meter.pk], "post": "yes"})
+    assert bulk.status_code == 403
+    meter_add = client.post(reverse("admin:metering_meter_add"),
+                            {"enterprise": enterprise.pk, "code": "MISGRANT-NEW-7732", "name": "误授权新表计"})
+    assert meter_add.status_code == 403
+
+    with unscoped():
+        after = Enterprise.objects.get(pk=enterprise.pk)
+        assert (after.name, after.contact_phone) == (before.name, before.contact_phone)
+        stored = Meter.objects.get(pk=meter.pk)
+        assert stored.name == "误授权表计"
+        assert not Meter.objects.filter(code="MISGRANT-NEW-7732").exists()
+    assert not AuditEntry.objects.filter(object_type__in=["portal.Enterprise", "metering.Meter"],
+                                         channel="admin").exists()
