@@ -8,7 +8,7 @@ class MeteringConfig(AppConfig):
         from django.db.models.signals import post_delete, post_migrate, post_save
 
         from metering import signals  # noqa: F401  (connect the audit receivers)
-        from metering.collectors.mqtt.credentials import (
+        from metering.registry.broker import (
             queue_broker_credentials_refresh,
             queue_refresh_after_enterprise_change,
         )

@@ -33,7 +33,7 @@ def ensure_reading_partitions() -> list[str]:
 )
 def refresh_broker_credentials() -> int | None:
     """Rewrite Mosquitto's password file and ACL (SystemTask: one file covers every tenant)."""
-    from metering.collectors.mqtt.credentials import broker_credentials_refresh
+    from metering.registry.broker import broker_credentials_refresh
 
     written = broker_credentials_refresh()
     return None if written is None else written.gateway_accounts

@@ -4,7 +4,8 @@ A token is `ngw_` + 43 URL-safe characters (256 random bits). It is shown once, 
 the database keeps only:
 
 - `token_sha256`: hex SHA-256 of the whole token, for the HTTP lookup (a 256-bit random secret
-  needs no slow hash; the lookup must be one indexed query);
+  needs no slow hash; the lookup must be one indexed query). Hashing and looking up a secret is
+  ingest's "who is sending" (`metering.ingest.senders`), which the collectors use;
 - `mosquitto_password_hash`: the token hashed the way Mosquitto 2.x `mosquitto_passwd` writes
   a password (its default, sha512-pbkdf2), so the portal can write the broker's password file:
 
@@ -30,6 +31,7 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from metering.ingest.senders import token_sha256
 from metering.models import GatewayToken
 from portal.models import Enterprise, Role
 
@@ -43,10 +45,6 @@ MOSQUITTO_HASH_ID = "7"
 # Sent after commit whenever the set of valid tokens of an enterprise changes (created, revoked),
 # so the MQTT side can rewrite the broker's password file. Arguments: enterprise_id.
 gateway_tokens_changed = Signal()
-
-
-def token_sha256(plain_token: str) -> str:
-    return hashlib.sha256(plain_token.encode("utf-8")).hexdigest()
 
 
 def mosquitto_password_hash(

@@ -76,7 +76,7 @@ def _parse() -> dict:
             "MQTT_URL": env.str("MQTT_URL", ""),
             # Where the broker's password file and ACL live; when set, the portal rewrites them
             # whenever a gateway token is created or revoked (and hourly), see
-            # metering.collectors.mqtt.credentials.
+            # metering.registry.broker.
             "MQTT_CREDENTIALS_DIR": env.str("MQTT_CREDENTIALS_DIR", ""),
             "REQUIRE_2FA_FOR_OFFICIALS": env.bool("REQUIRE_2FA_FOR_OFFICIALS", False),
             # The reverse proxies (addresses or networks) whose X-Forwarded-For is believed; from

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from metering.ingest.senders import token_sha256
 from metering.models import GatewayToken
-from metering.registry.tokens import token_sha256
 from portal.models import AuditEntry
 from tests.conftest import login
 from tests.metering.registry_factories import gateway_token_for

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from metering.ingest.senders import token_sha256
 from metering.models import GatewayToken, Meter, ModbusDevice, MqttMapping, SiteNode
-from metering.registry.tokens import token_sha256
 from tests.conftest import login
 from tests.metering.registry_factories import (
     gateway_token_for,

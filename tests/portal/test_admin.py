@@ -442,8 +442,8 @@ def test_a_mis_granted_admin_right_still_cannot_let_an_official_write(client, wo
     bulk = client.post(reverse("admin:metering_meter_changelist"),
                        {"action": "delete_selected", "_selected_action": [meter.pk], "post": "yes"})
     assert bulk.status_code == 403
-    meter_add = client.post(reverse("admin:metering_meter_add"),
-                            {"enterprise": enterprise.pk, "code": "MISGRANT-NEW-7732", "name": "误授权新表计"})
+    new_meter = {"enterprise": enterprise.pk, "code": "MISGRANT-NEW-7732", "name": "误授权新表计"}
+    meter_add = client.post(reverse("admin:metering_meter_add"), new_meter)
     assert meter_add.status_code == 403
 
     with unscoped():

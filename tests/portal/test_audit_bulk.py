@@ -21,9 +21,9 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from metering.collectors.http.authentication import LAST_USED_RESOLUTION_S
 from metering.collectors.modbus.polling import modbus_device_claim, modbus_device_poll
 from metering.demo.simulator import RegisterBank, SimulatedModbusServer, free_tcp_port
+from metering.ingest.senders import LAST_USED_RESOLUTION_S
 from metering.ingest.services import readings_ingest
 from metering.models import GatewayToken, Meter, ModbusDevice, QuarantinedMessage
 from metering.registry.tokens import gateway_token_create

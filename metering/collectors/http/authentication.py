@@ -7,25 +7,16 @@ tokens, so the ingest view switches on `enterprise_scope(principal.enterprise_id
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_scopes import scopes_disabled
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from metering.ingest.senders import gateway_token_for_secret, gateway_token_mark_used
 from metering.models import GatewayToken
-from metering.registry.tokens import token_sha256
-from portal import audit
 from portal.models import Enterprise
-
-# last_used_at is for people ("is this gateway alive?"); writing it on every request would cost
-# a row lock per batch, so it is refreshed at most this often.
-LAST_USED_RESOLUTION_S = 300
 
 
 @dataclass(frozen=True)
@@ -61,10 +52,7 @@ class GatewayTokenAuthentication(authentication.BaseAuthentication):
             plain = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(_("令牌格式错误。")) from None
-        # The token is what tells us the tenant, so it is looked up before any scope exists.
-        with scopes_disabled():
-            token = (GatewayToken.objects.filter(token_sha256=token_sha256(plain))
-                     .select_related("enterprise").first())
+        token = gateway_token_for_secret(plain)
         if token is None:
             if scheme == "bearer":
                 return None  # may be another scheme's bearer token; IsAuthenticated answers 401
@@ -72,7 +60,7 @@ class GatewayTokenAuthentication(authentication.BaseAuthentication):
         if token.revoked_at is not None:
             raise exceptions.AuthenticationFailed(_("网关令牌已吊销。"))
         require_enterprise_sends(token.enterprise)
-        self._touch(token)
+        gateway_token_mark_used(token=token)
         principal = GatewayPrincipal(
             enterprise_id=token.enterprise_id, token_id=token.pk, token_name=token.name
         )
@@ -80,21 +68,6 @@ class GatewayTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Gateway realm="api"'
-
-    @staticmethod
-    def _touch(token: GatewayToken) -> None:
-        now = timezone.now()
-        stale = now - dt.timedelta(seconds=LAST_USED_RESOLUTION_S)
-        if token.last_used_at is None or token.last_used_at < stale:
-            # Audited like any write, and so at most one row per token per LAST_USED_RESOLUTION_S:
-            # the filter is re-checked under the row lock, so concurrent requests write it once.
-            with scopes_disabled():  # the token row is already ours: we just authenticated with it
-                audit.audited_update(
-                    GatewayToken.objects.filter(pk=token.pk).filter(
-                        Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
-                    ),
-                    last_used_at=now,
-                )
 
 
 def require_enterprise_sends(enterprise: Enterprise) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from metering.collectors.mqtt.credentials import (
+from metering.registry.broker import (
     MISSING_CONSUMER_ACCOUNT,
     broker_credentials_write,
     ingest_consumer_credentials,

@@ -1,4 +1,6 @@
-"""Broker-side tenancy: the Mosquitto password file and ACL the portal writes.
+"""Broker administration: the Mosquitto password file and ACL the portal writes from the gateway
+tokens (broker-side tenancy). Not a collector: the MQTT consumer only reads what the broker lets
+through; this module decides who the broker lets in, from the registry's tokens.
 
 Every active GatewayToken is its own broker account: username `<credit code>.<token id>`
 (`GatewayToken.mqtt_username`), password the plain token (its `mosquitto_password_hash` goes into
@@ -38,6 +40,7 @@ from django.db import transaction
 from django_scopes import scopes_disabled
 
 from metering.collectors.mqtt.contract import TOPIC_ROOT
+from metering.registry.tokens import mosquitto_password_hash
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +80,6 @@ def gateway_accounts() -> list[BrokerAccount]:
 
 
 def consumer_account(username: str, password: str) -> BrokerAccount:
-    from metering.registry.tokens import mosquitto_password_hash
-
     return BrokerAccount(username=username, password_hash=mosquitto_password_hash(password),
                          read_filter=f"{TOPIC_ROOT}/#")
 
