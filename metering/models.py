@@ -1,7 +1,7 @@
 """Meters, collectors and readings.
 
 Every model here is tenant-owned and reaches its enterprise through the path given to its
-ScopedManager; a query with no active scope raises.
+TenantScopedManager (portal/scoping.py); a query with no active scope raises.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_scopes import ScopedManager
+
+from portal.scoping import TenantScopedManager
 
 
 class EnergyType(models.TextChoices):
@@ -53,7 +54,7 @@ class SiteNode(models.Model):
     kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
     name = models.CharField(_("名称"), max_length=100)
 
-    objects = ScopedManager(enterprise="enterprise")
+    objects = TenantScopedManager(enterprise="enterprise")
 
     class Meta:
         verbose_name = _("厂区结构")
@@ -111,7 +112,7 @@ class Meter(models.Model):
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now, editable=False)
     last_reading_at = models.DateTimeField(_("最近读数时间"), null=True, blank=True, editable=False)
 
-    objects = ScopedManager(enterprise="enterprise")
+    objects = TenantScopedManager(enterprise="enterprise")
 
     class Meta:
         verbose_name = _("表计")
@@ -176,7 +177,7 @@ class Reading(models.Model):
     source = models.CharField(_("来源"), max_length=8, choices=Source.choices)
     received_at = models.DateTimeField(_("接收时间"), default=timezone.now)
 
-    objects = ScopedManager(enterprise="meter__enterprise")
+    objects = TenantScopedManager(enterprise="meter__enterprise")
 
     class Meta:
         verbose_name = _("读数")
@@ -203,7 +204,7 @@ class QuarantinedMessage(models.Model):
     received_at = models.DateTimeField(_("接收时间"), default=timezone.now, db_index=True)
     resolved = models.BooleanField(_("已处理"), default=False)
 
-    objects = ScopedManager(enterprise="enterprise")
+    objects = TenantScopedManager(enterprise="enterprise")
 
     class Meta:
         verbose_name = _("隔离数据")
@@ -231,7 +232,7 @@ class GatewayToken(models.Model):
     last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
 
-    objects = ScopedManager(enterprise="enterprise")
+    objects = TenantScopedManager(enterprise="enterprise")
 
     class Meta:
         verbose_name = _("网关令牌")
@@ -295,7 +296,7 @@ class ModbusDevice(models.Model):
     polls_ok = models.PositiveBigIntegerField(_("成功次数"), default=0, editable=False)
     last_error = models.CharField(_("最近错误"), max_length=500, blank=True, editable=False)
 
-    objects = ScopedManager(enterprise="enterprise")
+    objects = TenantScopedManager(enterprise="enterprise")
 
     class Meta:
         verbose_name = _("Modbus 设备")
@@ -357,7 +358,7 @@ class ModbusPoint(models.Model):
     scale = models.FloatField(_("倍率"), default=1.0)
     offset = models.FloatField(_("偏移"), default=0.0)
 
-    objects = ScopedManager(enterprise="device__enterprise")
+    objects = TenantScopedManager(enterprise="device__enterprise")
 
     class Meta:
         verbose_name = _("寄存器点位")
@@ -403,7 +404,7 @@ class MqttMapping(models.Model):
     ts_is_epoch_ms = models.BooleanField(_("时间为毫秒时间戳"), default=False)
     enabled = models.BooleanField(_("启用"), default=True)
 
-    objects = ScopedManager(enterprise="enterprise")
+    objects = TenantScopedManager(enterprise="enterprise")
 
     class Meta:
         verbose_name = _("MQTT 映射")

@@ -1,7 +1,8 @@
 """The access policy: the one place that answers what an actor may see or change.
 
 Every tenant-owned row reaches its enterprise through a declared path, and every query on
-such a model goes through a django-scopes `ScopedManager`, which raises `ScopeError` when
+such a model goes through `portal.scoping.TenantScopedManager` (django-scopes, with the read
+methods it leaves open closed too), which raises `ScopeError` when
 no scope is active. Scope is switched on at the edge (web and admin middleware, the API
 base view, the base Celery task) with `reach_scope(user)`; nothing below the edge decides
 reach again. Objects outside reach answer 404, exactly like missing ones.

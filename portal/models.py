@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_scopes import ScopedManager
 
 from portal.credit_code import normalize_credit_code, validate_credit_code
+from portal.scoping import TenantScopedManager
 
 
 class Region(models.Model):
@@ -113,7 +113,7 @@ class Enterprise(models.Model):
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now, editable=False)
 
     # Tenant scoping fails closed: a query with no active scope raises ScopeError.
-    objects = ScopedManager(enterprise="id")
+    objects = TenantScopedManager(enterprise="id")
 
     class Meta:
         verbose_name = _("企业")

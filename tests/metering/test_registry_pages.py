@@ -326,3 +326,18 @@ def test_meter_page_shows_live_readings_and_consumption_with_rollover(client, wo
 
     login(client, world.user("b_admin"))
     assert client.get(reverse("metering:meter_detail", kwargs={"pk": meter.pk})).status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url_name", "tab"),
+    [("metering:meter_list", "表计"), ("metering:device_list", "Modbus 设备"), ("metering:token_list", "网关令牌"),
+     ("metering:meter_import", "导入表计")],
+)
+def test_registry_sub_pages_are_tabs_with_the_current_one_marked(client, world, url_name, tab):
+    login(client, world.user("a_admin"))
+    html = client.get(reverse(url_name), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert '<div class="tabs">' in html
+    assert html.count('aria-current="page"') == 1
+    current = html.split('aria-current="page">', 1)[1].split("</a>", 1)[0]
+    assert current == tab
