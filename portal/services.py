@@ -200,7 +200,8 @@ def enterprise_suspend(*, actor: User, enterprise: Enterprise, reason: str) -> E
     """The authority of the enterprise's region suspends an approved enterprise.
 
     A suspended enterprise files nothing (`Enterprise.is_approved`) and sends no readings
-    (`Enterprise.may_send_readings`, on HTTP at once and on MQTT with the next broker refresh);
+    (`Enterprise.may_send_readings`: on HTTP at once, in the MQTT consumer within seconds, and
+    at the broker with its next refresh);
     its users still sign in and read their own data, and see why it was suspended."""
     if not can_change_enterprise_status(actor, enterprise):
         raise PermissionDenied(_("您无权停用该企业。"))

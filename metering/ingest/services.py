@@ -2,7 +2,7 @@
 
 INTERFACE (fixed; other modules code against it):
 
-    readings_ingest(*, enterprise_id, items, source, channel="", item_indexes=None) -> IngestResult
+    readings_ingest(*, enterprise_id, items, source, channel="", item_indexes=None, malformed=()) -> IngestResult
         `items` are mappings {"meter": <meter code>, "ts": <ISO 8601 str with offset | aware datetime>,
         "value": <number>} as they arrived (untrusted). Validates each item (known active meter of THAT
         enterprise, finite number, timestamp with offset, not in the far future), writes the valid ones in
@@ -10,6 +10,9 @@ INTERFACE (fixed; other modules code against it):
         with their reason (never silently dropped). Raises when the batch could not be written, whatever
         the exception (the database down, a read-only standby after failover, a schema mid-deploy):
         nothing of it was stored, and callers keep the whole batch (spool, or 503 for HTTP).
+        `malformed` are (index, reason, raw item) triples the collector refused while assembling
+        `items` (the MQTT contract's): they are quarantined with the batch's own rejections, in its
+        transaction and under the same cap, so a failed write never leaves them half written.
 
     readings_ingest_resolved(*, rows, source) -> IngestResult
         For collectors that already hold meter ids (Modbus): rows are ResolvedReading(meter_id, ts, value,
@@ -218,11 +221,13 @@ def readings_ingest(
     source: str,
     channel: str = "",
     item_indexes: Sequence[int] | None = None,
+    malformed: Sequence[tuple[int, str, Any]] = (),
 ) -> IngestResult:
     """Validate and store one batch of readings of one enterprise; see the module docstring.
 
     `item_indexes[i]` is the index reported for `items[i]` (in rejections and quarantine) when the
-    caller already took some readings of the input out, e.g. the MQTT contract's malformed ones.
+    caller already took some readings of the input out, e.g. the MQTT contract's malformed ones,
+    which come as `malformed` (index, reason, raw item) and are reported and quarantined alike.
     """
     if source not in VALID_SOURCES:
         raise ValueError(f"unknown source {source!r}")
@@ -259,6 +264,10 @@ def readings_ingest(
             continue
         seen.add(key)
         rows.append(reading)
+    if malformed:
+        # One list in message order: the quarantine cap keeps the first rejected items of the input.
+        bad_items = sorted([*malformed, *bad_items], key=lambda bad: bad[0])
+        result.rejected = [Rejection(index=index, error=error) for index, error, _item in bad_items]
 
     # The rows and their batch's quarantine entries commit together. Inside a caller's transaction
     # no savepoint of our own: whatever fails here (the database) fails the caller's too, and a

@@ -257,6 +257,8 @@ class Spool:
                     not isinstance(item_indexes, list) or len(item_indexes) != len(items)
                 ):
                     raise ValueError("item_indexes must be a list as long as items")
+                # The MQTT contract's refused readings of the message: quarantined with the batch.
+                malformed = [(int(index), str(reason), raw) for index, reason, raw in payload.get("malformed") or ()]
             elif kind == "resolved":
                 if isinstance(payload, list):
                     payload = {"rows": payload}
@@ -270,7 +272,7 @@ class Spool:
             raise _Unreplayable(f"{type(exc).__name__}: {exc}") from exc
         if kind == "items":
             return lambda: readings_ingest(enterprise_id=enterprise_id, items=items, source=source,
-                                           channel=channel, item_indexes=item_indexes)
+                                           channel=channel, item_indexes=item_indexes, malformed=malformed)
         return lambda: readings_ingest_resolved(rows=rows, source=source)
 
     def _quarantine_unreplayable(self, batch_id: int, claim: str, kind: str, text: str,

@@ -91,6 +91,10 @@ SPOOL_DRAIN_INTERVAL_S = 2.0
 # within this time without restarting the consumer.
 LOOKUP_CACHE_TTL_S = 60.0
 UNKNOWN_CODE_CACHE_TTL_S = 10.0
+# Credit code → (enterprise, may it send) is re-read after this long: a suspended enterprise's
+# messages, also those already queued in its broker session, are refused within it. One query per
+# enterprise per interval, nothing per message, so batch throughput (bench/) does not notice it.
+SENDING_STATUS_CACHE_TTL_S = 5.0
 # Messages that need the database just to be understood wait this long between attempts.
 HELD_RETRY_INTERVAL_S = 2.0
 KEEPALIVE_S = 30
@@ -170,6 +174,9 @@ class _Pending:
     enterprise_id: int
     items: list[dict[str, Any]]
     indexes: list[int] | None = None  # each item's index in the message, when some were taken out
+    # (index, reason, raw) of readings the contract refused: quarantined by the ingest call of
+    # the message, in the transaction of its readings, so a retried batch never writes them twice.
+    malformed: list[tuple[int, str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -360,10 +367,17 @@ class MqttConsumer:
         except ContractError as exc:
             self._quarantine(None, topic, payload, str(exc))
             return None
-        enterprise_id = self._enterprise_id(address.credit_code)
+        enterprise_id, may_send = self._enterprise(address.credit_code)
         if enterprise_id is None:
             self._quarantine(None, topic, payload,
                              f"主题中的统一社会信用代码 {address.credit_code!r} 没有对应的企业")
+            return None
+        if not may_send:
+            # The rule HTTP and Modbus follow (Enterprise.may_send_readings). The broker refuses the
+            # gateway after its next refresh; until then, and for what its session already queued,
+            # the message is kept here, neither stored nor dropped.
+            self._quarantine(enterprise_id, topic, payload,
+                             f"统一社会信用代码 {address.credit_code!r} 的企业未获批准或已停用，不能上传读数")
             return None
         try:
             document = decode_payload(payload)
@@ -371,12 +385,11 @@ class MqttConsumer:
         except ContractError as exc:
             self._quarantine(enterprise_id, topic, payload, str(exc))
             return None
-        for problem in parsed.problems:
-            self._quarantine(enterprise_id, topic, payload, problem.reason, item_index=problem.index)
-        if not parsed.items:
+        malformed = [(problem.index, problem.reason, problem.raw) for problem in parsed.problems]
+        if not parsed.items and not malformed:
             return None
         return _Pending(message=message, enterprise_id=enterprise_id, items=parsed.items,
-                        indexes=parsed.indexes)
+                        indexes=parsed.indexes, malformed=malformed)
 
     def _ingest(self, pending: list[_Pending]) -> None:
         groups: dict[int, list[_Pending]] = defaultdict(list)
@@ -411,26 +424,34 @@ class MqttConsumer:
         from portal.access import enterprise_scope
 
         with enterprise_scope(enterprise_id):
-            if len(entries) > 1:
+            # A message the contract already found bad items in is ingested on its own anyway.
+            clean = [entry for entry in entries if not entry.malformed]
+            per_message = [entry for entry in entries if entry.malformed]
+            results = []
+            if len(clean) > 1:
                 try:
                     with transaction.atomic():
                         merged = readings_ingest(enterprise_id=enterprise_id, source="mqtt",
-                                                 channel=entries[0].message.topic,
-                                                 items=[item for entry in entries for item in entry.items])
+                                                 channel=clean[0].message.topic,
+                                                 items=[item for entry in clean for item in entry.items])
                         if merged.rejected:
                             raise _RedoPerMessage
-                    return [merged]
+                    results.append(merged)
+                    clean = []
                 except _RedoPerMessage:
                     pass
-            return [readings_ingest(enterprise_id=enterprise_id, items=entry.items, source="mqtt",
-                                    channel=entry.message.topic, item_indexes=entry.indexes)
-                    for entry in entries]
+            results.extend(readings_ingest(enterprise_id=enterprise_id, items=entry.items, source="mqtt",
+                                           channel=entry.message.topic, item_indexes=entry.indexes,
+                                           malformed=entry.malformed)
+                           for entry in clean + per_message)
+            return results
 
     def _spool_pending(self, pending: list[_Pending]) -> None:
         spool = self._get_spool()
         for entry in pending:
             spool.put("items", {"enterprise_id": entry.enterprise_id, "items": entry.items, "source": "mqtt",
-                                "channel": entry.message.topic, "item_indexes": entry.indexes})
+                                "channel": entry.message.topic, "item_indexes": entry.indexes,
+                                "malformed": entry.malformed})
             with self._stats_lock:
                 self.stats.spooled_batches += 1
         logger.warning("batch not stored: spooled %d messages' readings durably; acknowledging them",
@@ -480,7 +501,10 @@ class MqttConsumer:
 
     # -- lookups ---------------------------------------------------------------------------------
 
-    def _enterprise_id(self, credit_code: str) -> int | None:
+    def _enterprise(self, credit_code: str) -> tuple[int | None, bool]:
+        """(enterprise id or None, whether it may send readings now) for a topic's credit code."""
+        from django.db.models import BooleanField, ExpressionWrapper
+
         from portal.models import Enterprise
 
         hit, value = self._enterprise_cache.get(credit_code)
@@ -489,11 +513,13 @@ class MqttConsumer:
         # The topic names the tenant (the broker's ACL guarantees it for the publisher), so the
         # consumer is the edge that finds out whose scope applies: look it up across tenants.
         with scopes_disabled():
-            enterprise_id = (Enterprise.objects.filter(credit_code=credit_code.upper())
-                             .values_list("id", flat=True).first())
-        self._enterprise_cache.put(credit_code, enterprise_id,
-                                   LOOKUP_CACHE_TTL_S if enterprise_id else UNKNOWN_CODE_CACHE_TTL_S)
-        return enterprise_id
+            found = (Enterprise.objects.filter(credit_code=credit_code.upper())
+                     .annotate(sends=ExpressionWrapper(Enterprise.sending_filter(), output_field=BooleanField()))
+                     .values_list("id", "sends").first())
+        value = (found[0], bool(found[1])) if found else (None, False)
+        self._enterprise_cache.put(credit_code, value,
+                                   SENDING_STATUS_CACHE_TTL_S if found else UNKNOWN_CODE_CACHE_TTL_S)
+        return value
 
     def _mappings(self, enterprise_id: int) -> list[MappingSpec]:
         from metering.models import MqttMapping
