@@ -2,7 +2,8 @@
 
 INTERFACE (fixed; other modules code against it):
 
-    readings_ingest(*, enterprise_id, items, source, channel="", item_indexes=None, malformed=()) -> IngestResult
+    readings_ingest(*, enterprise_id, items, source, channel="", item_indexes=None, malformed=())
+        -> IngestResult
         `items` are mappings {"meter": <meter code>, "ts": <ISO 8601 str with offset | aware datetime>,
         "value": <number>} as they arrived (untrusted). Validates each item (known active meter of THAT
         enterprise, finite number, timestamp with offset, not in the far future), writes the valid ones in

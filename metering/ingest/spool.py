@@ -258,7 +258,8 @@ class Spool:
                 ):
                     raise ValueError("item_indexes must be a list as long as items")
                 # The MQTT contract's refused readings of the message: quarantined with the batch.
-                malformed = [(int(index), str(reason), raw) for index, reason, raw in payload.get("malformed") or ()]
+                malformed = [(int(index), str(reason), raw)
+                             for index, reason, raw in payload.get("malformed") or ()]
             elif kind == "resolved":
                 if isinstance(payload, list):
                     payload = {"rows": payload}

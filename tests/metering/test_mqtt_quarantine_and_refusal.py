@@ -111,7 +111,8 @@ def test_a_batch_with_many_bad_readings_is_quarantined_item_by_item_under_the_ca
         assert json.loads(bytes(row.payload)) == readings[row.item_index]
     overflow = next(row for row in batch_rows if row.item_index is None)
     rest = expected_bad[QUARANTINE_ITEMS_PER_BATCH:]
-    assert overflow.reason == f"{len(rest)} more rejected items of the same batch (index {rest[0][0]} onwards)"
+    assert overflow.reason == (
+        f"{len(rest)} more rejected items of the same batch (index {rest[0][0]} onwards)")
     assert [(entry["index"], entry["error"]) for entry in json.loads(bytes(overflow.payload))] == rest
     assert sum(len(bytes(row.payload)) for row in batch_rows) < 2 * len(message)
     assert consumer.stats.rejected == len(expected_bad)

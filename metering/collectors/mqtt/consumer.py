@@ -514,7 +514,8 @@ class MqttConsumer:
         # consumer is the edge that finds out whose scope applies: look it up across tenants.
         with scopes_disabled():
             found = (Enterprise.objects.filter(credit_code=credit_code.upper())
-                     .annotate(sends=ExpressionWrapper(Enterprise.sending_filter(), output_field=BooleanField()))
+                     .annotate(sends=ExpressionWrapper(Enterprise.sending_filter(),
+                                                       output_field=BooleanField()))
                      .values_list("id", "sends").first())
         value = (found[0], bool(found[1])) if found else (None, False)
         self._enterprise_cache.put(credit_code, value,
