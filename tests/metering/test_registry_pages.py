@@ -331,8 +331,12 @@ def test_meter_page_shows_live_readings_and_consumption_with_rollover(client, wo
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("url_name", "tab"),
-    [("metering:meter_list", "表计"), ("metering:device_list", "Modbus 设备"),
-     ("metering:token_list", "网关令牌"), ("metering:meter_import", "导入表计")],
+    [
+        ("metering:meter_list", "表计"),
+        ("metering:device_list", "Modbus 设备"),
+        ("metering:token_list", "网关令牌"),
+        ("metering:meter_import", "导入表计"),
+    ],
 )
 def test_registry_sub_pages_are_tabs_with_the_current_one_marked(client, world, url_name, tab):
     login(client, world.user("a_admin"))
