@@ -146,6 +146,7 @@ INSTALLED_APPS = [
     "portal",
     "applications",
     "metering",
+    "metering.monitoring",
     "reviews",
 ]
 
