@@ -1,2 +1,187 @@
 """Monitoring's stored figures (rollups, factor sets, ...). Tenant-owned rows reach their
-enterprise through a declared path and use `portal.scoping.TenantScopedManager`."""
+enterprise through a declared path and use `portal.scoping.TenantScopedManager`.
+
+Factor sets are platform-wide reference data (no tenant owns a national standard): the
+standard-coal coefficients of GB/T 2589 and the CO₂ emission factors every figure is computed
+with. A set is versioned by (name, edition): a new edition is a new set, and a set is locked
+before anything may compute with it, so a figure computed once never changes under it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from metering.models import EnergyType
+
+# Mass of CO₂ per mass of carbon (44/12), exact as a fraction: the guidelines' formula is
+# quantity × low heating value × carbon per heat unit × oxidation rate × 44/12.
+CO2_PER_CARBON_NUMERATOR = Decimal(44)
+CO2_PER_CARBON_DENOMINATOR = Decimal(12)
+KG_PER_T = Decimal(1000)
+
+
+class Confidence(models.TextChoices):
+    """How sure we are that a value is the one the source gives (DOMAIN.md states it per table)."""
+
+    HIGH = "high", _("高")
+    MEDIUM_HIGH = "medium_high", _("较高")
+    MEDIUM = "medium", _("中")
+    UNVERIFIED = "unverified", _("未核实")
+
+
+class FactorSet(models.Model):
+    """A published table of factors (系数集): one edition of one source, e.g. GB/T 2589."""
+
+    class Kind(models.TextChoices):
+        STANDARD_COAL = "standard_coal", _("折标准煤系数")
+        GRID_CO2 = "grid_co2", _("电网排放因子")
+        FUEL_CO2 = "fuel_co2", _("燃料排放因子")
+        HEAT_CO2 = "heat_co2", _("热力排放因子")
+
+    name = models.CharField(_("名称"), max_length=200)
+    kind = models.CharField(_("类别"), max_length=16, choices=Kind.choices)
+    source = models.CharField(_("来源"), max_length=300, help_text=_("发布机关与文件或标准号。"))
+    edition = models.CharField(_("版本"), max_length=200, help_text=_("新版本请新建系数集，不要修改旧版本。"))
+    valid_from = models.DateField(_("适用起始日"), null=True, blank=True)
+    valid_to = models.DateField(_("适用截止日"), null=True, blank=True, help_text=_("含当日；留空表示不限。"))
+    confidence = models.CharField(_("可信度"), max_length=16, choices=Confidence.choices,
+                                  default=Confidence.UNVERIFIED)
+    notes = models.TextField(_("说明"), blank=True)
+    is_default = models.BooleanField(
+        _("默认使用"), default=False, help_text=_("每个类别至多一个默认系数集；未指定系数集的计算使用它。")
+    )
+    locked = models.BooleanField(
+        _("已锁定"), default=False,
+        help_text=_("锁定后不可修改或删除；只有锁定的系数集可用于计算，保证已算出的数据不随之改变。"),
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("系数集")
+        verbose_name_plural = _("系数集")
+        ordering = ["kind", "name", "edition"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "edition"], name="monitoring_factorset_name_edition"),
+            models.UniqueConstraint(fields=["kind"], condition=models.Q(is_default=True),
+                                    name="monitoring_factorset_one_default_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """What a computed figure names as its source: the set's name and edition."""
+        return f"{self.name}（{self.edition}）"
+
+    def locked_in_database(self) -> bool:
+        return self.pk is not None and FactorSet.objects.filter(pk=self.pk, locked=True).exists()
+
+    def clean(self) -> None:
+        if self.locked_in_database():
+            raise ValidationError(
+                _("系数集“%(set)s”已锁定，不可修改；请新建一个版本。") % {"set": self.label})
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValidationError({"valid_to": _("适用截止日不能早于起始日。")})
+
+
+class Factor(models.Model):
+    """One coefficient of a set: per unit of an energy type, on one basis."""
+
+    class Basis(models.TextChoices):
+        CALORIFIC = "calorific", _("当量值（kgce/单位）")
+        GENERATION = "generation", _("等价值（kgce/单位）")
+        CO2 = "co2", _("二氧化碳（kgCO₂/单位）")
+
+    class Scope(models.IntegerChoices):
+        DIRECT = 1, _("范围一（化石燃料燃烧）")
+        PURCHASED = 2, _("范围二（购入电力、热力）")
+
+    factor_set = models.ForeignKey(FactorSet, verbose_name=_("系数集"), on_delete=models.CASCADE,
+                                   related_name="factors")
+    energy_type = models.CharField(_("能源种类"), max_length=32, choices=EnergyType.choices)
+    variant = models.CharField(
+        _("品种"), max_length=32, blank=True,
+        help_text=_("同一能源种类的细分（如 oil_field 油田天然气、bituminous 烟煤）；留空为通用值。"),
+    )
+    unit = models.CharField(_("计量单位"), max_length=16,
+                            help_text=_("系数所对应的能源计量单位，如 kWh、m³、kg、t、GJ。"))
+    basis = models.CharField(_("口径"), max_length=16, choices=Basis.choices)
+    value = models.DecimalField(
+        _("系数"), max_digits=20, decimal_places=10, null=True, blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text=_("每单位能源的 kgce 或 kgCO₂。燃料排放因子可改填下面三项参数。"),
+    )
+    # The fuel guidelines give three parameters rather than one factor; keeping them (and computing
+    # the product when used) keeps the figure exactly what the guideline's formula gives.
+    heating_value_gj = models.DecimalField(
+        _("低位发热量（GJ/单位）"), max_digits=20, decimal_places=10, null=True, blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    carbon_t_per_gj = models.DecimalField(
+        _("单位热值含碳量（tC/GJ）"), max_digits=20, decimal_places=10, null=True, blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    oxidation_rate = models.DecimalField(
+        _("碳氧化率"), max_digits=6, decimal_places=4, null=True, blank=True,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))],
+        help_text=_("0–1，如 0.99。"),
+    )
+    scope = models.PositiveSmallIntegerField(_("排放范围"), choices=Scope.choices, null=True, blank=True)
+    year = models.PositiveSmallIntegerField(_("年份"), null=True, blank=True,
+                                            help_text=_("因子所属年份（如电网排放因子）；留空表示不分年份。"))
+    region_code = models.CharField(_("行政区划代码"), max_length=12, blank=True,
+                                   help_text=_("如 410000 河南省；留空表示全国。"))
+    confidence = models.CharField(_("可信度"), max_length=16, choices=Confidence.choices, blank=True,
+                                  help_text=_("留空表示与系数集相同。"))
+    note = models.CharField(_("备注"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("系数")
+        verbose_name_plural = _("系数")
+        ordering = ["factor_set", "basis", "energy_type", "variant", "year", "region_code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["factor_set", "energy_type", "variant", "unit", "basis", "year", "region_code"],
+                name="monitoring_factor_unique_row", nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        variant = f" {self.variant}" if self.variant else ""
+        return f"{self.get_energy_type_display()}{variant} {self.get_basis_display()} /{self.unit}"
+
+    @property
+    def uncertain(self) -> bool:
+        return (self.confidence or self.factor_set.confidence) != Confidence.HIGH
+
+    def per_unit(self) -> Decimal:
+        """kgce or kgCO₂ per unit of energy: the value, or the guideline's formula of its parameters."""
+        if self.value is not None:
+            return self.value
+        assert self.heating_value_gj is not None and self.carbon_t_per_gj is not None
+        assert self.oxidation_rate is not None
+        carbon_t = self.heating_value_gj * self.carbon_t_per_gj * self.oxidation_rate
+        return carbon_t * CO2_PER_CARBON_NUMERATOR * KG_PER_T / CO2_PER_CARBON_DENOMINATOR
+
+    def clean(self) -> None:
+        locked = FactorSet.objects.filter(pk=self.factor_set_id, locked=True)
+        if self.factor_set_id is not None and locked.exists():
+            raise ValidationError(_("系数集已锁定，不可修改其系数；请新建一个版本。"))
+        parameters = (self.heating_value_gj, self.carbon_t_per_gj, self.oxidation_rate)
+        given = [p is not None for p in parameters]
+        if self.value is None and not all(given):
+            raise ValidationError(_("请填写系数，或填写低位发热量、单位热值含碳量和碳氧化率三项。"))
+        if self.value is not None and any(given):
+            raise ValidationError(_("系数与三项参数只能填写一种。"))
+        if any(given) and self.basis != self.Basis.CO2:
+            raise ValidationError(_("三项参数只用于二氧化碳排放因子。"))
+        if self.basis == self.Basis.CO2 and self.scope is None:
+            raise ValidationError({"scope": _("二氧化碳排放因子须注明排放范围。")})
+        if self.basis != self.Basis.CO2 and self.scope is not None:
+            raise ValidationError({"scope": _("折标准煤系数没有排放范围。")})
