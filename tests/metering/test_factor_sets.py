@@ -33,10 +33,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _shipped_sets() -> None:
-    # The data migration loads them; a transactional test elsewhere flushes every table, so make
-    # sure (idempotently) that they are there whatever ran before.
-    load_shipped_factor_sets(FactorSet, Factor)
+def shipped_sets_loaded_now() -> list[str]:
+    # The data migration loads them; a transactional test flushes every table, so make sure
+    # (idempotently) that they are there whatever ran before. pytest-django runs the transactional
+    # tests after these, so normally this finds everything already loaded by the migration.
+    return load_shipped_factor_sets(FactorSet, Factor)
 
 MARCH_2024 = (date(2024, 3, 1), date(2024, 4, 1))
 COMMON_TABLE = "GB/T 2589 (common table)"
@@ -98,7 +99,8 @@ def test_natural_gas_emission_factor_is_the_guideline_formula():
     assert round(gas.per_unit() / 10000, 3) == Decimal("2.162")
 
 
-def test_shipped_data_loads_idempotently():
+def test_shipped_data_loads_idempotently(shipped_sets_loaded_now):
+    assert shipped_sets_loaded_now == []  # the data migration had loaded every set
     counts = (FactorSet.objects.count(), Factor.objects.count())
     assert counts[0] == len(SHIPPED_FACTOR_SETS)
     assert load_shipped_factor_sets(FactorSet, Factor) == []
