@@ -13,7 +13,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from metering.monitoring.factor_sets import FactorError, factor_set_lock
+from metering.monitoring.factor_sets import FactorError, factor_set_lock, factor_set_make_default
 from metering.monitoring.models import Factor, FactorSet
 from portal.admin_site import ReachModelAdmin, admin_site
 from portal.models import Role
@@ -23,6 +23,10 @@ OFFICIALS_VIEW: dict[str, frozenset[str]] = {
     Role.MUNICIPAL_REVIEWER: frozenset({"view"}),
     Role.PROVINCIAL_OFFICER: frozenset({"view"}),
 }
+
+
+def _reason(exc: Exception) -> str:
+    return "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
 
 class FactorInline(admin.TabularInline):
@@ -57,11 +61,13 @@ class FactorSetAdmin(ReachModelAdmin):
     list_display = ["name", "edition", "kind", "source", "confidence", "is_default", "locked", "created_at"]
     list_filter = ["kind", "locked", "is_default", "confidence"]
     search_fields = ["name", "edition", "source"]
-    readonly_fields = ["locked", "created_at"]
+    # Locking and the default are actions (services), not fields: a set is locked once complete,
+    # and only a locked set can become the default.
+    readonly_fields = ["is_default", "locked", "created_at"]
     fields = ["name", "kind", "source", "edition", "valid_from", "valid_to", "confidence", "is_default",
               "notes", "locked", "created_at"]
     inlines = [FactorInline]
-    actions = ["lock_selected"]
+    actions = ["lock_selected", "make_default"]
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         if isinstance(obj, FactorSet) and obj.locked:
@@ -83,6 +89,19 @@ class FactorSetAdmin(ReachModelAdmin):
             try:
                 factor_set_lock(factor_set=factor_set)
             except (FactorError, ValidationError) as exc:
-                self.message_user(request, str(exc), messages.ERROR)
+                self.message_user(request, _reason(exc), messages.ERROR)
             else:
                 self.message_user(request, _("已锁定：%(set)s") % {"set": factor_set.label}, messages.SUCCESS)
+
+    @admin.action(description=_("设为所属类别的默认系数集"), permissions=["change"])
+    def make_default(self, request: HttpRequest, queryset: QuerySet[FactorSet]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, _("请只选择一个系数集。"), messages.ERROR)
+            return
+        factor_set = queryset.get()
+        try:
+            factor_set_make_default(factor_set=factor_set)
+        except (FactorError, ValidationError) as exc:
+            self.message_user(request, _reason(exc), messages.ERROR)
+        else:
+            self.message_user(request, _("默认系数集：%(set)s") % {"set": factor_set.label}, messages.SUCCESS)

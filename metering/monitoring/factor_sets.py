@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from metering.models import EnergyType
 from metering.monitoring.models import Factor, FactorSet
+from portal import audit
 from portal.models import Region
 
 KG_PER_T = Decimal(1000)
@@ -102,6 +103,20 @@ def factor_set_lock(*, factor_set: FactorSet) -> FactorSet:
         raise UnusableFactorSetError(_("系数集“%(set)s”没有系数，不能锁定。") % {"set": factor_set.label})
     factor_set.locked = True
     factor_set.save(update_fields=["locked"])
+    return factor_set
+
+
+@transaction.atomic
+def factor_set_make_default(*, factor_set: FactorSet) -> FactorSet:
+    """Make a locked set the one used for its kind when none is named (the previous one stops being)."""
+    if not factor_set.locked:
+        raise UnusableFactorSetError(
+            _("系数集“%(set)s”尚未锁定，不能设为默认。") % {"set": factor_set.label})
+    previous = FactorSet.objects.filter(kind=factor_set.kind, is_default=True).exclude(pk=factor_set.pk)
+    audit.audited_update(previous, is_default=False)
+    factor_set.is_default = True
+    factor_set.full_clean()
+    factor_set.save(update_fields=["is_default"])
     return factor_set
 
 

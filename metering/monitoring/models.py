@@ -79,11 +79,16 @@ class FactorSet(models.Model):
         """What a computed figure names as its source: the set's name and edition."""
         return f"{self.name}（{self.edition}）"
 
-    def locked_in_database(self) -> bool:
-        return self.pk is not None and FactorSet.objects.filter(pk=self.pk, locked=True).exists()
+    # What may still change on a locked set: which set of its kind is the default is a choice of
+    # the platform, not part of the published data.
+    CHANGEABLE_WHEN_LOCKED = frozenset({"is_default"})
 
     def clean(self) -> None:
-        if self.locked_in_database():
+        stored = FactorSet.objects.filter(pk=self.pk, locked=True).first() if self.pk is not None else None
+        if stored is not None and any(
+            getattr(stored, f.attname) != getattr(self, f.attname)
+            for f in self._meta.concrete_fields if f.attname not in self.CHANGEABLE_WHEN_LOCKED
+        ):
             raise ValidationError(
                 _("系数集“%(set)s”已锁定，不可修改；请新建一个版本。") % {"set": self.label})
         if self.valid_from and self.valid_to and self.valid_to < self.valid_from:

@@ -22,6 +22,7 @@ from metering.monitoring.factor_sets import (
     UnusableFactorSetError,
     default_factor_sets,
     factor_set_create,
+    factor_set_make_default,
     figures_for,
 )
 from metering.monitoring.models import Factor, FactorSet
@@ -226,6 +227,9 @@ def test_a_locked_set_cannot_be_changed():
     factor.value = Decimal("0.2")
     with pytest.raises(ValidationError, match="已锁定"):
         factor.full_clean()
+    common.refresh_from_db()
+    common.is_default = False  # which set is the default is not part of the published data
+    common.full_clean()
 
 
 # --- the admin -------------------------------------------------------------------------------------
@@ -267,6 +271,33 @@ def test_platform_admin_adds_a_set_in_the_admin(client, world):
     assert response.status_code == 403
     added.refresh_from_db()
     assert added.name == "上海市电网排放因子"
+
+
+def test_platform_admin_makes_another_locked_set_the_default(client, world):
+    market = FactorSet.objects.get(name="全国电网平均排放因子（碳市场）")
+    kwh = [Quantity("electricity", Decimal(1000), "kWh")]
+    assert figures_for(kwh, period=MARCH_2024).lines[0].co2_t == Decimal("0.5366")  # statistical, 2022
+    changelist = reverse("admin:monitoring_factorset_changelist")
+    login(client, world.user("henan_officer"))
+    client.post(changelist, {"action": "make_default", "_selected_action": [market.pk]})
+    assert shipped(STATISTICAL_GRID).is_default
+    login(client, world.user("platform_admin"))
+    response = client.post(changelist, {"action": "make_default", "_selected_action": [market.pk]})
+    assert response.status_code == 302
+    market.refresh_from_db()
+    assert market.is_default and market.locked
+    assert not shipped(STATISTICAL_GRID).is_default
+    figures = figures_for(kwh, period=MARCH_2024)
+    assert figures.lines[0].co2_t == Decimal("0.5703")
+    assert market.label in figures.factor_sets
+    # Both changes of the default are in the audit trail (one by audited_update).
+    assert AuditEntry.objects.filter(object_type="monitoring.FactorSet", action="update",
+                                     actor=world.user("platform_admin")).count() == 2
+
+
+def test_a_draft_set_cannot_be_the_default():
+    with pytest.raises(UnusableFactorSetError, match="尚未锁定"):
+        factor_set_make_default(factor_set=generation_set(locked=False))
 
 
 @pytest.mark.parametrize("role_key", ["henan_officer", "zhengzhou_reviewer"])
