@@ -262,12 +262,17 @@ def _check_usable(factor_sets: Sequence[FactorSet], start: date, last_day: date)
                 f"factor set {factor_set.label} does not apply to {start}–{last_day}")
 
 
-def figures_for(quantities: Iterable[Quantity], *, period: tuple[date, date],
-                factor_sets: Sequence[FactorSet] | None = None, region: Region | None = None) -> Figures:
+def figures_for(quantities: Iterable[Quantity] | Mapping[str, tuple[Decimal, str]], *,
+                period: tuple[date, date], factor_sets: Sequence[FactorSet] | None = None,
+                region: Region | None = None) -> Figures:
     """tce (当量值, and 等价值 where configured) and CO₂ by scope for the quantities used in `period`
     ([start, end), within one calendar year, since grid factors are annual), in `region` (grid
     factors by province; None: national). `factor_sets`: the sets to use, at most one providing
-    each factor; None: the default set of each kind."""
+    each factor; None: the default set of each kind. `quantities`: `Quantity` rows, or a mapping
+    energy type → (amount, unit)."""
+    if isinstance(quantities, Mapping):
+        quantities = [Quantity(energy_type, amount, unit)
+                      for energy_type, (amount, unit) in quantities.items()]
     start, end = period
     last_day = end - timedelta(days=1)
     if last_day < start:

@@ -139,6 +139,10 @@ def test_electricity_and_gas_field_gas_give_the_hand_computed_tce():
     assert figures.total_tce == Decimal("135.043")
     assert figures.total_tce_generation is None  # the shipped set has no 等价值
     assert electricity.tce_generation is None
+    assert figures.factor_sets[0] == shipped(COMMON_TABLE).label
+    by_energy_type = figures_for({"electricity": (Decimal(1_000_000), "kWh"), "natural_gas": (10_000, "m³")},
+                                 period=MARCH_2024, region=region("410105"))
+    assert by_energy_type.total_tce == Decimal("135.043")
 
 
 def test_co2_is_split_into_scopes_and_every_set_used_is_named():
