@@ -21,7 +21,9 @@ ROLLUP_QUEUED_KEY = "monitoring:rollups:queued"
 ROLLUP_QUEUED_TTL_S = 60
 
 
-def mark_rollups_dirty(sender: Any, *, ranges: dict[int, tuple[dt.datetime, dt.datetime]], **kwargs: Any) -> None:
+def mark_rollups_dirty(
+    sender: Any, *, ranges: dict[int, tuple[dt.datetime, dt.datetime]], **kwargs: Any
+) -> None:
     """Record the batch's (meter, earliest, latest) in its own transaction; queue after commit."""
     rollup_ranges_mark(ranges=ranges)
     transaction.on_commit(queue_rollup_recompute)

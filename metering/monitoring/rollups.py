@@ -218,7 +218,8 @@ def rollup_ranges_mark(*, ranges: Mapping[int, tuple[dt.datetime, dt.datetime]])
             cursor.execute(
                 f"INSERT INTO {table} AS d (meter_id, earliest, latest, generation) "  # noqa: S608 - constant
                 "SELECT v.meter_id, v.earliest, v.latest, 1 "
-                "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS v(meter_id, earliest, latest) "
+                "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) "
+                "AS v(meter_id, earliest, latest) "
                 "ON CONFLICT (meter_id) DO UPDATE SET earliest = LEAST(d.earliest, EXCLUDED.earliest), "
                 "latest = GREATEST(d.latest, EXCLUDED.latest), generation = d.generation + 1",
                 [
@@ -276,7 +277,9 @@ def rollup_range_release(*, claimed: ClaimedRange, token: uuid.UUID, done: bool)
         ).delete()
         if deleted:
             return True
-    RollupDirtyRange.objects.filter(id=claimed.id, claim_token=token).update(claim_token=None, claimed_until=None)
+    RollupDirtyRange.objects.filter(id=claimed.id, claim_token=token).update(
+        claim_token=None, claimed_until=None
+    )
     return False
 
 

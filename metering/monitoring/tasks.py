@@ -16,7 +16,11 @@ logger = logging.getLogger(__name__)
 # or the beat entry (ROLLUP_RECOMPUTE_INTERVAL_S) takes them again. acks_late: a run lost with its
 # worker is redelivered, and its claims lapse after the lease.
 @shared_task(
-    base=SystemTask, name="monitoring.tasks.recompute_rollups", ignore_result=True, acks_late=True, max_retries=0
+    base=SystemTask,
+    name="monitoring.tasks.recompute_rollups",
+    ignore_result=True,
+    acks_late=True,
+    max_retries=0,
 )
 def recompute_rollups() -> int:
     """Recompute one bounded batch of dirty rollup ranges (SystemTask: the dirty ranges of every

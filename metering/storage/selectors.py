@@ -55,9 +55,8 @@ def consumption_series(meter: Meter, start: dt.datetime, end: dt.datetime) -> li
 
 def next_reading_ts(meter: Meter, after: dt.datetime) -> dt.datetime | None:
     """The instant of the meter's first reading after `after`, if any."""
-    return (
-        Reading.objects.filter(meter_id=meter.pk, ts__gt=after).order_by("ts").values_list("ts", flat=True).first()
-    )
+    later = Reading.objects.filter(meter_id=meter.pk, ts__gt=after).order_by("ts")
+    return later.values_list("ts", flat=True).first()
 
 
 def consumption_by_reading(

@@ -150,8 +150,9 @@ def test_day_buckets_of_the_readings_api_sum_exactly_to_the_raw_consumption_of_t
         assert {k: day[k] for k in ("expected", "received", "quality")} == {
             "expected": 96, "received": 96, "quality": 0}
     # The quarters page by cursor and add up to their day too, the same way.
-    quarters, page = [], client.get(url, {"start": DAY.isoformat(), "end": (DAY + dt.timedelta(days=1)).isoformat(),
-                                          "interval": "15min", "page_size": 50}).json()
+    one_day = {"start": DAY.isoformat(), "end": (DAY + dt.timedelta(days=1)).isoformat()}
+    quarters: list[dict] = []
+    page = client.get(url, {**one_day, "interval": "15min", "page_size": 50}).json()
     while True:
         quarters += page["results"]
         if page["next"] is None:
@@ -202,7 +203,8 @@ def test_a_back_dated_reading_posted_over_http_corrects_its_buckets(world) -> No
     on_time = [(DAY + dt.timedelta(minutes=15 * i), 100.0 + i) for i in range(96) if i != 41]
     post(on_time)
     recompute_rollups()
-    day, quarter_1030 = bucket(meter.pk, "day", DAY), bucket(meter.pk, "15min", late + dt.timedelta(minutes=15))
+    day = bucket(meter.pk, "day", DAY)
+    quarter_1030 = bucket(meter.pk, "15min", late + dt.timedelta(minutes=15))
     assert (day.received, day.value) == (95, 95.0)  # 00:00 starts the day: 95 intervals of 1 kWh
     assert quarter_1030.value == 2.0  # 10:00 → 10:30, counted in the later reading's quarter
     with unscoped():
@@ -225,7 +227,8 @@ def test_a_back_dated_reading_posted_over_http_corrects_its_buckets(world) -> No
 
 def test_each_batch_widens_one_dirty_range_per_meter(world) -> None:  # type: ignore[no-untyped-def]
     meter = make_meter(world.tenant_a, "E-001")
-    ingest(world.tenant_a.pk, "E-001", [(DAY + dt.timedelta(hours=5), 1.0), (DAY + dt.timedelta(hours=6), 2.0)])
+    hour = dt.timedelta(hours=1)
+    ingest(world.tenant_a.pk, "E-001", [(DAY + 5 * hour, 1.0), (DAY + 6 * hour, 2.0)])
     ingest(world.tenant_a.pk, "E-001", [(DAY + dt.timedelta(hours=2), 0.5)])
     with unscoped():
         dirty = RollupDirtyRange.objects.get(meter=meter)
@@ -262,7 +265,8 @@ def test_a_range_widened_during_its_recompute_stays_dirty(world) -> None:  # typ
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_concurrent_recomputes_do_not_double_count(world) -> None:  # type: ignore[no-untyped-def]
     meter = make_meter(world.tenant_a, "E-001")
-    ingest(world.tenant_a.pk, "E-001", [(DAY + dt.timedelta(minutes=15 * i), 10.0 + 0.25 * i) for i in range(97)])
+    quarter = dt.timedelta(minutes=15)
+    ingest(world.tenant_a.pk, "E-001", [(DAY + i * quarter, 10.0 + 0.25 * i) for i in range(97)])
     with unscoped():
         Rollup.objects.filter(meter=meter).delete()
     barrier = threading.Barrier(4)
@@ -274,10 +278,11 @@ def test_two_concurrent_recomputes_do_not_double_count(world) -> None:  # type: 
             with unscoped():
                 barrier.wait(timeout=10)
                 if direct:  # recompute the same range without a claim: the per-meter lock serializes
-                    runs.append(rollups_recompute(meter=meter, earliest=DAY, latest=DAY + dt.timedelta(hours=23)))
+                    latest = DAY + dt.timedelta(hours=23)
+                    runs.append(rollups_recompute(meter=meter, earliest=DAY, latest=latest))
                 else:
                     runs.append(rollups_recompute_dirty())
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:  # reported by the main thread
             errors.append(exc)
         finally:
             connection.close()
