@@ -33,6 +33,10 @@ already stored, so `duplicates = staged - inserted`. Duplicates inside one batch
 Python first and counted as duplicates too. SQLite (the embedded default) uses `executemany` with
 `INSERT OR IGNORE`.
 
+A batch that stored at least one new reading sends `metering.ingest.signals.readings_written`
+(per meter, the batch's earliest and latest ts) inside its transaction, right after the write:
+monitoring marks its rollups dirty there, with one statement per batch, and nothing per reading.
+
 Per-item errors are short, stable English strings (machine clients match on them, e.g.
 "unknown meter"); they are part of the API contract, so they are not translated.
 """
