@@ -302,3 +302,37 @@ def test_two_concurrent_recomputes_do_not_double_count(world) -> None:  # type: 
         assert Rollup.objects.filter(meter=meter, interval="day").count() == 2
         assert Rollup.objects.filter(meter=meter, interval="15min").count() == 97
     assert bucket(meter.pk, "month", DAY.replace(day=1)).value == 0.25 * 96
+
+
+def test_a_committed_batch_queues_one_recompute_and_the_run_is_bounded(  # type: ignore[no-untyped-def]
+    world, django_capture_on_commit_callbacks
+) -> None:
+    from django.core.cache import cache
+
+    from metering.monitoring.receivers import ROLLUP_QUEUED_KEY
+
+    cache.delete(ROLLUP_QUEUED_KEY)
+    make_meter(world.tenant_a, "E-001")
+    make_meter(world.tenant_a, "E-002")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        ingest(world.tenant_a.pk, "E-001", [(DAY, 1.0), (DAY + dt.timedelta(hours=1), 2.0)])
+        ingest(world.tenant_a.pk, "E-002", [(DAY, 5.0), (DAY + dt.timedelta(hours=1), 7.0)])
+    assert len(callbacks) == 2  # one per batch, after its commit
+    assert cache.get(ROLLUP_QUEUED_KEY) == 1  # queued once; the second batch found it queued
+    with unscoped():
+        first = rollups_recompute_dirty(limit=1)
+        assert (first.claimed, first.recomputed) == (1, 1)
+        assert RollupDirtyRange.objects.count() == 1  # the other waits for the next run
+    assert recompute_rollups() == 1
+    assert cache.get(ROLLUP_QUEUED_KEY) is None
+    with unscoped():
+        assert not RollupDirtyRange.objects.exists()
+        assert sorted(Rollup.objects.filter(interval="day").values_list("value", flat=True)) == [1.0, 2.0]
+
+
+def test_beat_runs_the_recompute_as_a_net(settings) -> None:  # type: ignore[no-untyped-def]
+    from portal.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["monitoring-recompute-rollups"]
+    assert entry["task"] == "monitoring.tasks.recompute_rollups" in app.tasks
+    assert entry["schedule"] == settings.ROLLUP_RECOMPUTE_INTERVAL_S
