@@ -16,6 +16,21 @@ class ReadingSerializer(serializers.Serializer):
     quality = serializers.IntegerField()
 
 
+class RollupBucketSerializer(serializers.Serializer):
+    """One stored bucket (`interval` other than `raw`)."""
+
+    ts = serializers.DateTimeField(help_text="Start of the bucket, in +08:00 (Asia/Shanghai calendar).")
+    value = serializers.FloatField(help_text="Consumption in the bucket, in the meter's unit.")
+    expected = serializers.IntegerField(help_text="15-minute slots the bucket spans (hour 4, day 96).")
+    received = serializers.IntegerField(help_text="Slots holding at least one reading.")
+    quality = serializers.IntegerField(
+        help_text="Worst quality of the consumption in the bucket: 0 ok, 1 estimated, 2 suspect, 3 missing."
+    )
+
+
+READING_INTERVALS = ("raw", "15min", "hour", "day", "month")
+
+
 class AwareDateTimeField(serializers.Field):
     """An ISO 8601 timestamp that must carry its UTC offset (a bare local time is ambiguous)."""
 
@@ -43,6 +58,7 @@ class AwareDateTimeField(serializers.Field):
 class ReadingRangeSerializer(serializers.Serializer):
     start = AwareDateTimeField(required=False)
     end = AwareDateTimeField(required=False)
+    interval = serializers.ChoiceField(choices=READING_INTERVALS, required=False, default="raw")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         start, end = attrs.get("start"), attrs.get("end")

@@ -1,14 +1,23 @@
-"""The readings API: raw readings of one meter, read through the storage selectors."""
+"""The readings API: raw readings of one meter (storage selectors) or its stored rollup buckets
+(monitoring selectors), by `interval`."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
 
-from metering.api.readings_serializers import ReadingRangeSerializer, ReadingSerializer
+from metering.api.readings_serializers import (
+    READING_INTERVALS,
+    ReadingRangeSerializer,
+    ReadingSerializer,
+    RollupBucketSerializer,
+)
 from metering.models import Meter
+from metering.monitoring.selectors import rollups_for_meter
 from metering.storage.selectors import readings_for_meter
 from portal.access import get_object_for_user
 
@@ -20,20 +29,58 @@ class ReadingCursorPagination(CursorPagination):
     max_page_size = 10_000
 
 
+@extend_schema(
+    summary="Readings of one meter, raw or as stored buckets",
+    parameters=[
+        OpenApiParameter("start", OpenApiTypes.DATETIME, description="ISO 8601 with offset; inclusive."),
+        OpenApiParameter("end", OpenApiTypes.DATETIME, description="ISO 8601 with offset; exclusive."),
+        OpenApiParameter(
+            "interval",
+            OpenApiTypes.STR,
+            enum=list(READING_INTERVALS),
+            default="raw",
+            description=(
+                "raw: the stored readings (ts, value, quality). 15min, hour, day, month: buckets "
+                "calendar-aligned in Asia/Shanghai, ts their start in +08:00, value the consumption "
+                "in the bucket (a cumulative register's consumption between two readings counts in "
+                "the bucket of the later one), expected/received their 15-minute slot counts; a "
+                "bucket is listed when its start lies in [start, end)."
+            ),
+        ),
+    ],
+    responses=PolymorphicProxySerializer(
+        component_name="ReadingOrBucket",
+        serializers=[ReadingSerializer, RollupBucketSerializer],
+        resource_type_field_name=None,
+        many=True,
+    ),
+)
 class MeterReadingsView(ListAPIView):
-    """Raw readings of one meter, oldest first: `?start=…&end=…` (ISO 8601 with offset), cursor pages."""
+    """Readings of one meter, oldest first: `?start=…&end=…` (ISO 8601 with offset), cursor pages;
+    `interval=15min|hour|day|month` answers stored rollup buckets instead of raw readings."""
 
     serializer_class = ReadingSerializer
     pagination_class = ReadingCursorPagination
     filter_backends: list = []
+
+    def _params(self) -> dict[str, Any]:
+        params = ReadingRangeSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        return dict(params.validated_data)
+
+    def get_serializer_class(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return ReadingSerializer
+        interval = self.request.query_params.get("interval", "raw")
+        return ReadingSerializer if interval == "raw" else RollupBucketSerializer
 
     def get_queryset(self) -> Any:
         # 404 alike for a missing meter and another tenant's, before anything about the query is said.
         meter = get_object_for_user(
             self.request.user, Meter.objects.all(), self.kwargs["meter_id"], path="enterprise"
         )
-        params = ReadingRangeSerializer(data=self.request.query_params)
-        params.is_valid(raise_exception=True)
-        return readings_for_meter(
-            meter, start=params.validated_data.get("start"), end=params.validated_data.get("end")
-        )
+        params = self._params()
+        start, end = params.get("start"), params.get("end")
+        if params["interval"] == "raw":
+            return readings_for_meter(meter, start=start, end=end)
+        return rollups_for_meter(meter, interval=params["interval"], start=start, end=end)

@@ -33,6 +33,10 @@ already stored, so `duplicates = staged - inserted`. Duplicates inside one batch
 Python first and counted as duplicates too. SQLite (the embedded default) uses `executemany` with
 `INSERT OR IGNORE`.
 
+A batch that stored at least one new reading sends `metering.ingest.signals.readings_written`
+(per meter, the batch's earliest and latest ts) inside its transaction, right after the write:
+monitoring marks its rollups dirty there, with one statement per batch, and nothing per reading.
+
 Per-item errors are short, stable English strings (machine clients match on them, e.g.
 "unknown meter"); they are part of the API contract, so they are not translated.
 """
@@ -52,6 +56,7 @@ from django_scopes import scopes_disabled
 
 from metering.ingest.codes import _meter_codes
 from metering.ingest.quarantine import QUARANTINE_PAYLOAD_BYTES, _jsonable, _quarantine_items, _quarantine_row
+from metering.ingest.signals import readings_written
 from metering.ingest.writers import _write_rows
 from metering.models import Meter, Quality, Source
 
@@ -274,7 +279,9 @@ def readings_ingest(
     # no savepoint of our own: whatever fails here (the database) fails the caller's too, and a
     # savepoint costs two round trips per batch.
     with _database_errors_reset_connection(), transaction.atomic(savepoint=False):
-        inserted = _write_rows(rows, source)
+        inserted, ranges = _write_rows(rows, source)
+        if inserted:
+            readings_written.send(sender=readings_ingest, ranges=ranges)
         if bad_items:
             _quarantine_items(
                 enterprise_id=enterprise_id, source=source, channel=channel, bad_items=bad_items
@@ -319,7 +326,9 @@ def readings_ingest_resolved(*, rows: Sequence[ResolvedReading], source: str) ->
         good.append((row.meter_id, ts, value, quality))
 
     with _database_errors_reset_connection(), transaction.atomic(savepoint=False):
-        inserted = _write_rows(good, source)
+        inserted, ranges = _write_rows(good, source)
+        if inserted:
+            readings_written.send(sender=readings_ingest_resolved, ranges=ranges)
         for enterprise_id, bad_items in bad_by_enterprise.items():
             _quarantine_items(enterprise_id=enterprise_id, source=source, channel="", bad_items=bad_items)
     result.accepted = inserted

@@ -25,23 +25,32 @@ COPY_COLUMN_LIST = ", ".join(READING_COPY_COLUMNS)
 REDO_THROUGH_STAGING_PGCODES = frozenset({"23505", "40P01"})
 
 
-def _write_rows(rows: list[tuple[int, dt.datetime, float, int]], source: str) -> int:
-    """Insert the rows, skipping stored (meter, ts); returns how many were new."""
+def _write_rows(
+    rows: list[tuple[int, dt.datetime, float, int]], source: str
+) -> tuple[int, dict[int, tuple[dt.datetime, dt.datetime]]]:
+    """Insert the rows, skipping stored (meter, ts); returns how many were new and, per meter of
+    the batch, its (earliest, latest) ts (what `readings_written` announces)."""
     if not rows:
-        return 0
-    latest_by_meter: dict[int, dt.datetime] = {}
+        return 0, {}
+    # One pass, as before (last_reading_at needed the latest already): the earliest costs one
+    # comparison more per reading, no new loop.
+    range_by_meter: dict[int, tuple[dt.datetime, dt.datetime]] = {}
     for meter_id, ts, _value, _quality in rows:
-        previous = latest_by_meter.get(meter_id)
-        if previous is None or ts > previous:
-            latest_by_meter[meter_id] = ts
+        known = range_by_meter.get(meter_id)
+        if known is None:
+            range_by_meter[meter_id] = (ts, ts)
+        elif ts > known[1]:
+            range_by_meter[meter_id] = (known[0], ts)
+        elif ts < known[0]:
+            range_by_meter[meter_id] = (ts, known[1])
     if connection.vendor == "postgresql":
         inserted = _write_rows_postgresql(rows, source)
     elif connection.vendor == "sqlite":
         inserted = _write_rows_sqlite(rows, source)
     else:  # pragma: no cover - the settings allow only these two
         raise NotImplementedError(f"ingest does not support {connection.vendor}")
-    _advance_last_reading_at(latest_by_meter)
-    return inserted
+    _advance_last_reading_at({meter_id: latest for meter_id, (_earliest, latest) in range_by_meter.items()})
+    return inserted, range_by_meter
 
 
 def _write_rows_postgresql(rows: list[tuple[int, dt.datetime, float, int]], source: str) -> int:

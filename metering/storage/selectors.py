@@ -51,3 +51,36 @@ def consumption_series(meter: Meter, start: dt.datetime, end: dt.datetime) -> li
     else:
         intervals = consumption_from_intervals(points)
     return [interval for interval in intervals if start < interval.end <= end]
+
+
+def next_reading_ts(meter: Meter, after: dt.datetime) -> dt.datetime | None:
+    """The instant of the meter's first reading after `after`, if any."""
+    later = Reading.objects.filter(meter_id=meter.pk, ts__gt=after).order_by("ts")
+    return later.values_list("ts", flat=True).first()
+
+
+def consumption_by_reading(
+    meter: Meter, start: dt.datetime, end: dt.datetime
+) -> tuple[list[dt.datetime], list[ConsumptionInterval]]:
+    """The instants of the meter's readings in [start, end), and the consumption intervals that end
+    in [start, end) (half-open, unlike `consumption_series`: calendar buckets start at midnight).
+
+    For a cumulative register the reading just before `start` is included, so the interval ending at
+    the first reading of the period is not lost; rollover uses the meter's `register_max`. Interval
+    meters come with the `missing` fillers of `consumption_from_intervals` where readings are absent.
+    """
+    points = list(readings_for_meter(meter, start=start, end=end).values_list("ts", "value", "quality"))
+    instants = [point[0] for point in points]
+    if meter.cumulative:
+        before = (
+            Reading.objects.filter(meter_id=meter.pk, ts__lt=start)
+            .order_by("-ts")
+            .values_list("ts", "value", "quality")
+            .first()
+        )
+        if before is not None:
+            points.insert(0, before)
+        intervals = consumption_from_register(points, meter.register_max)
+    else:
+        intervals = consumption_from_intervals(points)
+    return instants, [interval for interval in intervals if start <= interval.end < end]

@@ -357,6 +357,15 @@ CELERY_BEAT_SCHEDULE["metering-refresh-broker-credentials"] = {
     "task": "metering.tasks.refresh_broker_credentials",
     "schedule": timedelta(hours=1),
 }
+# Rollups are recomputed right after each ingest commit (a queued task); this is the net beneath
+# it: ranges whose task was lost, claims of a dead worker after their lease, a Redis outage.
+ROLLUP_RECOMPUTE_INTERVAL_S = 60.0
+CELERY_BEAT_SCHEDULE["monitoring-recompute-rollups"] = {
+    "task": "monitoring.tasks.recompute_rollups",
+    "schedule": ROLLUP_RECOMPUTE_INTERVAL_S,
+    # A run that waited longer than its interval is superseded by the next one.
+    "options": {"expires": ROLLUP_RECOMPUTE_INTERVAL_S},
+}
 
 CACHES = {
     "default": (

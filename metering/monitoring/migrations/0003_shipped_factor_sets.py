@@ -12,7 +12,7 @@ def load(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("monitoring", "0001_factor_sets")]
+    dependencies = [("monitoring", "0002_factor_sets")]
 
-    # Reversing leaves the rows: unapplying 0001 drops the tables anyway.
+    # Reversing leaves the rows: unapplying 0002 drops the tables anyway.
     operations = [migrations.RunPython(load, migrations.RunPython.noop)]

@@ -8,9 +8,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    initial = True
-
     dependencies = [
+        ("monitoring", "0001_rollups"),
     ]
 
     operations = [
@@ -21,7 +20,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=200, verbose_name='名称')),
                 ('kind', models.CharField(choices=[('standard_coal', '折标准煤系数'), ('grid_co2', '电网排放因子'), ('fuel_co2', '燃料排放因子'), ('heat_co2', '热力排放因子')], max_length=16, verbose_name='类别')),
                 ('source', models.CharField(help_text='发布机关与文件或标准号。', max_length=300, verbose_name='来源')),
-                ('edition', models.CharField(help_text='新版本请新建系数集，不要修改旧版本。', max_length=200, verbose_name='版本')),
+                ('edition', models.CharField(help_text='新版本请新建系数集，不要修改旧版本。', max_length=200, verbose_name='版次')),
                 ('valid_from', models.DateField(blank=True, null=True, verbose_name='适用起始日')),
                 ('valid_to', models.DateField(blank=True, help_text='含当日；留空表示不限。', null=True, verbose_name='适用截止日')),
                 ('confidence', models.CharField(choices=[('high', '高'), ('medium_high', '较高'), ('medium', '中'), ('unverified', '未核实')], default='unverified', max_length=16, verbose_name='可信度')),
