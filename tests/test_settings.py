@@ -163,3 +163,14 @@ def test_readme_documents_every_environment_variable_the_settings_read():
     assert section, "README.md has no '## Configuration' section"
     documented = set(re.findall(r"^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|", section.group(1), flags=re.M))
     assert variables - documented == set(), "README's configuration table misses these variables"
+
+
+def test_the_embedded_sqlite_default_passes_the_database_checks_without_warnings(tmp_path):
+    # `make run` prints the system checks on every command; the embedded default must be clean.
+    code = (
+        SETUP + "; from django.core.management import call_command; "
+        "call_command('check', databases=['default'], fail_level='WARNING')"
+    )
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    result = run_settings(code, NENGTAN_ENV="development", DATABASE_URL=database_url)
+    assert result.returncode == 0, result.stderr
