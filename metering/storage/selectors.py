@@ -7,6 +7,7 @@ fetch the meter through portal.access first, so a meter out of reach never gets 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -37,20 +38,24 @@ def consumption_series(meter: Meter, start: dt.datetime, end: dt.datetime) -> li
     of the period is not lost; rollover uses the meter's `register_max`.
     """
     rows = readings_for_meter(meter, start=start, end=end + dt.timedelta(microseconds=1))
-    points = list(rows.values_list("ts", "value", "quality"))
-    if meter.cumulative:
-        before = (
-            Reading.objects.filter(meter_id=meter.pk, ts__lt=start)
-            .order_by("-ts")
-            .values_list("ts", "value", "quality")
-            .first()
-        )
-        if before is not None:
-            points.insert(0, before)
-        intervals = consumption_from_register(points, meter.register_max)
-    else:
-        intervals = consumption_from_intervals(points)
+    intervals = _consumption_intervals(meter, list(rows.values_list("ts", "value", "quality")), start)
     return [interval for interval in intervals if start < interval.end <= end]
+
+
+def _consumption_intervals(meter: Meter, points: list[Any], start: dt.datetime) -> list[ConsumptionInterval]:
+    """The consumption intervals of a meter's points from `start` on. A cumulative register also
+    takes its reading just before `start`, so the interval ending at the first point is not lost."""
+    if not meter.cumulative:
+        return consumption_from_intervals(points)
+    before = (
+        Reading.objects.filter(meter_id=meter.pk, ts__lt=start)
+        .order_by("-ts")
+        .values_list("ts", "value", "quality")
+        .first()
+    )
+    if before is not None:
+        points = [before, *points]
+    return consumption_from_register(points, meter.register_max)
 
 
 def next_reading_ts(meter: Meter, after: dt.datetime) -> dt.datetime | None:
@@ -71,16 +76,5 @@ def consumption_by_reading(
     """
     points = list(readings_for_meter(meter, start=start, end=end).values_list("ts", "value", "quality"))
     instants = [point[0] for point in points]
-    if meter.cumulative:
-        before = (
-            Reading.objects.filter(meter_id=meter.pk, ts__lt=start)
-            .order_by("-ts")
-            .values_list("ts", "value", "quality")
-            .first()
-        )
-        if before is not None:
-            points.insert(0, before)
-        intervals = consumption_from_register(points, meter.register_max)
-    else:
-        intervals = consumption_from_intervals(points)
+    intervals = _consumption_intervals(meter, points, start)
     return instants, [interval for interval in intervals if start <= interval.end < end]
