@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
+from typing import NoReturn
 from urllib.parse import urlparse
 
 import pytest
@@ -36,6 +37,13 @@ from tests.factories import (
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def unavailable(message: str) -> NoReturn:
+    """What the suite needs is missing: fail under CI (never skip), skip on a developer machine."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_service(url: str, name: str) -> None:
     """Fail under CI (never skip) when a service is unreachable; skip on a developer machine."""
     parsed = urlparse(url)
@@ -43,10 +51,7 @@ def require_service(url: str, name: str) -> None:
         with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 0), timeout=2):
             return
     except OSError as exc:
-        message = f"{name} at {parsed.hostname}:{parsed.port} is unreachable: {exc}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{name} at {parsed.hostname}:{parsed.port} is unreachable: {exc}")
 
 
 @pytest.fixture
@@ -126,4 +131,4 @@ def login(client, user: User) -> None:  # type: ignore[no-untyped-def]
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
 
 
-__all__ = ["ROLE_KEYS", "TEST_PASSWORD", "World", "login", "require_service"]
+__all__ = ["ROLE_KEYS", "TEST_PASSWORD", "World", "login", "require_service", "unavailable"]

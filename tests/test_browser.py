@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from portal.demo import DEMO_ENTERPRISES
-from tests.conftest import IN_CI
+from tests.conftest import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -60,11 +60,8 @@ def _restore_migration_data(django_db_setup, django_db_blocker):  # type: ignore
 def browser() -> Iterator[object]:
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
     if missing:
-        message = (f"headless browser not installed: {', '.join(missing)} "
-                   "(apt-get install chromium chromium-driver)")
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"headless browser not installed: {', '.join(missing)} "
+                    "(apt-get install chromium chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

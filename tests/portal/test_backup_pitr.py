@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tests.conftest import IN_CI
+from tests.conftest import unavailable
 from tests.metering.private_postgres import PrivatePostgres, _as_postgres, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,10 +35,7 @@ TARGET_FORMAT = "YYYY-MM-DD HH24:MI:SS.US+00"
 @pytest.fixture
 def archived_cluster() -> Iterator[PrivatePostgres]:
     if shutil.which("pgbackrest") is None:
-        message = "pgbackrest is not installed (apt-get install pgbackrest; scripts/setup.sh test does)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("pgbackrest is not installed (apt-get install pgbackrest; scripts/setup.sh test does)")
     # Not pytest's tmp_path: its parent is private to root and the postgres user must reach it.
     directory = Path(tempfile.mkdtemp(prefix="nengtan-pitr-"))
     os.chmod(directory, 0o755)  # noqa: S103 - the postgres user must enter it
