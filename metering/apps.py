@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class MeteringConfig(AppConfig):
     name = "metering"
+    verbose_name = "计量档案"
 
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_migrate, post_save

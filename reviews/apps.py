@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class ReviewsConfig(AppConfig):
     name = "reviews"
+    verbose_name = "评审"

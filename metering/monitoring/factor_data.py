@@ -17,7 +17,7 @@ SHANGHAI = "310000"
 NATIONAL = ""
 
 GBT_2589_NOTE_MEDIA = (
-    "耗能工质系数取自旧版附录 B，使用前请核实（DOMAIN.md: “older edition; verify before relying”）。"
+    "耗能工质系数取自旧版附录 B，使用前请核实。"
     "未收录（无对应能源种类）：软化水 0.4857 kgce/t、除氧水 0.9714 kgce/t、鼓风 0.0300 kgce/m³、"
     "二氧化碳气 0.2143 kgce/m³、乙炔 8.3143 kgce/m³、电石 2.0786 kgce/kg。"
 )
@@ -43,16 +43,15 @@ def _fuel(energy_type: str, unit: str, heating_value_gj: str, carbon_t_per_gj: s
 
 SHIPPED_FACTOR_SETS: list[dict[str, Any]] = [
     {
-        "name": "GB/T 2589 (common table)",
+        "name": "GB/T 2589 折标准煤系数",
         "kind": "standard_coal",
         "source": "GB/T 2589《综合能耗计算通则》（1 kgce = 29 307 kJ）",
-        "edition": "common table（通用折标系数表；2020 版修改了附录）",
+        "edition": "通用折标系数表（2020 版修改了附录）",
         "confidence": "medium_high",
         "is_default": True,
         "notes": (
-            "DOMAIN.md: high that these are the values in practice, medium that every row is unchanged "
-            "in the 2020 text. 电力等价值 varies by year (about 0.30) and is not shipped: add it as a "
-            "new edition where needed. 蒸汽 has no row (no coefficient in DOMAIN.md). " + GBT_2589_NOTE_MEDIA
+            "实践中通用的取值；2020 版正文是否逐行未变尚待核实。电力等价值逐年公布（约 0.30），"
+            "未随附：需要时请新增一个版次。蒸汽无系数（按吨计的蒸汽须先确定焓值）。" + GBT_2589_NOTE_MEDIA
         ),
         "factors": [
             _coal("raw_coal", "kg", "0.7143"),
@@ -66,42 +65,42 @@ SHIPPED_FACTOR_SETS: list[dict[str, Any]] = [
             _coal("lpg", "kg", "1.7143"),
             _coal("refinery_gas", "kg", "1.5714"),
             _coal("natural_gas", "m³", "1.2143", confidence="medium",
-                  note="气田天然气 gas field (通用值); range 1.1000–1.3300 by source"),
+                  note="气田天然气（通用值）；按来源 1.1000–1.3300"),
             _coal("natural_gas", "m³", "1.3300", variant="oil_field", confidence="medium",
-                  note="油田天然气 oil field"),
+                  note="油田天然气"),
             _coal("coke_oven_gas", "m³", "0.5714", confidence="medium",
-                  note="range 0.5714–0.6143: the lower bound; use a measured value where known"),
+                  note="0.5714–0.6143 取下限；有实测值时用实测值"),
             _coal("heat", "MJ", "0.03412", note="34.12 kgce/GJ"),
-            _coal("electricity", "kWh", "0.1229", note="当量值 (calorific equivalent)"),
-            _coal("water", "t", "0.0857", confidence="unverified", note="新水 (appendix B, older edition)"),
+            _coal("electricity", "kWh", "0.1229", note="当量值"),
+            _coal("water", "t", "0.0857", confidence="unverified", note="新水（旧版附录 B）"),
             _coal("compressed_air", "m³", "0.0400", confidence="unverified",
-                  note="appendix B, older edition"),
-            _coal("oxygen", "m³", "0.4000", confidence="unverified", note="appendix B, older edition"),
-            _coal("nitrogen", "m³", "0.6714", confidence="unverified", note="appendix B, older edition"),
+                  note="旧版附录 B"),
+            _coal("oxygen", "m³", "0.4000", confidence="unverified", note="旧版附录 B"),
+            _coal("nitrogen", "m³", "0.6714", confidence="unverified", note="旧版附录 B"),
             _coal("nitrogen", "m³", "0.4000", variant="by_product", confidence="unverified",
-                  note="副产氮气 by-product (appendix B, older edition)"),
+                  note="副产氮气（旧版附录 B）"),
         ],
     },
     {
         "name": "全国电网平均排放因子（碳市场）",
         "kind": "grid_co2",
         "source": "生态环境部 环办气候函〔2023〕43号",
-        "edition": "2022 national average for carbon-market reporting",
+        "edition": "2022 年度全国电网平均排放因子（碳市场报告用）",
         "confidence": "medium_high",
         "is_default": False,
-        "notes": "0.5703 tCO₂/MWh. For carbon-market reporting; regional figures use the statistical set.",
+        "notes": "0.5703 tCO₂/MWh，用于碳市场报告；分地区数据用统计口径因子。",
         "factors": [_grid(2022, NATIONAL, "0.5703")],
     },
     {
         "name": "电力二氧化碳排放因子（统计口径）",
         "kind": "grid_co2",
         "source": "生态环境部 电力二氧化碳排放因子（统计口径）",
-        "edition": "published 2024 (2021 and 2022 factors)",
+        "edition": "2024 年发布（2021、2022 年度因子）",
         "confidence": "medium_high",
         "is_default": True,
         "notes": (
-            "kgCO₂/kWh by year and province; a region without its own row uses the national average, "
-            "and a year after the latest published one uses the latest (the figure names the year used)."
+            "按年度和省份，单位 kgCO₂/kWh；没有本省数据的地区用全国平均值，晚于最新公布年度的"
+            "期间用最新年度（计算结果注明所用年度和地区）。"
         ),
         "factors": [
             _grid(2021, NATIONAL, "0.5568"),
@@ -116,12 +115,12 @@ SHIPPED_FACTOR_SETS: list[dict[str, Any]] = [
         "name": "化石燃料燃烧排放因子（行业指南缺省值）",
         "kind": "fuel_co2",
         "source": "国家发展改革委 行业企业温室气体排放核算方法与报告指南（缺省值）",
-        "edition": "defaults as listed in DOMAIN.md (which industry guideline: not recorded)",
+        "edition": "行业核算指南缺省值（具体为哪一行业指南尚待核实）",
         "confidence": "medium",
         "is_default": True,
         "notes": (
-            "CO₂ = quantity × low heating value × carbon per heat unit × oxidation rate × 44/12 (scope 1). "
-            "The industry guidelines differ slightly from each other: add each guideline as its own set."
+            "CO₂ = 消耗量 × 低位发热量 × 单位热值含碳量 × 碳氧化率 × 44/12（范围一）。"
+            "各行业指南的缺省值略有差异：每一指南请作为单独的系数集添加。"
         ),
         "factors": [
             _fuel("natural_gas", "10⁴m³", "389.31", "0.0153", "0.99", note="≈2.162 kgCO₂/m³"),
@@ -139,11 +138,11 @@ SHIPPED_FACTOR_SETS: list[dict[str, Any]] = [
     {
         "name": "购入热力排放因子",
         "kind": "heat_co2",
-        "source": "行业企业温室气体排放核算指南缺省值（DOMAIN.md 未注明具体文件）",
-        "edition": "0.11 tCO₂/GJ",
+        "source": "行业企业温室气体排放核算指南缺省值（具体文件尚待核实）",
+        "edition": "缺省值 0.11 tCO₂/GJ",
         "confidence": "unverified",
         "is_default": True,
-        "notes": "Purchased heat (scope 2). Steam bought by the tonne needs its enthalpy first: not shipped.",
+        "notes": "购入热力（范围二）。按吨购入的蒸汽须先确定焓值，未随附。",
         "factors": [
             {"energy_type": "heat", "unit": "GJ", "basis": "co2", "scope": 2, "value": "110",
              "note": "0.11 tCO₂/GJ"},

@@ -41,7 +41,7 @@ def shipped_sets_loaded_now() -> list[str]:
     return load_shipped_factor_sets(FactorSet, Factor)
 
 MARCH_2024 = (date(2024, 3, 1), date(2024, 4, 1))
-COMMON_TABLE = "GB/T 2589 (common table)"
+COMMON_TABLE = "GB/T 2589 折标准煤系数"
 STATISTICAL_GRID = "电力二氧化碳排放因子（统计口径）"
 
 
@@ -70,7 +70,7 @@ def generation_set(**overrides: object) -> FactorSet:
 def test_shipped_sets_carry_source_edition_and_confidence():
     common = shipped(COMMON_TABLE)
     assert common.source.startswith("GB/T 2589")
-    assert common.edition.startswith("common table")
+    assert common.edition.startswith("通用折标系数表")
     assert common.locked and common.is_default
     electricity = common.factors.get(energy_type="electricity", basis="calorific")
     assert electricity.value == Decimal("0.1229") and electricity.unit == "kWh"
@@ -165,7 +165,7 @@ def test_co2_is_split_into_scopes_and_every_set_used_is_named():
     assert figures.co2_t_by_scope["2"] == Decimal("660.8")
     assert figures.co2_t == gas.co2_t + Decimal("660.8")
     assert set(figures.factor_sets) == {s.label for s in default_factor_sets()}
-    assert "GB/T 2589 (common table)（common table" in figures.factor_sets[0]
+    assert "GB/T 2589 折标准煤系数（通用折标系数表" in figures.factor_sets[0]
 
 
 def test_grid_factor_follows_region_and_year():
