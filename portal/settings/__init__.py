@@ -90,6 +90,9 @@ def _parse() -> dict:
             "STATIC_ROOT": env.path("STATIC_ROOT", VAR_DIR / "staticfiles"),
             "MEDIA_ROOT": env.path("MEDIA_ROOT", VAR_DIR / "media"),
             "SPOOL_DIR": env.path("SPOOL_DIR", VAR_DIR / "spool"),
+            # Export files (metering.reports): private, outside MEDIA_ROOT, handed out only by the
+            # download view after its access check.
+            "EXPORTS_ROOT": env.path("EXPORTS_ROOT", VAR_DIR / "exports"),
             "HSTS_SECONDS": env.int("HSTS_SECONDS", 31536000 if PRODUCTION else 0, validate=Range(min=0)),
             "SECURE_SSL_REDIRECT": env.bool("SECURE_SSL_REDIRECT", True),
         }
@@ -147,6 +150,7 @@ INSTALLED_APPS = [
     "applications",
     "metering",
     "metering.monitoring",
+    "metering.reports",
     "reviews",
 ]
 
@@ -237,6 +241,11 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = _values["MEDIA_ROOT"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Never served by URL (no base_url under MEDIA_URL): see metering.reports.views.export_job_download.
+    "exports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": _values["EXPORTS_ROOT"], "base_url": "/no-public-url/"},
+    },
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
