@@ -10,8 +10,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import Storage, storages
+from django.core.signals import setting_changed
 from django.core.validators import MaxValueValidator
 from django.db import models
+from django.dispatch import receiver
+from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
 from portal.scoping import TenantScopedManager
@@ -19,9 +22,26 @@ from portal.scoping import TenantScopedManager
 EXPORTS_STORAGE = "exports"
 
 
+class _ExportsStorage(LazyObject):
+    """settings.STORAGES["exports"], looked up when first used (like Django's default_storage), so the
+    field does not hold on to the storage of the settings at import time."""
+
+    def _setup(self) -> None:
+        self._wrapped = storages[EXPORTS_STORAGE]
+
+
+_exports_storage = _ExportsStorage()
+
+
 def exports_storage() -> Storage:
-    """Looked up when used, not at import, so a test (or a deployment) may point it elsewhere."""
-    return storages[EXPORTS_STORAGE]
+    return _exports_storage  # type: ignore[return-value]
+
+
+@receiver(setting_changed)
+def _storages_changed(*, setting: str, **kwargs: Any) -> None:
+    # Sent by override_settings (tests): the next use looks the storage up again.
+    if setting == "STORAGES":
+        _exports_storage._wrapped = empty
 
 
 def export_upload_to(instance: ExportJob, filename: str) -> str:
