@@ -279,3 +279,206 @@ def test_an_excel_export_continues_on_a_new_sheet_past_the_row_limit() -> None:
         [("序号", "占比（%）"), (0, 0), (1, 0.01)], [("序号", "占比（%）"), (2, 0.02), (3, 0.03)],
         [("序号", "占比（%）"), (4, 0.04)]]
     assert book.worksheets[0]["B3"].number_format == "0.00%"
+
+
+# --- the report tables ------------------------------------------------------------------------------
+
+MARCH = dt.datetime(2025, 3, 1, tzinfo=CST)
+APRIL = dt.datetime(2025, 4, 1, tzinfo=CST)
+FEBRUARY = dt.datetime(2025, 2, 1, tzinfo=CST)
+MARCH_2024 = dt.datetime(2024, 3, 1, tzinfo=CST)
+APRIL_2024 = dt.datetime(2024, 4, 1, tzinfo=CST)
+QUARTER = dt.timedelta(minutes=15)
+COMMON_TABLE = "GB/T 2589 折标准煤系数"
+
+
+def consume(enterprise: Any, code: str, start: dt.datetime, end: dt.datetime, amount: float,
+            first: float = 0.0) -> None:
+    """A register reading `first` just before `start` and `first + amount` in the last quarter before
+    `end`: `amount` consumed within [start, end). Rollups recomputed, as the task would."""
+    ingest(enterprise.pk, code, [(start - QUARTER, first), (end - QUARTER, first + amount)])
+    recompute_rollups()
+
+
+def production(enterprise: Any, month: dt.date, product: str, quantity: str, unit: str = "t",
+               output_value: str | None = None, site_node: Any = None) -> None:
+    from metering.monitoring.production import production_record_create
+
+    from portal.access import enterprise_scope
+
+    with enterprise_scope(enterprise.pk):
+        production_record_create(enterprise=enterprise, fields={
+            "month": month, "product": product, "quantity": Decimal(quantity), "unit": unit,
+            "output_value_wan_yuan": Decimal(output_value) if output_value is not None else None,
+            "site_node": site_node})
+
+
+def report_page(client: Client, name: str, enterprise: Any, **query: Any) -> Any:
+    response = client.get(reverse(f"metering:{name}"), {"enterprise": enterprise.pk, **query})
+    assert response.status_code == 200
+    return response
+
+
+def steel_with_electricity_and_gas(world: Any) -> None:
+    """March 2025: 1,000,000 kWh and 10,000 m³ of (gas-field) natural gas; March 2024: 800,000 kWh."""
+    make_meter(world.tenant_a, "E-RPT")
+    make_meter(world.tenant_a, "G-RPT", energy_type="natural_gas", unit="m³")
+    consume(world.tenant_a, "E-RPT", MARCH_2024, APRIL_2024, 800_000.0)
+    consume(world.tenant_a, "E-RPT", MARCH, APRIL, 1_000_000.0, first=900_000.0)
+    consume(world.tenant_a, "G-RPT", MARCH, APRIL, 10_000.0, first=100.0)
+
+
+def test_the_energy_statistics_table_of_a_month(world) -> None:  # type: ignore[no-untyped-def]
+    steel_with_electricity_and_gas(world)
+    page = report_page(client_for(world, "a_staff"), "report_energy", world.tenant_a, month="2025-03")
+    table = page.context["table"]
+    rows = {row["energy_type"]: row for row in table.rows}
+
+    # 1,000,000 kWh × 0.1229 kgce/kWh = 122.9 tce; 10,000 m³ × 1.2143 kgce/m³ = 12.143 tce.
+    electricity, gas = rows["electricity"], rows["natural_gas"]
+    assert (electricity["quantity"], electricity["unit"], electricity["tce"]) == (Decimal(1_000_000), "kWh",
+                                                                                 Decimal("122.9"))
+    assert electricity["coefficient"] == Decimal("0.1229") and gas["coefficient"] == Decimal("1.2143")
+    assert (gas["quantity"], gas["unit"], gas["tce"]) == (Decimal(10_000), "m³", Decimal("12.143"))
+    assert table.totals[0]["tce"] == Decimal("135.043")
+    assert electricity["share"] == Decimal("122.9") / Decimal("135.043")
+    # Last March: 800,000 kWh = 98.32 tce; 1,000,000 ÷ 800,000 − 1 = +25 %. No gas then: no base.
+    assert electricity["last_year_tce"] == Decimal("98.32") and electricity["change"] == Decimal("0.25")
+    assert gas["last_year_tce"] is None and gas["change"] is None
+    assert any(COMMON_TABLE in label for label in table.factor_sets)
+
+    text = page.content.decode()
+    for shown in ("能耗统计分析表", "2025年3月", "1,000,000.00", "0.1229", "122.900", "12.143", "135.043",
+                  "91.01%", "100.00%", "98.320", "+25.00%", COMMON_TABLE, "tCO₂"):
+        assert shown in text, shown
+
+    csv_file = client_for(world, "a_staff").get(reverse("metering:report_energy"), {
+        "enterprise": world.tenant_a.pk, "month": "2025-03", "format": "csv"})
+    assert csv_file["Content-Disposition"] == 'attachment; filename="report-energy-2025-03.csv"'
+    lines = csv_rows(csv_file.content)
+    assert lines[:3] == [["能耗统计分析表"], [f"单位：{world.tenant_a.name}"], ["统计期：2025年3月"]]
+    assert lines[3] == ["能源品种", "计量单位", "消费量（实物量）", "折标系数（kgce/计量单位）",
+                        "折标准煤（tce）", "占综合能耗比例（%）", "上年同期（tce）", "同比增减（%）"]
+    by_name = {line[0]: line for line in lines[4:]}
+    assert by_name["电力"] == ["电力", "kWh", "1000000.00", "0.1229", "122.900", "91.01%", "98.320", "25.00%"]
+    assert by_name["天然气"] == ["天然气", "m³", "10000.00", "1.2143", "12.143", "8.99%", "", ""]
+    assert by_name["综合能耗（当量值）"][4:6] == ["135.043", "100.00%"]
+    assert any(COMMON_TABLE in line[0] for line in lines if line)
+
+    workbook = client_for(world, "a_staff").get(reverse("metering:report_energy"), {
+        "enterprise": world.tenant_a.pk, "month": "2025-03", "format": "xlsx"})
+    sheet = load_workbook(io.BytesIO(workbook.content)).active
+    values = {row[0].value: row for row in sheet.iter_rows(min_row=5) if row[0].value}
+    assert values["电力"][4].value == 122.9 and values["天然气"][4].value == 12.143
+    assert values["电力"][5].value == pytest.approx(0.9101) and values["电力"][5].number_format == "0.00%"
+    assert values["综合能耗（当量值）"][4].value == 135.043
+
+
+def test_the_energy_statistics_table_of_a_year_and_its_empty_state(world) -> None:  # type: ignore[no-untyped-def]
+    steel_with_electricity_and_gas(world)
+    client = client_for(world, "a_admin")
+    year = report_page(client, "report_energy", world.tenant_a, period="year", year="2025").context["table"]
+    assert year.period.label == "2025年" and year.totals[0]["tce"] == Decimal("135.043")
+    # The whole of 2024 held last March only.
+    assert {row["energy_type"]: row["last_year_tce"] for row in year.rows}["electricity"] == Decimal("98.32")
+
+    empty = report_page(client, "report_energy", world.tenant_a, month="2025-01")
+    assert empty.context["table"].empty
+    assert "没有能耗数据" in empty.content.decode() and "请确认表计已接入" in empty.content.decode()
+
+    wrong = report_page(client, "report_energy", world.tenant_a, month="2025-13")
+    assert wrong.context["table"] is None and "月份格式" in wrong.content.decode()
+
+
+def test_the_unit_product_table_against_last_year(world) -> None:  # type: ignore[no-untyped-def]
+    steel_with_electricity_and_gas(world)
+    production(world.tenant_a, dt.date(2025, 3, 1), "热轧钢卷", "1000", output_value="5000")
+    production(world.tenant_a, dt.date(2024, 3, 1), "热轧钢卷", "800", output_value="4000")
+
+    page = report_page(client_for(world, "a_admin"), "report_products", world.tenant_a, month="2025-03")
+    (row,) = page.context["table"].rows
+    # One product, made by the whole works: 135.043 tce ÷ 1000 t = 135.043 kgce/t; last March
+    # 98.32 tce ÷ 800 t = 122.9 kgce/t; 135.043 ÷ 122.9 − 1 = +9.88 %.
+    assert (row["product"], row["output"], row["unit"], row["tce"]) == (
+        "热轧钢卷", Decimal(1000), "t", Decimal("135.043"))
+    assert row["unit_consumption"] == Decimal("135.043")
+    assert row["last_year_unit_consumption"] == Decimal("122.9")
+    assert round(row["change"], 6) == round(Decimal("135.043") / Decimal("122.9") - 1, 6)
+    text = page.content.decode()
+    assert "单位产品能耗统计表" in text and "135.043" in text and "+9.88%" in text and "kgce/产量单位" in text
+
+    empty = report_page(client_for(world, "a_admin"), "report_products", world.tenant_a, month="2025-02")
+    assert empty.context["table"].empty and "没有填报产品产量" in empty.content.decode()
+
+
+def test_the_workshop_table_compares_with_the_previous_month_and_ranks(world) -> None:  # type: ignore[no-untyped-def]
+    from metering.models import SiteNode
+
+    with unscoped():  # test setup
+        site = SiteNode.objects.create(enterprise=world.tenant_a, kind="site", name="郑州厂区")
+        rolling = SiteNode.objects.create(enterprise=world.tenant_a, kind="workshop", name="轧钢车间",
+                                          parent=site)
+        SiteNode.objects.create(enterprise=world.tenant_a, kind="workshop", name="机修车间", parent=site)
+    make_meter(world.tenant_a, "E-ROLL", level=2, site_node=rolling)
+    consume(world.tenant_a, "E-ROLL", FEBRUARY, MARCH, 500_000.0)
+    consume(world.tenant_a, "E-ROLL", MARCH, APRIL, 400_000.0, first=500_000.0)
+    production(world.tenant_a, dt.date(2025, 2, 1), "热轧钢卷", "500", site_node=rolling)
+    production(world.tenant_a, dt.date(2025, 3, 1), "热轧钢卷", "500", site_node=rolling)
+
+    page = report_page(client_for(world, "zhengzhou_reviewer"), "report_workshops", world.tenant_a,
+                       month="2025-03")
+    rows = {row["node"]: row for row in page.context["table"].rows}
+    # March: 400,000 kWh = 49.16 tce ÷ 500 t = 98.32 kgce/t; February 61.45 tce ÷ 500 t = 122.9 kgce/t.
+    rolling_row = rows["轧钢车间"]
+    assert (rolling_row["tce"], rolling_row["output"], rolling_row["unit"]) == (
+        Decimal("49.16"), Decimal(500), "t")
+    assert rolling_row["unit_consumption"] == Decimal("98.32")
+    assert rolling_row["previous_unit_consumption"] == Decimal("122.9")
+    assert rolling_row["change"] == Decimal("-0.2") and rolling_row["rank"] == 1
+    assert rolling_row["previous_tce"] == Decimal("61.45")
+    idle = rows["机修车间"]
+    assert idle["unit_consumption"] is None and idle["rank"] is None
+    text = page.content.decode()
+    assert "车间或班组绩效考核统计表" in text and "−20.00%" in text and "上期：2025年2月" in text
+
+
+def test_the_park_output_value_table(world) -> None:  # type: ignore[no-untyped-def]
+    make_meter(world.outsider, "E-MEMBER")
+    make_meter(world.park, "E-PUBLIC")
+    consume(world.outsider, "E-MEMBER", MARCH_2024, APRIL_2024, 1_000_000.0)
+    consume(world.outsider, "E-MEMBER", MARCH, APRIL, 1_000_000.0, first=1_000_000.0)
+    consume(world.park, "E-PUBLIC", MARCH, APRIL, 100_000.0)
+    production(world.outsider, dt.date(2024, 3, 1), "数据服务", "1", unit="项", output_value="1600")
+    production(world.outsider, dt.date(2025, 3, 1), "数据服务", "1", unit="项", output_value="2000")
+
+    page = report_page(client_for(world, "park_admin"), "report_park", world.park, month="2025-03")
+    table = page.context["table"]
+    rows = {row["member"]: row for row in table.rows}
+    member = rows[world.outsider.name]
+    # 122.9 tce ÷ 2000 万元 = 0.06145 tce/万元; last March 122.9 ÷ 1600 = 0.0768125; −20 %.
+    assert (member["output_value"], member["tce"]) == (Decimal(2000), Decimal("122.9"))
+    assert member["intensity"] == Decimal("0.06145") and member["last_year_intensity"] == Decimal("0.0768125")
+    assert member["change"] == Decimal("-0.2")
+    public = rows["园区公共区域"]
+    assert public["tce"] == Decimal("12.29") and public["intensity"] is None
+    (total,) = table.totals
+    # The park: 135.19 tce ÷ 2000 万元 = 0.067595; last March 122.9 ÷ 1600; 0.067595 ÷ 0.0768125 − 1 = −12 %.
+    assert total["tce"] == Decimal("135.19") and total["intensity"] == Decimal("0.067595")
+    assert round(total["change"], 9) == Decimal("-0.12")
+    text = page.content.decode()
+    assert "园区万元产值能耗统计表" in text and "0.0615" in text and "−12.00%" in text
+
+    # An enterprise that is not a park has no such table, and the tab is not offered.
+    other = report_page(client_for(world, "a_admin"), "report_park", world.tenant_a)
+    assert other.context["table"].empty and "不是园区" in other.content.decode()
+    assert reverse("metering:report_park") not in other.content.decode().split("report-tabs", 1)[1].split(
+        "</nav>", 1)[0]
+
+
+def test_report_pages_answer_404_for_an_enterprise_out_of_reach(world) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(world, "a_admin")
+    for name in ("report_energy", "report_products", "report_workshops", "report_park", "report_export",
+                 "export_job_list"):
+        for enterprise_id in (world.outsider.pk, world.tenant_b.pk, 2_147_480_000):
+            response = client.get(reverse(f"metering:{name}"), {"enterprise": enterprise_id, "format": "csv"})
+            assert response.status_code == 404, (name, enterprise_id)
