@@ -26,6 +26,7 @@ them, and runs under a per-meter lock: recomputing twice gives the same rows, ne
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import math
 import uuid
@@ -131,26 +132,59 @@ def buckets_from_readings(
     `intervals` are attributed by their end (the later reading); `instants` (the readings' times)
     fill the received slots. A bucket exists where a reading or an interval falls.
     """
+    # Keys are naive local wall times: hashing an aware datetime asks its zone for the offset each
+    # time, and a year of 15-minute data is 280 000 look-ups. Asia/Shanghai has kept one offset
+    # since 1991, so a wall time names one instant and the zone is put back on at the end.
     found: dict[tuple[str, dt.datetime], _Accumulator] = {}
+    # A reading's instant is usually also an interval's end: its three bucket starts are worked out
+    # once per instant (the time zone conversion is the cost).
+    starts_of: dict[dt.datetime, tuple[dt.datetime, ...]] = {}
     for interval in intervals:
-        for width in FROM_READINGS:
-            bucket = found.setdefault((width, bucket_start(interval.end, width)), _Accumulator())
+        if (starts := starts_of.get(interval.end)) is None:
+            starts = starts_of[interval.end] = _bucket_starts(interval.end)
+        for width, start in zip(FROM_READINGS, starts, strict=True):
+            bucket = found.get((width, start)) or found.setdefault((width, start), _Accumulator())
             bucket.amounts.append(interval.amount)
-            bucket.quality = max(bucket.quality, interval.quality)
+            if interval.quality > bucket.quality:
+                bucket.quality = interval.quality
     for instant in instants:
-        slot = bucket_start(instant, RollupInterval.QUARTER)
-        for width in FROM_READINGS:
-            found.setdefault((width, bucket_start(slot, width)), _Accumulator()).slots.add(slot)
-    return {
-        (width, start): BucketFigures(
+        if (starts := starts_of.get(instant)) is None:
+            starts = starts_of[instant] = _bucket_starts(instant)
+        slot = starts[0]
+        for width, start in zip(FROM_READINGS, starts, strict=True):
+            (found.get((width, start)) or found.setdefault((width, start), _Accumulator())).slots.add(slot)
+    day_slots: dict[dt.datetime, int] = {}
+    figures: dict[tuple[str, dt.datetime], BucketFigures] = {}
+    for (bucket_width, wall), bucket in found.items():
+        start = wall.replace(tzinfo=ROLLUP_TZ)
+        figures[(bucket_width, start)] = BucketFigures(
             # fsum: a day of 96 additions must not drift from the register difference.
             value=math.fsum(bucket.amounts),
-            expected=expected_slots(start, width),
+            expected=_expected(bucket_width, start, day_slots),
             received=len(bucket.slots),
             quality=bucket.quality if bucket.slots else QUALITY_MISSING,
         )
-        for (width, start), bucket in found.items()
-    }
+    return figures
+
+
+def _expected(width: str, start: dt.datetime, day_slots: dict[dt.datetime, int]) -> int:
+    """expected_slots, with the common case short-cut: a quarter is one slot, and an hour of a day
+    of 96 slots (no clock change that day) is four."""
+    if width == RollupInterval.QUARTER:
+        return 1
+    day = start.replace(hour=0, minute=0)
+    if day not in day_slots:
+        day_slots[day] = expected_slots(day, RollupInterval.DAY)
+    if width == RollupInterval.DAY:
+        return day_slots[day]
+    return 4 if day_slots[day] == 96 else expected_slots(start, width)
+
+
+def _bucket_starts(ts: dt.datetime) -> tuple[dt.datetime, ...]:
+    """The quarter, hour and day buckets (FROM_READINGS, in order) that hold `ts`, as local wall times."""
+    local = ts.astimezone(ROLLUP_TZ)
+    quarter = local.replace(minute=local.minute - local.minute % 15, second=0, microsecond=0, tzinfo=None)
+    return (quarter, quarter.replace(minute=0), quarter.replace(hour=0, minute=0))
 
 
 def month_from_days(month: dt.datetime, days: Iterable[BucketFigures]) -> BucketFigures | None:
@@ -191,13 +225,7 @@ def rollups_recompute(*, meter: Meter, earliest: dt.datetime, latest: dt.datetim
         Rollup.objects.filter(
             meter_id=meter.pk, interval__in=FROM_READINGS, ts__gte=window_start, ts__lt=window_end
         ).delete()
-        Rollup.objects.bulk_create(
-            [
-                Rollup(meter_id=meter.pk, interval=width, ts=start, value=figures.value,
-                       expected=figures.expected, received=figures.received, quality=figures.quality)
-                for (width, start), figures in sorted(buckets.items())
-            ]
-        )
+        _insert_buckets(meter.pk, buckets)
         for month in _months(first_day, last_day):
             _month_refresh(meter_id=meter.pk, month=month)
     return len(buckets)
@@ -324,6 +352,31 @@ def _lock_meter(meter_id: int) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ROLLUP_LOCK_NAMESPACE, meter_id])
     # SQLite serializes writers already (one write transaction at a time).
+
+
+def _insert_buckets(meter_id: int, buckets: Mapping[tuple[str, dt.datetime], BucketFigures]) -> None:
+    """Write the buckets: COPY on PostgreSQL (a year of one meter is 44 000 rows, which the ORM's
+    bulk_create builds ~25× slower), bulk_create elsewhere."""
+    ordered = sorted(buckets.items())
+    if connection.vendor != "postgresql":
+        Rollup.objects.bulk_create(
+            [
+                Rollup(meter_id=meter_id, interval=width, ts=start, value=figures.value,
+                       expected=figures.expected, received=figures.received, quality=figures.quality)
+                for (width, start), figures in ordered
+            ]
+        )
+        return
+    now = timezone.now().isoformat()
+    buffer = io.StringIO()
+    for (width, start), figures in ordered:
+        # repr(float) round-trips exactly; the interval names and ints need no escaping.
+        buffer.write(f"{meter_id}\t{width}\t{start.isoformat()}\t{figures.value!r}\t{figures.expected}\t"
+                     f"{figures.received}\t{figures.quality}\t{now}\n")
+    buffer.seek(0)
+    columns = "meter_id, interval, ts, value, expected, received, quality, computed_at"
+    with connection.cursor() as cursor:
+        cursor.copy_expert(f"COPY {Rollup._meta.db_table} ({columns}) FROM STDIN", buffer)  # type: ignore[attr-defined]
 
 
 def _months(first_day: dt.date, last_day: dt.date) -> Iterator[dt.datetime]:

@@ -150,6 +150,7 @@ INSTALLED_APPS = [
     "applications",
     "metering",
     "metering.monitoring",
+    "metering.alarms",
     "metering.reports",
     "reviews",
 ]
