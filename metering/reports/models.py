@@ -41,7 +41,7 @@ def exports_storage() -> Storage:
 def _storages_changed(*, setting: str, **kwargs: Any) -> None:
     # Sent by override_settings (tests): the next use looks the storage up again.
     if setting == "STORAGES":
-        _exports_storage._wrapped = empty
+        _exports_storage._wrapped = empty  # type: ignore[assignment]  # LazyObject's "not set up" marker
 
 
 def export_upload_to(instance: ExportJob, filename: str) -> str:

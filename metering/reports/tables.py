@@ -157,6 +157,10 @@ def _factor_note(table: ReportTable) -> None:
             "what": table.comparison_label, "sets": "；".join(table.comparison_factor_sets)})
 
 
+def _consumed(figures: Any) -> bool:
+    return any(line.quantity for line in figures.by_energy_type)
+
+
 def _energy_label(energy_type: str) -> str:
     try:
         return str(EnergyType(energy_type).label)
@@ -190,11 +194,15 @@ def energy_statistics_table(enterprise: Enterprise, period: ReportPeriod) -> Rep
                         factor_sets=_labels(current.factor_sets),
                         comparison_factor_sets=_labels(last_year.factor_sets))
     _missing_note(table, current)
-    before = {line.energy_type: line for line in last_year.by_energy_type}
+    # The service lists every energy type the subject has meters of; one that consumed nothing (or
+    # had no data yet) is no line of the statistics, and a zero last year is no base to compare with.
+    before = {line.energy_type: line for line in last_year.by_energy_type if line.quantity}
     seen: set[str] = set()
     for line in current.by_energy_type:
         seen.add(line.energy_type)
         previous = before.get(line.energy_type)
+        if not line.quantity and previous is None:
+            continue
         if getattr(line, "factor_missing", ""):
             # No factor for it: its quantity stands, its tce is unknown (not zero) and left out.
             table.rows.append({
@@ -230,8 +238,8 @@ def energy_statistics_table(enterprise: Enterprise, period: ReportPeriod) -> Rep
         table.totals.append({
             "energy": _("综合能耗（当量值）"), "unit": "tce", "quantity": None, "coefficient": None,
             "tce": current.total_tce, "share": Decimal(1) if current.total_tce else None,
-            "last_year_tce": last_year.total_tce if last_year.by_energy_type else None,
-            "change": change(current.total_tce, last_year.total_tce if last_year.by_energy_type else None),
+            "last_year_tce": last_year.total_tce if before else None,
+            "change": change(current.total_tce, last_year.total_tce if before else None),
         })
         if current.total_tce_equivalent is not None:
             table.totals.append({
@@ -366,7 +374,7 @@ def workshop_table(enterprise: Enterprise, period: ReportPeriod,
             "output": output, "unit": unit, "unit_consumption": unit_consumption,
             "previous_unit_consumption": previous_unit_consumption,
             "change": change(unit_consumption, previous_unit_consumption),
-            "previous_tce": before.total_tce if before.by_energy_type else None, "rank": None,
+            "previous_tce": before.total_tce if _consumed(before) else None, "rank": None,
         })
     # Units make different products, so their unit consumptions do not compare; how much each
     # improved on its own previous period does: the largest fall ranks first.
@@ -434,7 +442,7 @@ def park_output_value_table(park: Enterprise, period: ReportPeriod,
     # itself, where park_indicators adds the members to them.
     public = indicators_service.enterprise_indicators(park, start=start, end=end)
     public_before = indicators_service.enterprise_indicators(park, start=ly_start, end=ly_end)
-    if public.by_energy_type or public_before.by_energy_type:
+    if _consumed(public) or _consumed(public_before):
         sets.extend(public.factor_sets)
         previous_sets.extend(public_before.factor_sets)
         table.rows.append(_park_row(_("园区公共区域"), public, public_before))
