@@ -8,11 +8,15 @@ import zoneinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from metering.reports.tables import DATETIME, NUMBER, PERCENT, Column
+from metering.reports.tables import DATETIME, NUMBER, PERCENT, VALUE, Column
 
 LOCAL_TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
 NO_FIGURE = "—"
 HUNDRED = Decimal(100)
+# A bucket's consumption is a float sum: it carries binary noise in its last digits
+# (2725.1909999996424). Six decimals keep far more than any meter resolves and drop the noise.
+VALUE_PLACES = 6
+VALUE_PAGE_PLACES = 4
 
 
 def rounded(value: Decimal | float | int, places: int) -> Decimal:
@@ -33,6 +37,8 @@ def page_cell(value: Any, column: Column) -> str:
         percent = rounded(Decimal(str(value)) * HUNDRED, column.places)
         sign = "+" if signed_change(column) and percent > 0 else ""
         return f"{sign}{percent}%".replace("-", "−")
+    if column.kind == VALUE and isinstance(value, float | int | Decimal):
+        return f"{round(float(value), VALUE_PAGE_PLACES):,}"
     if column.kind == DATETIME and isinstance(value, dt.datetime):
         return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
     return str(value)
@@ -46,6 +52,8 @@ def csv_cell(value: Any, column: Column | None = None) -> str:
         return value.astimezone(LOCAL_TZ).isoformat(timespec="seconds")
     if column is not None and column.kind == NUMBER:
         return str(rounded(value, column.places))
+    if column is not None and column.kind == VALUE and isinstance(value, float | int):
+        return repr(round(float(value), VALUE_PLACES))
     if column is not None and column.kind == PERCENT:
         return f"{rounded(Decimal(str(value)) * HUNDRED, column.places)}%"
     if isinstance(value, Decimal):
@@ -62,6 +70,8 @@ def excel_value(value: Any, column: Column | None = None) -> Any:
         return value.astimezone(LOCAL_TZ).replace(tzinfo=None)
     if column is not None and column.kind == NUMBER:
         return float(rounded(value, column.places))
+    if column is not None and column.kind == VALUE and isinstance(value, float | int):
+        return round(float(value), VALUE_PLACES)
     if column is not None and column.kind == PERCENT:
         return float(rounded(Decimal(str(value)), column.places + 2))
     if isinstance(value, Decimal):

@@ -367,8 +367,9 @@ def workshop_table(enterprise: Enterprise, period: ReportPeriod,
         output, unit = _node_output(current)
         previous_output, previous_unit = _node_output(before)
         unit_consumption = ratio(current.total_tce * KGCE_PER_TCE, output)
+        # No energy recorded last period (no data yet) is no base, not a unit consumption of zero.
         previous_unit_consumption = (ratio(before.total_tce * KGCE_PER_TCE, previous_output)
-                                     if previous_unit == unit else None)
+                                     if previous_unit == unit and _consumed(before) else None)
         table.rows.append({
             "node": node.name, "kind": str(node.get_kind_display()), "tce": current.total_tce,
             "output": output, "unit": unit, "unit_consumption": unit_consumption,
@@ -390,6 +391,9 @@ def workshop_table(enterprise: Enterprise, period: ReportPeriod,
                              "previous_unit_consumption": None, "change": None,
                              "previous_tce": None, "rank": None})
         table.notes.append(_("排名按单位产品能耗环比降幅排序（降幅最大者第一）；没有上期产量的单元不参与排名。"))
+        if all(row["output"] is None for row in table.rows):
+            table.notes.append(_("本期没有按车间（产线）填报的产量，无法计算单耗与排名：请在生产数据中填报产量时"
+                                 "选择对应的车间（产线）。"))
         table.notes.append(_("上期：%(period)s。") % {"period": previous_period.label})
     _factor_note(table)
     return table

@@ -10,6 +10,7 @@ and their files are fetched through the access policy: out of reach is 404.
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from typing import Any
 
@@ -36,7 +37,7 @@ from metering.monitoring.factor_sets import FactorError
 from metering.registry.views.meters import _choose_enterprise, _context, _page_enterprise
 from metering.reports import tables
 from metering.reports.formatting import page_cell
-from metering.reports.forms import PeriodForm, SeriesExportForm
+from metering.reports.forms import PeriodForm, SeriesExportForm, default_period
 from metering.reports.models import ExportFormat, ExportJob
 from metering.reports.series import SeriesQuery, series_columns, series_meters, series_row_count, series_rows
 from metering.reports.services import CONTENT_TYPES, export_job_create, report_file
@@ -80,7 +81,10 @@ def _report(request: HttpRequest, code: str) -> HttpResponse:
     enterprise = _page_enterprise(request)
     if enterprise is None:
         return _choose_enterprise(request, str(title), f"metering:report_{code}")
-    form = PeriodForm(request.GET)  # no period given: last month
+    data = request.GET.copy()
+    if not data.get("month") and not data.get("year"):
+        data["month"] = default_period().slug  # no period given: last month, shown in the form
+    form = PeriodForm(data)
     period = form.cleaned_data["report_period"] if form.is_valid() else None
     table = error = None
     if period is not None:
@@ -164,8 +168,11 @@ def report_export(request: HttpRequest) -> HttpResponseBase:
     if enterprise is None:
         return _choose_enterprise(request, _("数据导出"), "metering:report_export")
     posted = request.method == "POST"
+    last_month = default_period()
+    first, following = last_month.bounds()
     form = SeriesExportForm(request.POST if posted else (request.GET if "meters" in request.GET else None),
-                            enterprise=enterprise)
+                            enterprise=enterprise, initial={
+                                "start": first.date(), "end": (following - dt.timedelta(days=1)).date()})
     count = preview = None
     if form.is_valid():
         query = form.series_query()
@@ -198,7 +205,8 @@ def report_export(request: HttpRequest) -> HttpResponseBase:
     has_meters = form.fields["meters"].queryset.exists()  # type: ignore[attr-defined]
     return render(request, "metering/reports/export.html", _report_context(
         request, enterprise, form=form, count=count, preview=preview, has_meters=has_meters,
-        direct_limit=DIRECT_EXPORT_MAX_ROWS, download_query=query_string.urlencode(),
+        direct_limit=DIRECT_EXPORT_MAX_ROWS, direct_limit_text=f"{DIRECT_EXPORT_MAX_ROWS:,}",
+        count_text=f"{count:,}" if count is not None else "", download_query=query_string.urlencode(),
         recent_jobs=ExportJob.objects.filter(enterprise_id=enterprise.pk)[:5]))
 
 

@@ -28,6 +28,7 @@ from tests.conftest import login
 from tests.metering.test_ingest import make_meter
 from tests.metering.test_rollups import ingest
 from tests.scoping import unscoped
+from tests.test_browser import browser  # noqa: F401  (the headless Chromium fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -483,3 +484,42 @@ def test_report_pages_answer_404_for_an_enterprise_out_of_reach(world) -> None: 
         for enterprise_id in (world.outsider.pk, world.tenant_b.pk, 2_147_480_000):
             response = client.get(reverse(f"metering:{name}"), {"enterprise": enterprise_id, "format": "csv"})
             assert response.status_code == 404, (name, enterprise_id)
+
+
+# --- the progress page in a real browser --------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_progress_page_updates_until_the_file_can_be_downloaded(world, live_server, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.factories import TEST_PASSWORD
+
+    meter = two_days_of_quarter_hours(world)
+    with unscoped():
+        job = ExportJob.objects.create(enterprise=world.tenant_a, kind="meter_series", file_format="csv",
+                                       title="浏览器进度测试导出", query=SeriesQuery(
+                                           (meter.pk,), "15min", DAY1.date(), dt.date(2025, 3, 11)).as_json())
+    browser.get(f"{live_server.url}/accounts/login/")
+    form = browser.find_element(By.ID, "login-form")
+    form.find_element(By.NAME, "username").send_keys(world.user("a_admin").username)
+    form.find_element(By.NAME, "password").send_keys(TEST_PASSWORD)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 30).until(lambda driver: "/accounts/login/" not in driver.current_url)
+
+    browser.get(f"{live_server.url}{reverse('metering:export_job_detail', kwargs={'pk': job.pk})}")
+    assert browser.find_element(By.ID, "job-state").text == "排队中"
+    assert browser.find_element(By.ID, "job-progress").get_attribute("value") == "0"
+    assert not browser.find_element(By.ID, "job-download").is_displayed()
+
+    # The worker runs while the page is open: the page polls and follows it without a reload.
+    assert run_export_job(job.pk, enterprise_id=world.tenant_a.pk) == "done"
+    WebDriverWait(browser, 30).until(lambda driver: driver.find_element(By.ID, "job-download").is_displayed())
+    assert browser.find_element(By.ID, "job-progress").get_attribute("value") == "100"
+    assert browser.find_element(By.ID, "job-state").text == "已完成"
+    assert browser.find_element(By.ID, "job-percent").text == "100%"
+    assert browser.find_element(By.ID, "job-rows").text == "已写入 192 / 192 行"
+    link = browser.find_element(By.ID, "job-download-link").get_attribute("href")
+    assert link.endswith(reverse("metering:export_job_download", kwargs={"pk": job.pk}))
