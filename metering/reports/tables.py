@@ -450,6 +450,11 @@ def park_output_value_table(park: Enterprise, period: ReportPeriod,
         sets.extend(public.factor_sets)
         previous_sets.extend(public_before.factor_sets)
         table.rows.append(_park_row(_("园区公共区域"), public, public_before))
+    if not any(row["tce"] or row["output_value"] is not None or row["last_year_intensity"] is not None
+               for row in table.rows):
+        # Members, but nothing measured or entered for any of them: an empty table, not a row of zeros.
+        table.rows = []
+        return table
     whole = indicators_service.park_indicators(park, start=start, end=end)
     whole_before = indicators_service.park_indicators(park, start=ly_start, end=ly_end)
     sets.extend(whole.factor_sets)

@@ -470,6 +470,10 @@ def test_the_park_output_value_table(world) -> None:  # type: ignore[no-untyped-
     text = page.content.decode()
     assert "园区万元产值能耗统计表" in text and "0.0615" in text and "−12.00%" in text
 
+    # A month with nothing measured or entered: the empty state says where the data comes from.
+    empty = report_page(client_for(world, "park_admin"), "report_park", world.park, month="2025-01")
+    assert empty.context["table"].empty and "园区还没有成员企业或公共区域的能耗数据" in empty.content.decode()
+
     # An enterprise that is not a park has no such table, and the tab is not offered.
     other = report_page(client_for(world, "a_admin"), "report_park", world.tenant_a)
     assert other.context["table"].empty and "不是园区" in other.content.decode()
