@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0003_shipped_factor_sets'),
+        ('monitoring', '0004_production_and_base_period'),
     ]
 
     operations = [
