@@ -90,9 +90,6 @@ def _parse() -> dict:
             "STATIC_ROOT": env.path("STATIC_ROOT", VAR_DIR / "staticfiles"),
             "MEDIA_ROOT": env.path("MEDIA_ROOT", VAR_DIR / "media"),
             "SPOOL_DIR": env.path("SPOOL_DIR", VAR_DIR / "spool"),
-            # Export files (metering.reports): private, outside MEDIA_ROOT, handed out only by the
-            # download view after its access check.
-            "EXPORTS_ROOT": env.path("EXPORTS_ROOT", VAR_DIR / "exports"),
             "HSTS_SECONDS": env.int("HSTS_SECONDS", 31536000 if PRODUCTION else 0, validate=Range(min=0)),
             "SECURE_SSL_REDIRECT": env.bool("SECURE_SSL_REDIRECT", True),
         }
@@ -240,12 +237,16 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = _values["STATIC_ROOT"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = _values["MEDIA_ROOT"]
+# Export files (metering.reports): beside MEDIA_ROOT, never under it (nothing there has a public
+# URL), on the same volume, so the worker that writes a file and the web process that hands it out
+# (only after the access check) see the same folder: /data/exports in docker-compose.
+EXPORTS_ROOT = Path(MEDIA_ROOT).parent / "exports"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Never served by URL (no base_url under MEDIA_URL): see metering.reports.views.export_job_download.
     "exports": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": _values["EXPORTS_ROOT"], "base_url": "/no-public-url/"},
+        "OPTIONS": {"location": EXPORTS_ROOT, "base_url": "/no-public-url/"},
     },
     "staticfiles": {
         "BACKEND": (
