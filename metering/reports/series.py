@@ -84,10 +84,14 @@ class SeriesQuery:
         what = meters[0].code if len(meters) == 1 else _("%(count)d 块表计") % {"count": len(meters)}
         return _("%(what)s %(interval)s %(start)s 至 %(end)s") % {
             "what": what, "interval": self.interval_label,
-            "start": self.start.isoformat(), "end": self.end.isoformat()}
+            "start": _zh_date(self.start), "end": _zh_date(self.end)}
 
     def file_stem(self) -> str:
         return f"meter-data-{self.interval}-{self.start:%Y%m%d}-{self.end:%Y%m%d}"
+
+
+def _zh_date(day: dt.date) -> str:
+    return _("%(year)d年%(month)d月%(day)d日") % {"year": day.year, "month": day.month, "day": day.day}
 
 
 def series_columns(interval: str) -> tuple[Column, ...]:
