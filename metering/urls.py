@@ -1,5 +1,6 @@
 from django.urls import path
 
+from metering.outbox import views as outbox_views
 from metering.registry.views import devices, mappings, meters, quarantine, sites, tokens
 
 app_name = "metering"
@@ -29,4 +30,6 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="token_list"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("quarantine/", quarantine.quarantine_list, name="quarantine_list"),
+    path("uploads/", outbox_views.upload_list, name="upload_list"),
+    path("uploads/resend/", outbox_views.upload_resend, name="upload_resend"),
 ]

@@ -92,6 +92,9 @@ def _parse() -> dict:
             "SPOOL_DIR": env.path("SPOOL_DIR", VAR_DIR / "spool"),
             "HSTS_SECONDS": env.int("HSTS_SECONDS", 31536000 if PRODUCTION else 0, validate=Range(min=0)),
             "SECURE_SSL_REDIRECT": env.bool("SECURE_SSL_REDIRECT", True),
+            # Plain HTTP to a loopback address for the outbox's platform endpoints: only for the
+            # tests' local receiver; production refuses to start with it on.
+            "OUTBOX_ALLOW_LOOPBACK_HTTP": env.bool("OUTBOX_ALLOW_LOOPBACK_HTTP", False),
         }
     env.seal()
     return values
@@ -111,6 +114,8 @@ if PRODUCTION and not _values["SECRET_KEY"]:
     raise ImproperlyConfigured("SECRET_KEY must be set when NENGTAN_ENV=production.")
 if PRODUCTION and len(_values["SECRET_KEY"]) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters in production.")
+if PRODUCTION and _values["OUTBOX_ALLOW_LOOPBACK_HTTP"]:
+    raise ImproperlyConfigured("OUTBOX_ALLOW_LOOPBACK_HTTP must not be set when NENGTAN_ENV=production.")
 if PRODUCTION and not _values["ALLOWED_HOSTS"]:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when NENGTAN_ENV=production.")
 
@@ -147,6 +152,7 @@ INSTALLED_APPS = [
     "applications",
     "metering",
     "metering.monitoring",
+    "metering.outbox",
     "reviews",
 ]
 
@@ -370,6 +376,28 @@ CELERY_BEAT_SCHEDULE["monitoring-recompute-rollups"] = {
     "schedule": ROLLUP_RECOMPUTE_INTERVAL_S,
     # A run that waited longer than its interval is superseded by the next one.
     "options": {"expires": ROLLUP_RECOMPUTE_INTERVAL_S},
+}
+# Upload to provincial platforms (metering/outbox, docs/outbox.md). Finished buckets are
+# enqueued this often; a bucket counts as finished OUTBOX_SETTLE_S after its end, so the
+# readings of its last minutes are in and rolled up (later ones arrive as a correction).
+OUTBOX_ENQUEUE_INTERVAL_S = 60.0
+OUTBOX_SETTLE_S = 120.0
+CELERY_BEAT_SCHEDULE["outbox-enqueue"] = {
+    "task": "outbox.tasks.enqueue_outbox",
+    "schedule": OUTBOX_ENQUEUE_INTERVAL_S,
+    # A run that waited longer than its interval is superseded by the next one.
+    "options": {"expires": OUTBOX_ENQUEUE_INTERVAL_S},
+}
+# Due messages are delivered right after each enqueue (a queued task); this is the net beneath
+# it and what takes the retries when they fall due. Retries wait base × 2^(attempts−1), capped.
+OUTBOX_DELIVER_INTERVAL_S = 15.0
+OUTBOX_RETRY_BASE_S = 30.0
+OUTBOX_RETRY_CAP_S = 3600.0
+OUTBOX_ALLOW_LOOPBACK_HTTP: bool = _values["OUTBOX_ALLOW_LOOPBACK_HTTP"]
+CELERY_BEAT_SCHEDULE["outbox-deliver"] = {
+    "task": "outbox.tasks.deliver_outbox",
+    "schedule": OUTBOX_DELIVER_INTERVAL_S,
+    "options": {"expires": OUTBOX_DELIVER_INTERVAL_S},
 }
 
 CACHES = {
