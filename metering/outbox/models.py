@@ -207,7 +207,7 @@ class OutboxMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.endpoint_id} {self.enterprise_id} {self.interval} {self.bucket_start:%Y-%m-%d %H:%M}"
+        return f"{self.interval} {self.bucket_start:%Y-%m-%d %H:%M} #{self.message_id}"
 
 
 class OutboxCursor(models.Model):
@@ -234,4 +234,4 @@ class OutboxCursor(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.endpoint_id} {self.enterprise_id} {self.interval}"
+        return f"上传进度 {self.endpoint_id}/{self.enterprise_id}/{self.interval}"
