@@ -86,6 +86,8 @@ def bucket_payload(enterprise: Enterprise, *, interval: str, start: dt.datetime,
                 "co2_t": _number(line.co2_t),
                 "scope": line.scope,
                 "data_item_codes": list(codes.get(line.energy_type, [])),
+                # Why tce/CO₂ are missing for this line (no factor for it), else "".
+                "factor_missing": line.factor_missing,
             }
             for line in figures.by_energy_type
         ],

@@ -152,6 +152,7 @@ INSTALLED_APPS = [
     "applications",
     "metering",
     "metering.monitoring",
+    "metering.alarms",
     "metering.outbox",
     "reviews",
 ]
