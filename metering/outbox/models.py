@@ -61,7 +61,7 @@ def endpoint_url_problem(url: str) -> str | None:
     """Why `url` may not receive enterprises' figures, or None when it may.
 
     HTTPS always; plain HTTP only to a loopback address and only with OUTBOX_ALLOW_LOOPBACK_HTTP
-    on (the tests' local receiver), which production refuses to start with (settings).
+    on, a setting no environment variable reaches: only the tests' local receiver turns it on.
     """
     parts = urlsplit(url)
     host = parts.hostname or ""

@@ -92,9 +92,6 @@ def _parse() -> dict:
             "SPOOL_DIR": env.path("SPOOL_DIR", VAR_DIR / "spool"),
             "HSTS_SECONDS": env.int("HSTS_SECONDS", 31536000 if PRODUCTION else 0, validate=Range(min=0)),
             "SECURE_SSL_REDIRECT": env.bool("SECURE_SSL_REDIRECT", True),
-            # Plain HTTP to a loopback address for the outbox's platform endpoints: only for the
-            # tests' local receiver; production refuses to start with it on.
-            "OUTBOX_ALLOW_LOOPBACK_HTTP": env.bool("OUTBOX_ALLOW_LOOPBACK_HTTP", False),
         }
     env.seal()
     return values
@@ -114,8 +111,6 @@ if PRODUCTION and not _values["SECRET_KEY"]:
     raise ImproperlyConfigured("SECRET_KEY must be set when NENGTAN_ENV=production.")
 if PRODUCTION and len(_values["SECRET_KEY"]) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters in production.")
-if PRODUCTION and _values["OUTBOX_ALLOW_LOOPBACK_HTTP"]:
-    raise ImproperlyConfigured("OUTBOX_ALLOW_LOOPBACK_HTTP must not be set when NENGTAN_ENV=production.")
 if PRODUCTION and not _values["ALLOWED_HOSTS"]:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when NENGTAN_ENV=production.")
 
@@ -394,7 +389,9 @@ CELERY_BEAT_SCHEDULE["outbox-enqueue"] = {
 OUTBOX_DELIVER_INTERVAL_S = 15.0
 OUTBOX_RETRY_BASE_S = 30.0
 OUTBOX_RETRY_CAP_S = 3600.0
-OUTBOX_ALLOW_LOOPBACK_HTTP: bool = _values["OUTBOX_ALLOW_LOOPBACK_HTTP"]
+# Plain HTTP to a loopback address for platform endpoints: off, and not read from the environment,
+# so no deployment can turn it on; only the tests' local receiver does (pytest's settings fixture).
+OUTBOX_ALLOW_LOOPBACK_HTTP = False
 CELERY_BEAT_SCHEDULE["outbox-deliver"] = {
     "task": "outbox.tasks.deliver_outbox",
     "schedule": OUTBOX_DELIVER_INTERVAL_S,

@@ -596,3 +596,47 @@ def test_the_uploads_page_shows_status_and_an_empty_state(world, receiver) -> No
     days = client.get(reverse("metering:upload_list"), {"interval": "day"})
     assert days.context["page"].paginator.count == 1
     assert "100%" in days.content.decode()
+
+
+def test_a_park_endpoint_sends_the_park_with_its_members(world) -> None:
+    a_day_of_electricity(world.outsider)  # a member of world.park
+    recompute_rollups()
+    parks = make_endpoint("https://parks.example.invalid/", enterprise_kinds=["park"], intervals=["day"])
+    enqueue()
+    (message,) = messages(endpoint=parks)
+    assert message.enterprise == world.park
+    assert message.payload["enterprise"]["credit_code"] == world.park.credit_code
+    electricity = {line["energy_type"]: line for line in message.payload["by_energy_type"]}["electricity"]
+    assert electricity["quantity"] == 9600.0  # the member's consumption, rolled up into the park
+
+
+def test_loopback_http_is_off_unless_a_test_turns_it_on() -> None:
+    assert django_settings.OUTBOX_ALLOW_LOOPBACK_HTTP is False
+
+
+def test_platform_admins_configure_endpoints_in_the_admin_and_the_trail_names_no_secret(world) -> None:
+    admin = Client()
+    login(admin, world.user("platform_admin"))
+    henan = Region.objects.get(code="410000")
+    response = admin.post(reverse("admin:outbox_platformendpoint_add"), {
+        "name": "河南省能耗在线监测平台", "url": "https://henan.example.invalid/api/upload",
+        "adapter": "generic_json", "region": henan.pk, "enterprise_kinds": ["industrial", "data_center"],
+        "intervals": ["15min", "day", "month"], "enabled": "on", "auth_env_var": "HENAN_PLATFORM_TOKEN",
+        "auth_header": "Authorization", "timeout_s": 10,
+        "send_from_0": "2025-03-01", "send_from_1": "00:00:00",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    endpoint = PlatformEndpoint.objects.get(name="河南省能耗在线监测平台")
+    assert endpoint.enterprise_kinds == ["industrial", "data_center"] and endpoint.region == henan
+    entry = AuditEntry.objects.get(object_type="outbox.PlatformEndpoint", action="create")
+    assert entry.changes["auth_env_var"]["after"] == "HENAN_PLATFORM_TOKEN"
+
+    refused = admin.post(reverse("admin:outbox_platformendpoint_add"), {
+        "name": "明文平台", "url": "http://plain.example.invalid/", "adapter": "generic_json",
+        "intervals": ["day"], "auth_header": "Authorization", "timeout_s": 10,
+        "send_from_0": "2025-03-01", "send_from_1": "00:00:00"})
+    assert refused.status_code == 200 and "HTTPS" in refused.content.decode()
+
+    official = Client()
+    login(official, world.user("henan_officer"))
+    assert official.get(reverse("admin:outbox_platformendpoint_changelist")).status_code == 403
