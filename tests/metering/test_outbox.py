@@ -27,6 +27,7 @@ from metering.outbox.services import (
     EnqueueRun,
     outbox_enqueue_due,
     outbox_messages_claim,
+    queue_delivery,
     retry_delay,
 )
 from metering.outbox.tasks import deliver_outbox, enqueue_outbox
@@ -163,14 +164,20 @@ def test_finished_buckets_are_enqueued_with_the_figures(world) -> None:
     assert enqueue(now=NEXT_MORNING) == EnqueueRun(created=0, revised=0)
 
 
-def test_the_beat_task_enqueues_every_interval_and_queues_delivery(world) -> None:
+def test_the_beat_task_enqueues_every_interval_and_queues_delivery(
+        world, django_capture_on_commit_callbacks) -> None:
     a_day_of_electricity(world.tenant_a)
     recompute_rollups()
     make_endpoint("https://platform.example.invalid/ingest", intervals=["15min", "day", "month"],
                   send_from=DAY.replace(day=1))
     # Real clock: DAY (March 2025) and its month are long finished. The reading before DAY makes
     # a quarter (and a day) of 9 March too.
-    assert enqueue_outbox() == 97 + 2 + 1
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert enqueue_outbox() == 97 + 2 + 1
+    assert callbacks == [queue_delivery]
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert enqueue_outbox() == 0
+    assert callbacks == []  # nothing new: no delivery pass queued
     (month,) = messages(interval="month")
     assert month.bucket_start == dt.datetime(2025, 3, 1, tzinfo=CST)
     assert month.payload["bucket_start"] == "2025-03-01T00:00:00+08:00"
@@ -568,6 +575,21 @@ def test_two_workers_never_claim_the_same_message(world) -> None:
     assert not set(first) & set(second)
     assert len(first) + len(second) == 96  # 60 + the 36 left
     assert {m.status for m in messages()} == {"sent"}
+
+
+def test_a_dead_workers_claim_lapses_and_the_message_is_sent_again(world, receiver) -> None:
+    a_day_of_electricity(world.tenant_a)
+    recompute_rollups()
+    make_endpoint(receiver.url, intervals=["day"])
+    enqueue()
+    with unscoped():
+        (claimed,) = outbox_messages_claim(token=uuid.uuid4())
+    assert deliver_outbox() == 0 and not receiver.received  # the lease still runs: nobody else sends
+    with unscoped():  # the worker died; its lease ends
+        lapsed = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        OutboxMessage.objects.filter(pk=claimed.id).update(claimed_until=lapsed)
+    assert deliver_outbox() == 1
+    assert messages()[0].status == "acknowledged" and len(receiver.received) == 1
 
 
 # --- the page -------------------------------------------------------------------------------------
