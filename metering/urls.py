@@ -1,5 +1,6 @@
 from django.urls import path
 
+from metering.outbox import views as outbox_views
 from metering.registry.views import devices, mappings, meters, quarantine, sites, tokens
 from metering.reports import views as reports
 
@@ -30,6 +31,8 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="token_list"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("quarantine/", quarantine.quarantine_list, name="quarantine_list"),
+    path("uploads/", outbox_views.upload_list, name="upload_list"),
+    path("uploads/resend/", outbox_views.upload_resend, name="upload_resend"),
     path("reports/", reports.report_energy, name="report_energy"),
     path("reports/products/", reports.report_products, name="report_products"),
     path("reports/workshops/", reports.report_workshops, name="report_workshops"),
