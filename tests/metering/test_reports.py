@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 
 from metering.monitoring.tasks import recompute_rollups
 from metering.reports import services
+from metering.reports.forms import default_period
 from metering.reports.models import ExportJob
 from metering.reports.series import ROLLUP_COLUMNS, SeriesQuery
 from metering.reports.tables import NUMBER, PERCENT, Column
@@ -527,3 +528,18 @@ def test_the_progress_page_updates_until_the_file_can_be_downloaded(world, live_
     assert browser.find_element(By.ID, "job-rows").text == "已写入 192 / 192 行"
     link = browser.find_element(By.ID, "job-download-link").get_attribute("href")
     assert link.endswith(reverse("metering:export_job_download", kwargs={"pk": job.pk}))
+
+
+def test_an_official_picks_the_enterprise_and_the_tables_print(world) -> None:  # type: ignore[no-untyped-def]
+    reviewer = client_for(world, "zhengzhou_reviewer")
+    choose = reviewer.get(reverse("metering:report_energy"))
+    text = choose.content.decode()
+    assert choose.status_code == 200 and world.tenant_a.name in text
+    assert world.tenant_b.name not in text and world.outsider.name not in text
+    assert f"{reverse('metering:report_energy')}?enterprise={world.tenant_a.pk}" in text
+
+    page = report_page(reviewer, "report_energy", world.tenant_a)
+    assert page.context["table"].period == default_period()
+    assert "css/reports.css" in page.content.decode()
+    css = (Path(settings.BASE_DIR) / "static/css/reports.css").read_text(encoding="utf-8")
+    assert "@media print" in css and ".no-print" in css and "table-header-group" in css
