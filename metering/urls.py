@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from metering.registry.views import devices, mappings, meters, quarantine, sites, tokens
 
@@ -29,4 +29,5 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="token_list"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("quarantine/", quarantine.quarantine_list, name="quarantine_list"),
+    path("alarms/", include("metering.alarms.urls")),
 ]

@@ -4,8 +4,15 @@ Factor sets and their factors are what every tce and CO₂ figure is computed wi
 locked which edition is part of the record.
 """
 
+from django.dispatch import Signal
+
 from metering.monitoring import models
 from portal import audit
+
+# Sent after a meter's buckets were recomputed and committed, with `meter` (a Meter) and
+# `earliest` / `latest` (the readings' range that was dirty). Parts above monitoring (alarms)
+# evaluate the new buckets from it; monitoring itself knows nothing of them.
+rollups_recomputed = Signal()
 
 AUDITED_MODELS = (models.FactorSet, models.Factor)
 for _model in AUDITED_MODELS:
