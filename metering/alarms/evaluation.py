@@ -86,6 +86,9 @@ def alarms_evaluate(
     if start >= end:
         return touched
     complete_before = meter.last_reading_at
+    # The quarter of a meter's first reading has no consumption to judge (a register needs a
+    # reading before it): it reads 0, which is neither low nor the base of a jump.
+    first_reading = readings_for_meter(meter).values_list("ts", flat=True).first()
     quarters = list(
         rollups_for_meter(meter, interval=QUARTER, start=start - JUMP_HISTORY, end=end)
         .values_list("ts", "value")
@@ -95,7 +98,8 @@ def alarms_evaluate(
     def complete(ts: dt.datetime) -> bool:
         # A quarter is whole once a reading at or after its end exists (that reading's interval
         # belongs to the next quarter): before that, more consumption may still land in it.
-        return complete_before is not None and complete_before >= ts + SLOT
+        return (complete_before is not None and complete_before >= ts + SLOT
+                and first_reading is not None and first_reading < ts)
 
     high: list[Finding] = []
     low: list[Finding] = []
