@@ -251,10 +251,18 @@ def alarms_check_offline(*, now: dt.datetime | None = None) -> tuple[int, int]:
         meter = alarm.meter
         rule = effective_rule(AlarmRule.objects.filter(meter_id=meter.pk).first())
         offline_after = rule.offline_after
-        reporting = meter.last_reading_at is not None and (
-            offline_after is None or now - meter.last_reading_at <= offline_after)
-        if reporting or not rule.enabled or not meter.is_active:
-            if alarm_clear(meter=meter, kind=AlarmKind.OFFLINE, reason=_("%(t)s 恢复上报") % {
-                    "t": local_text(meter.last_reading_at) if meter.last_reading_at else "—"}) is not None:
-                closed += 1
+        if not meter.is_active:
+            reason = _("表计已停用")
+        elif not rule.enabled or offline_after is None:
+            reason = _("离线检查已关闭")
+        elif meter.last_reading_at is not None and now - meter.last_reading_at <= offline_after:
+            reason = _("%(t)s 恢复上报") % {"t": local_text(meter.last_reading_at)}
+        else:
+            continue
+        if alarm_clear(meter=meter, kind=AlarmKind.OFFLINE, reason=reason) is not None:
+            closed += 1
+    # A meter taken out of service reports nothing more, so nothing would ever clear its alarms.
+    for alarm in Alarm.objects.filter(status__in=NOT_CLOSED, meter__is_active=False).exclude(
+            kind=AlarmKind.OFFLINE).select_related("meter"):
+        alarm_clear(meter=alarm.meter, kind=alarm.kind, reason=_("表计已停用"))
     return raised, closed

@@ -7,6 +7,8 @@ import datetime as dt
 import logging
 from typing import Any
 
+from django.core.cache import cache
+
 from metering.models import Meter
 from portal.access import enterprise_scope
 
@@ -22,12 +24,20 @@ def evaluate_after_recompute(
         alarms_evaluate(meter=meter, earliest=earliest, latest=latest)
 
 
+# "A mail run is queued and has not started": alarms opening meanwhile (a gateway outage takes
+# hundreds of meters offline in one sweep) queue nothing more, the run takes them all. The key
+# expires, so a run lost on its way never blocks queueing; the sweep is the net beneath both.
+ALARM_MAIL_QUEUED_KEY = "alarms:mails:queued"
+ALARM_MAIL_QUEUED_TTL_S = 60
+
+
 def queue_alarm_mails() -> None:
     """Queue a mail run right after an alarm opened. Never fails the caller: the alarm is stored
     un-mailed, and the sweep (ALARM_SWEEP_INTERVAL_S) mails it if the broker is down."""
     from metering.alarms.tasks import send_alarm_mails
 
     try:
-        send_alarm_mails.delay()
+        if cache.add(ALARM_MAIL_QUEUED_KEY, 1, ALARM_MAIL_QUEUED_TTL_S):
+            send_alarm_mails.delay()
     except Exception:
         logger.warning("could not queue the alarm mails; the sweep will send them", exc_info=True)

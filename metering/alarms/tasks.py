@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
+from django.core.cache import cache
 
 from portal.celery import SystemTask
+
+logger = logging.getLogger(__name__)
 
 
 # SystemTask: the sweep looks at every tenant's meters and alarms; each alarm mail is composed in
@@ -28,5 +33,11 @@ def sweep_alarms() -> dict[str, int]:
 def send_alarm_mails() -> int:
     """Mail the alarms due now (queued when one opens; the sweep is the net beneath it)."""
     from metering.alarms.mail import alarm_mails_send
+    from metering.alarms.receivers import ALARM_MAIL_QUEUED_KEY
 
+    try:
+        # From here on, a newly opened alarm queues a new run: this one may have read past it.
+        cache.delete(ALARM_MAIL_QUEUED_KEY)
+    except Exception:
+        logger.warning("could not clear the alarm mail queue marker", exc_info=True)
     return alarm_mails_send().sent

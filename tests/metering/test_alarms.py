@@ -106,8 +106,15 @@ def quarter_start(ts: dt.datetime) -> dt.datetime:
     return local.replace(minute=local.minute - local.minute % 15, second=0, microsecond=0)
 
 
-# Every test's data ends a little before now (ingest refuses the future); quarters are aligned.
+# Every test's data ends a little before now (ingest refuses the future; the offline limit counts
+# from now); quarters are aligned. Set afresh for each test, however long the session has run.
 END = quarter_start(timezone.now()) - dt.timedelta(minutes=15)
+
+
+@pytest.fixture(autouse=True)
+def _data_end_near_now() -> None:
+    global END
+    END = quarter_start(timezone.now()) - dt.timedelta(minutes=15)
 
 
 def ingest(meter: Meter, points: list[tuple[dt.datetime, float]]) -> None:
@@ -523,3 +530,39 @@ def test_alarm_rules_are_edited_by_the_enterprise_and_read_by_officials(client, 
     assert client.get(edit_url).status_code == 404
     with enterprise_scope(world.tenant_a.pk):
         assert AlarmRule.objects.get(meter=meter).offline_after_minutes == 30
+
+
+def test_the_database_keeps_one_not_closed_alarm_per_meter_and_kind(world) -> None:  # type: ignore[no-untyped-def]
+    from django.db import IntegrityError, transaction
+
+    alarm = offline_alarm(world, "E-ONE")
+    with unscoped():
+        fields = {"meter_id": alarm.meter_id, "first_seen_at": alarm.first_seen_at,
+                  "last_seen_at": alarm.last_seen_at, "detail": "重复"}
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Alarm.objects.create(kind="offline", status="acknowledged", **fields)
+        Alarm.objects.create(kind="jump", **fields)  # another kind is another alarm
+        Alarm.objects.filter(pk=alarm.pk).update(status="closed")
+        Alarm.objects.create(kind="offline", **fields)  # once closed, a new one may open
+        assert Alarm.objects.filter(meter_id=alarm.meter_id).count() == 3
+
+
+def test_the_mail_task_sends_what_is_due_and_a_retired_meter_keeps_no_alarm_open(
+    world, smtp, recipients, django_capture_on_commit_callbacks  # type: ignore[no-untyped-def]
+) -> None:
+    from metering.alarms.tasks import send_alarm_mails
+
+    meter = make_meter(world.tenant_a, "E-RETIRE")
+    set_rule(meter, max_quarter_consumption=1.0)
+    ingest(meter, register_series(END - dt.timedelta(hours=1), 2))
+    recompute(django_capture_on_commit_callbacks)
+    [alarm] = alarms_of(meter)
+    assert alarm.kind == "threshold_high" and alarm.emailed_at is None
+    assert send_alarm_mails() == 1 and len(smtp.messages) == 1
+    assert send_alarm_mails() == 0  # sent once; nothing due
+
+    with unscoped():
+        Meter.objects.filter(pk=meter.pk).update(is_active=False)
+    sweep_alarms()
+    [alarm] = alarms_of(meter)
+    assert alarm.status == "closed" and alarm.close_reason == "表计已停用"
