@@ -75,6 +75,8 @@ def alarms_evaluate(
     """Check the meter's quarter-hours and readings in [earliest, latest] (the recomputed range)
     against its rule; raise, count and clear alarms. Returns the alarms raised or repeated."""
     now = now or timezone.now()
+    if latest < now - ALARM_LOOKBACK:
+        return []  # history (a backfill, a late file): nothing to alarm, and the meter's news is old
     meter = Meter.objects.get(pk=meter.pk)  # the caller's copy predates the batch's last_reading_at
     rule = effective_rule(rule_for_meter(meter))
     if not meter.is_active or not rule.enabled:
