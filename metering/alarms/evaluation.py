@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from metering.alarms.formatting import ALARM_TZ, figure, local_text
 from metering.alarms.models import NOT_CLOSED, Alarm, AlarmKind, AlarmRule
 from metering.alarms.rules import JUMP_HISTORY, JUMP_MIN_HISTORY, EffectiveRule, effective_rule
 from metering.alarms.selectors import rule_for_meter
@@ -35,7 +35,6 @@ from metering.monitoring.selectors import rollups_for_meter
 from metering.storage.consumption import QUALITY_SUSPECT
 from metering.storage.selectors import consumption_series, readings_for_meter
 
-ALARM_TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
 SLOT = dt.timedelta(minutes=15)
 QUARTER = "15min"  # monitoring's RollupInterval.QUARTER
 # Data older than this (before now) is history: it corrects rollups but raises no alarm.
@@ -46,15 +45,6 @@ OFFLINE_SWEEP_BATCH = 5000
 # The shortest offline limit a rule may set (AlarmRule.offline_after_minutes' validator): meters
 # silent for less than this are not even looked at.
 OFFLINE_AFTER_MIN_MINUTES = 5
-
-
-def local_text(ts: dt.datetime) -> str:
-    """An instant as the portal shows it in alarms: 2026-12-01 18:30 (Asia/Shanghai)."""
-    return ts.astimezone(ALARM_TZ).strftime("%Y-%m-%d %H:%M")
-
-
-def _figure(value: float) -> str:
-    return f"{value:,.3f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True)
@@ -112,7 +102,7 @@ def alarms_evaluate(
         for ts, value in in_range:
             if value > limit:
                 high.append(Finding(ts, True, _("%(t)s 起 15 分钟用量 %(v)s %(u)s，超过上限 %(l)s %(u)s") % {
-                    "t": local_text(ts), "v": _figure(value), "u": meter.unit, "l": _figure(limit)}))
+                    "t": local_text(ts), "v": figure(value), "u": meter.unit, "l": figure(limit)}))
             elif complete(ts):
                 high.append(Finding(ts, False))
     if rule.min_quarter_consumption is not None:
@@ -121,17 +111,17 @@ def alarms_evaluate(
             if complete(ts):
                 low.append(Finding(ts, value < limit, _(
                     "%(t)s 起 15 分钟用量 %(v)s %(u)s，低于下限 %(l)s %(u)s") % {
-                    "t": local_text(ts), "v": _figure(value), "u": meter.unit, "l": _figure(limit)}))
+                    "t": local_text(ts), "v": figure(value), "u": meter.unit, "l": figure(limit)}))
     if rule.max_value is not None or rule.min_value is not None:
         for ts, value in readings_for_meter(meter, start=start, end=end).values_list("ts", "value"):
             if rule.max_value is not None:
                 over = value > rule.max_value
                 high_values.append(Finding(ts, over, _("%(t)s 读数 %(v)s %(u)s，超过上限 %(l)s %(u)s") % {
-                    "t": local_text(ts), "v": _figure(value), "u": meter.unit, "l": _figure(rule.max_value)}))
+                    "t": local_text(ts), "v": figure(value), "u": meter.unit, "l": figure(rule.max_value)}))
             if rule.min_value is not None:
                 under = value < rule.min_value
                 low_values.append(Finding(ts, under, _("%(t)s 读数 %(v)s %(u)s，低于下限 %(l)s %(u)s") % {
-                    "t": local_text(ts), "v": _figure(value), "u": meter.unit, "l": _figure(rule.min_value)}))
+                    "t": local_text(ts), "v": figure(value), "u": meter.unit, "l": figure(rule.min_value)}))
     touched += _apply_condition(meter, AlarmKind.THRESHOLD_HIGH, [high, high_values])
     touched += _apply_condition(meter, AlarmKind.THRESHOLD_LOW, [low, low_values])
     if rule.jump_factor is not None:
@@ -182,8 +172,8 @@ def _jumps(meter: Meter, factor: float, quarters: list[tuple[dt.datetime, float]
             found.append(Finding(ts, True, _(
                 "%(t)s 起 15 分钟用量 %(v)s %(u)s，为近 24 小时中位数 %(m)s %(u)s 的 %(x).1f 倍"
                 "（阈值 %(f)s 倍）") % {
-                "t": local_text(ts), "v": _figure(value), "u": meter.unit, "m": _figure(median),
-                "x": value / median, "f": _figure(factor)}))
+                "t": local_text(ts), "v": figure(value), "u": meter.unit, "m": figure(median),
+                "x": value / median, "f": figure(factor)}))
     return found
 
 
@@ -206,7 +196,7 @@ def _resets(meter: Meter, start: dt.datetime, end: dt.datetime) -> list[Finding]
         found.append(Finding(interval.end, True, _(
             "%(t)s 表底由 %(b)s %(u)s 回落到 %(a)s %(u)s，判定为换表或清零"
             "（本段用量按 %(a)s %(u)s 计，标记为可疑）") % {
-            "t": local_text(interval.end), "b": _figure(before), "a": _figure(after), "u": meter.unit}))
+            "t": local_text(interval.end), "b": figure(before), "a": figure(after), "u": meter.unit}))
     return found
 
 

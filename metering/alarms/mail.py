@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from metering.alarms.evaluation import local_text
+from metering.alarms.formatting import local_text
 from metering.alarms.models import Alarm
 from portal.access import enterprise_scope
 from portal.models import ENTERPRISE_ROLES, Enterprise, User

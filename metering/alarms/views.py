@@ -122,7 +122,7 @@ def alarm_rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if not can_handle_alarms(request.user, enterprise.pk):
         raise PermissionDenied
     rule = selectors.rule_for_meter(meter)
-    form = AlarmRuleForm(request.POST or None, instance=rule or AlarmRule(meter=meter))
+    form = AlarmRuleForm(request.POST or None, instance=rule or AlarmRule(meter=meter), unit=meter.unit)
     back = f"{reverse('metering:alarm_rule_list')}?enterprise={enterprise.pk}"
     if request.method == "POST" and form.is_valid():
         try:
