@@ -566,3 +566,34 @@ def test_the_mail_task_sends_what_is_due_and_a_retired_meter_keeps_no_alarm_open
     sweep_alarms()
     [alarm] = alarms_of(meter)
     assert alarm.status == "closed" and alarm.close_reason == "表计已停用"
+
+
+def test_beat_runs_the_alarm_sweep_every_minute(settings) -> None:  # type: ignore[no-untyped-def]
+    from portal.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["alarms-sweep"]
+    assert entry["task"] == "alarms.tasks.sweep_alarms" in app.tasks
+    assert entry["schedule"] == settings.ALARM_SWEEP_INTERVAL_S == 60.0
+    assert "alarms.tasks.send_alarm_mails" in app.tasks
+
+
+def test_a_failing_receiver_of_the_recompute_never_fails_it_nor_the_other_receivers(
+    world, django_capture_on_commit_callbacks  # type: ignore[no-untyped-def]
+) -> None:
+    from metering.monitoring.models import Rollup
+    from metering.monitoring.signals import rollups_recomputed
+
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a receiver with a bug")
+
+    rollups_recomputed.connect(broken, dispatch_uid="test-broken-receiver")
+    try:
+        meter = make_meter(world.tenant_a, "E-ROBUST")
+        set_rule(meter, max_quarter_consumption=1.0)
+        ingest(meter, register_series(END - dt.timedelta(hours=1), 2))
+        recompute(django_capture_on_commit_callbacks)
+    finally:
+        rollups_recomputed.disconnect(dispatch_uid="test-broken-receiver")
+    with unscoped():
+        assert Rollup.objects.filter(meter_id=meter.pk, interval="15min").count() == 3
+    assert [alarm.kind for alarm in alarms_of(meter)] == ["threshold_high"]
