@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from metering.outbox import views as outbox_views
 from metering.registry.views import devices, mappings, meters, quarantine, sites, tokens
 
 app_name = "metering"
@@ -30,4 +31,6 @@ urlpatterns = [
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("quarantine/", quarantine.quarantine_list, name="quarantine_list"),
     path("alarms/", include("metering.alarms.urls")),
+    path("uploads/", outbox_views.upload_list, name="upload_list"),
+    path("uploads/resend/", outbox_views.upload_resend, name="upload_resend"),
 ]
