@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from metering.outbox import views as outbox_views
 from metering.registry.views import devices, mappings, meters, quarantine, sites, tokens
@@ -31,6 +31,7 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="token_list"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("quarantine/", quarantine.quarantine_list, name="quarantine_list"),
+    path("alarms/", include("metering.alarms.urls")),
     path("uploads/", outbox_views.upload_list, name="upload_list"),
     path("uploads/resend/", outbox_views.upload_resend, name="upload_resend"),
     path("reports/", reports.report_energy, name="report_energy"),
