@@ -125,7 +125,7 @@ class ApiRootView(APIView):
         return Response({"name": "Nengtan 能碳 API", "version": "v1", "endpoints": endpoints})
 
 
-class EnterpriseInReachFilter(django_filters.NumberFilter):
+class EnterpriseInReachFilter(django_filters.Filter):
     """`?enterprise=<id>`: the rows of one enterprise the caller may see. An enterprise out of
     reach answers 404 exactly like an id no enterprise has (fail closed: a filter must not tell
     which enterprises exist); an id that is no whole number is a 400 like any invalid filter."""
