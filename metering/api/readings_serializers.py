@@ -59,12 +59,12 @@ class AwareDateTimeField(serializers.Field):
         if value.tzinfo is None or value.utcoffset() is None:
             self.fail("naive")
         try:
-            # Year 1 at +01:00 or year 9999 at -01:00 are valid ISO 8601 but no instant Python
-            # (or the database) can hold: a clear 400, not a crash further down.
-            value.astimezone(dt.UTC)
+            # The instant in UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows
+            # (-23:23), and year 1 at +01:00 or year 9999 at -01:00 are valid ISO 8601 but no
+            # instant Python can hold: a clear 400, not a crash further down.
+            return value.astimezone(dt.UTC)
         except OverflowError:
             self.fail("out_of_range")
-        return value
 
     def to_representation(self, value: dt.datetime) -> str:
         return value.isoformat()

@@ -81,6 +81,21 @@ def test_bad_ranges_answer_400_naming_the_parameter(world, query, field):
     assert field in response.json()["error"]["fields"]
 
 
+def test_an_offset_postgresql_cannot_store_is_taken_as_its_instant(world):
+    """ISO 8601 allows -23:23, PostgreSQL only ±15:59: the range is compared as UTC instants
+    (schemathesis found the 500 this was)."""
+    meter = make_meter(world.tenant_a, "E-OFF")
+    ingest(world.tenant_a.pk, "E-OFF", [(DAY, 1.0), (DAY + dt.timedelta(hours=1), 2.0)])
+    # 2025-03-09T16:30-23:23 is 2025-03-10T15:53Z, after both readings.
+    client = user_client(world, "a_admin")
+    later = client.get(readings_url(meter.pk), {"start": "2025-03-09T16:30:00-23:23"})
+    assert later.status_code == 200 and later.json()["results"] == []
+    earlier = client.get(readings_url(meter.pk), {"end": "2025-03-08T16:30:00-23:23"})  # 2025-03-09T15:53Z
+    assert earlier.status_code == 200 and earlier.json()["results"] == []
+    both = client.get(readings_url(meter.pk), {"start": "2025-03-08T16:30:00-23:23"})
+    assert [row["value"] for row in both.json()["results"]] == [1.0, 2.0]
+
+
 def test_an_api_client_reads_readings_with_its_scope(world):
     meter = make_meter(world.tenant_a, "E-KEY")
     ingest(world.tenant_a.pk, "E-KEY", [(DAY, 1.0)])
