@@ -149,6 +149,7 @@ INSTALLED_APPS = [
     "applications",
     "metering",
     "metering.monitoring",
+    "metering.alarms",
     "reviews",
 ]
 
