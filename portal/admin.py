@@ -414,7 +414,9 @@ class ApiClientAdmin(ReachModelAdmin):
 
     @admin.display(description=_("权限范围"))
     def scope_list(self, client: ApiClient) -> str:
-        return "、".join(str(scope) for scope in client.scopes) if isinstance(client.scopes, list) else ""
+        labels = dict(ApiScope.choices)
+        scopes = client.scopes if isinstance(client.scopes, list) else []
+        return "、".join(str(labels.get(scope, scope)) for scope in scopes)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
         if isinstance(obj, ApiClient) and obj.revoked:

@@ -407,6 +407,9 @@ class ApiClient(AbstractAPIKey):
 
     # An integer key, not the library's "<prefix>.<hash>" (see ApiClientManager).
     id = models.BigAutoField(primary_key=True)  # type: ignore[assignment]
+    # The library's fields, named in Chinese for the admin.
+    prefix = models.CharField(_("密钥前缀"), max_length=8, unique=True, editable=False)
+    created = models.DateTimeField(_("创建时间"), auto_now_add=True, db_index=True)
     name = models.CharField(_("名称"), max_length=100,
                             help_text=_("便于识别的名称，例如“河南省能耗在线监测平台”。"))
     organisation = models.CharField(_("使用单位"), max_length=200)

@@ -158,6 +158,13 @@ class ApiClientAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "portal.api.clients.ApiClientAuthentication"
     name = "apiClientKey"
 
+    def get_security_requirement(self, auto_schema: Any) -> Any:
+        # Listed only where an API client may call: a read on a view that names its scope.
+        scope = getattr(auto_schema.view, "api_client_scope", None)
+        if scope is None or auto_schema.method.upper() not in SAFE_METHODS:
+            return None
+        return {self.name: []}
+
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
         return {
             "type": "apiKey",

@@ -338,5 +338,22 @@ def test_the_schema_documents_the_api_key(world):
     schema = Client().get("/api/v1/schema/?format=json").json()
     scheme = schema["components"]["securitySchemes"]["apiClientKey"]
     assert scheme == {**scheme, "type": "apiKey", "in": "header", "name": "Authorization"}
-    meters = schema["paths"]["/api/v1/meters/"]["get"]
-    assert {"apiClientKey": []} in meters["security"]
+    meters = schema["paths"]["/api/v1/meters/"]
+    assert {"apiClientKey": []} in meters["get"]["security"]
+    assert {"tokenAuth": []} in meters["post"]["security"]
+    # Only where an API client may call: reads of views that name a scope.
+    assert {"apiClientKey": []} not in meters["post"]["security"]
+    assert {"apiClientKey": []} not in schema["paths"]["/api/v1/gateway-tokens/"]["get"]["security"]
+    readings = schema["paths"]["/api/v1/meters/{meter_id}/readings/"]["get"]
+    assert {"apiClientKey": []} in readings["security"]
+
+
+def test_an_api_client_is_named_in_the_audit_trail_but_is_no_person(world):
+    from portal import audit
+
+    client, _key = api_client_with_key(reach_kind="enterprise", enterprise=world.tenant_a,
+                                       organisation="甲钢铁集团信息中心")
+    entry = audit.record("export", obj=world.tenant_a, actor=ApiClientActor(client))
+    assert entry.actor is None
+    assert entry.actor_username == f"api-client:{client.prefix}"
+    assert entry.organization == "甲钢铁集团信息中心"
