@@ -1,5 +1,6 @@
 from django.urls import path
 
+from metering.monitoring import production_views as production
 from metering.registry.views import devices, mappings, meters, quarantine, sites, tokens
 
 app_name = "metering"
@@ -29,4 +30,9 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="token_list"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("quarantine/", quarantine.quarantine_list, name="quarantine_list"),
+    path("production/", production.production_list, name="production_list"),
+    path("production/new/", production.production_create, name="production_create"),
+    path("production/<int:pk>/edit/", production.production_edit, name="production_edit"),
+    path("production/<int:pk>/delete/", production.production_delete, name="production_delete"),
+    path("base-period/", production.base_period, name="base_period"),
 ]
