@@ -64,7 +64,6 @@ sets have no factor is not silently zero: it is listed in `missing_factors`, its
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -72,7 +71,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from django.db.models import Q, Sum
 from django.utils import timezone
 
@@ -84,7 +82,16 @@ from metering.monitoring.factor_sets import (
     figures_for,
 )
 from metering.monitoring.models import BasePeriod, FactorSet, ProductionRecord, Rollup, RollupInterval
-from metering.monitoring.rollups import ROLLUP_TZ, SLOT, bucket_end, bucket_start, midnight
+from metering.monitoring.rollups import (
+    ROLLUP_TZ,
+    SLOT,
+    GapSegment,
+    bucket_end,
+    bucket_start,
+    combine_gaps,
+    expected_slots,
+    midnight,
+)
 from portal.models import Enterprise, Region
 
 # Completeness a month needs to count as stable: the national online-monitoring convention asks
@@ -98,6 +105,8 @@ LEVELS = ("1", "2", "3")
 # Decimal places kept when a stored float sum becomes a Decimal: rollup values are floats and a
 # SQL sum of them can carry binary noise (1e-10) that must not show as a figure.
 QUANTITY_PLACES = Decimal("0.000001")
+# Minutes in one slot of the rollups' 15-minute grid (gaps are counted in slots).
+SLOT_MINUTES = 15
 
 
 @dataclass(frozen=True)
@@ -381,63 +390,34 @@ def _sums_by_meter(meter_ids: Sequence[int], start: dt.datetime,
 def _gaps(meter_ids: Sequence[int], start: dt.datetime, end: dt.datetime) -> dict[int, int]:
     """meter id -> its longest run of empty quarter-hours in [start, end), in minutes.
 
-    Complete days count as one received stretch (their day bucket says so); only days with some
-    slots missing are read at 15-minute resolution, so a year of a well-behaved meter costs a few
-    hundred rows, not 35 040.
+    Each stored bucket keeps its runs of empty slots (leading, trailing, longest), so the period's
+    longest run is combined (`combine_gaps`) from the widest buckets that cover it (`_pieces`): a
+    meter-year is 12 month rows, not 35 040 quarters. A bucket not stored is wholly empty, so a
+    meter that sent nothing has a gap as long as the period.
     """
     if not meter_ids or end <= start:
         return {}
-    first_day = midnight(start.astimezone(ROLLUP_TZ).date())
-    last_day = bucket_end(bucket_start(end - dt.timedelta(microseconds=1), RollupInterval.DAY),
-                          RollupInterval.DAY)
-    table = Rollup._meta.db_table
-    stretches: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
-    if connection.vendor == "postgresql":
-        sql = f"""
-            WITH days AS (
-                SELECT meter_id, ts, received, expected FROM {table}
-                WHERE interval = 'day' AND meter_id = ANY(%(meters)s) AND ts >= %(first_day)s
-                  AND ts < %(last_day)s AND received > 0
-            ), stretches AS (
-                SELECT meter_id, ts AS s, ts + INTERVAL '1 day' AS e FROM days WHERE received >= expected
-                UNION ALL
-                SELECT q.meter_id, q.ts, q.ts + INTERVAL '15 minutes' FROM {table} q
-                JOIN days d ON d.meter_id = q.meter_id AND d.received < d.expected
-                 AND q.ts >= d.ts AND q.ts < d.ts + INTERVAL '1 day'
-                WHERE q.interval = '15min' AND q.received > 0
-            ), clipped AS (
-                SELECT meter_id, GREATEST(s, %(start)s) AS s, LEAST(e, %(end)s) AS e FROM stretches
-                WHERE e > %(start)s AND s < %(end)s
-            ), ordered AS (
-                SELECT meter_id, s, e, LAG(e) OVER (PARTITION BY meter_id ORDER BY s) AS previous FROM clipped
-            )
-            SELECT meter_id, MIN(s), MAX(e), COALESCE(MAX(EXTRACT(EPOCH FROM s - previous)), 0)
-            FROM ordered GROUP BY meter_id
-        """  # noqa: S608 - the table name is a constant
-        with connection.cursor() as cursor:
-            cursor.execute(sql, {"meters": list(meter_ids), "first_day": first_day, "last_day": last_day,
-                                 "start": start, "end": end})
-            rows = cursor.fetchall()
-        found = {meter_id: (first, last, int(inner)) for meter_id, first, last, inner in rows}
-    else:  # SQLite (the embedded default): the same from quarter buckets, in Python
-        for meter_id, ts in (Rollup.objects.filter(interval=RollupInterval.QUARTER, received__gt=0,
-                                                   meter_id__in=list(meter_ids), ts__gte=start, ts__lt=end)
-                             .order_by("meter_id", "ts").values_list("meter_id", "ts")):
-            stretches[meter_id].append((ts, min(ts + SLOT, end)))
-        found = {}
-        for meter_id, pieces in stretches.items():
-            steps = (int((b[0] - a[1]).total_seconds()) for a, b in itertools.pairwise(pieces))
-            inner = max(steps, default=0)
-            found[meter_id] = (pieces[0][0], pieces[-1][1], inner)
-    gaps = {}
-    for meter_id in meter_ids:
-        if meter_id not in found:
-            gaps[meter_id] = int((end - start).total_seconds()) // 60
-            continue
-        first, last, inner = found[meter_id]
-        seconds = max(inner, int((first - start).total_seconds()), int((end - last).total_seconds()))
-        gaps[meter_id] = max(seconds, 0) // 60
-    return gaps
+    buckets: list[tuple[str, dt.datetime]] = []
+    for width, first, following in _pieces(start, end):
+        cursor = first
+        while cursor < following:
+            buckets.append((width, cursor))
+            cursor = bucket_end(cursor, width)
+    stored = {
+        (meter_id, width, ts): GapSegment(expected, received, leading, trailing, longest)
+        for meter_id, width, ts, expected, received, leading, trailing, longest in (
+            Rollup.objects.filter(_cover(start, end), meter_id__in=list(meter_ids))
+            .values_list("meter_id", "interval", "ts", "expected", "received", "empty_leading",
+                         "empty_trailing", "empty_longest")
+        )
+    }
+    missing = {(width, ts): GapSegment.empty(expected_slots(ts, width)) for width, ts in buckets}
+    return {
+        meter_id: combine_gaps(
+            stored.get((meter_id, width, ts)) or missing[(width, ts)] for width, ts in buckets
+        ).empty_longest * SLOT_MINUTES
+        for meter_id in meter_ids
+    }
 
 
 def _stable_months(meter_ids: Sequence[int], until: dt.datetime) -> int:

@@ -52,6 +52,11 @@ class Rollup(models.Model):
     expected = models.PositiveIntegerField(_("应有时段数"))
     received = models.PositiveIntegerField(_("实收时段数"))
     quality = models.PositiveSmallIntegerField(_("质量"))
+    # Runs of empty 15-minute slots, so the longest gap of a period combines a few buckets
+    # (metering/monitoring/rollups.py, `combine_gaps`).
+    empty_leading = models.PositiveIntegerField(_("开头空缺时段数"), default=0)
+    empty_trailing = models.PositiveIntegerField(_("结尾空缺时段数"), default=0)
+    empty_longest = models.PositiveIntegerField(_("最长空缺时段数"), default=0)
     computed_at = models.DateTimeField(_("计算时间"), auto_now=True)
 
     objects = TenantScopedManager(enterprise="meter__enterprise")
