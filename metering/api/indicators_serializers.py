@@ -20,6 +20,9 @@ from metering.monitoring.rollups import ROLLUP_TZ, midnight
 # The longest period one request may ask for: the ten years of operating data the Shanghai
 # programme asks a center to keep; longer answers nothing useful and costs a scan of every month.
 MAX_PERIOD = dt.timedelta(days=366 * 10)
+# Instants the calendar arithmetic can hold with room to spare (year 1 or 9999 in another offset
+# would overflow): no energy data predates 2000, and none is stored for after 2100.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 class DateOrDateTimeField(AwareDateTimeField):
@@ -29,15 +32,22 @@ class DateOrDateTimeField(AwareDateTimeField):
         "invalid": _("时间格式错误，应为日期（如 2025-03-01）"
                      "或带时区的 ISO 8601 时间（如 2025-03-01T00:00:00+08:00）。"),
         "naive": _("时间必须带时区偏移（如 +08:00 或 Z），或只写日期。"),
+        "range": _("时间须在 %(first)s 年至 %(last)s 年之间。") % {"first": FIRST_YEAR, "last": LAST_YEAR},
     }
 
     def to_internal_value(self, data: Any) -> dt.datetime:
         if isinstance(data, str) and "T" not in data and " " not in data.strip():
             try:
-                return midnight(dt.date.fromisoformat(data.strip()))
+                day = dt.date.fromisoformat(data.strip())
             except ValueError:
                 self.fail("invalid")
-        return super().to_internal_value(data).astimezone(ROLLUP_TZ)
+            value = midnight(day) if FIRST_YEAR <= day.year <= LAST_YEAR else None
+        else:
+            parsed = super().to_internal_value(data)
+            value = parsed.astimezone(ROLLUP_TZ) if FIRST_YEAR <= parsed.year <= LAST_YEAR else None
+        if value is None:
+            self.fail("range")
+        return value
 
 
 class IndicatorsQuerySerializer(serializers.Serializer):

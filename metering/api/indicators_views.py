@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,7 +35,12 @@ class FactorSetsUnusable(exceptions.APIException):
             "A date or ISO 8601 with offset; exclusive (end=2025-04-01 for March 2025). "
             "Default: the start of the month after start. At most ten years after start.")),
     ],
-    responses={200: IndicatorsSerializer},
+    responses={
+        200: IndicatorsSerializer,
+        400: OpenApiResponse(description="invalid start or end (error.fields names which)"),
+        404: OpenApiResponse(description="no such enterprise, or out of reach"),
+        409: OpenApiResponse(description="the default factor sets cannot compute the period"),
+    },
     description=(
         "Computed from the stored rollups. Consumption sums the enterprise's top-of-tree meters (a "
         "park: its public-area meters plus each member's); tce and CO₂ with the default factor sets, "

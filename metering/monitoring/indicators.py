@@ -79,6 +79,7 @@ from metering.monitoring.factor_sets import (
     UNIT_SCALES,
     MissingFactorError,
     Quantity,
+    default_factor_sets,
     figures_for,
 )
 from metering.monitoring.models import BasePeriod, FactorSet, ProductionRecord, Rollup, RollupInterval
@@ -802,27 +803,33 @@ def meter_indicators(meter: Meter, *, start: dt.datetime, end: dt.datetime,
     return _compute(_meter_subject(meter), start=start, end=end, factor_sets=factor_sets)
 
 
+def _subject_of(subject: Enterprise | SiteNode | Meter) -> _Subject:
+    if isinstance(subject, Enterprise):
+        if subject.kind == Enterprise.Kind.PARK:
+            return _park_subject(subject)
+        return _enterprise_subject(subject)
+    if isinstance(subject, SiteNode):
+        return _site_node_subject(subject)
+    if isinstance(subject, Meter):
+        return _meter_subject(subject)
+    raise TypeError(f"no indicators for {type(subject).__name__}")
+
+
 def indicators_for(subject: Enterprise | SiteNode | Meter, *, start: dt.datetime, end: dt.datetime,
                    factor_sets: Sequence[FactorSet] | None = None) -> Indicators:
     """Dispatch on the subject; an Enterprise of kind park gets its roll-up."""
-    if isinstance(subject, Enterprise):
-        if subject.kind == Enterprise.Kind.PARK:
-            return park_indicators(subject, start=start, end=end, factor_sets=factor_sets)
-        return enterprise_indicators(subject, start=start, end=end, factor_sets=factor_sets)
-    if isinstance(subject, SiteNode):
-        return site_node_indicators(subject, start=start, end=end, factor_sets=factor_sets)
-    if isinstance(subject, Meter):
-        return meter_indicators(subject, start=start, end=end, factor_sets=factor_sets)
-    raise TypeError(f"no indicators for {type(subject).__name__}")
+    return _compute(_subject_of(subject), start=start, end=end, factor_sets=factor_sets)
 
 
 def monthly_indicators(subject: Enterprise | SiteNode | Meter, *, year: int,
                        factor_sets: Sequence[FactorSet] | None = None) -> list[Indicators]:
-    """The twelve months of `year`, January first."""
+    """The twelve months of `year`, January first (the subject's meters are read once)."""
+    resolved = _subject_of(subject)
+    sets = list(factor_sets) if factor_sets is not None else default_factor_sets()
     months = []
     for month in range(1, 13):
         start, end = period_bounds(month=dt.date(year, month, 1))
-        months.append(indicators_for(subject, start=start, end=end, factor_sets=factor_sets))
+        months.append(_compute(resolved, start=start, end=end, factor_sets=sets))
     return months
 
 

@@ -119,6 +119,8 @@ def test_an_official_in_reach_reads_the_figures(march) -> None:  # type: ignore[
     ({"start": "2025-03-01T00:00:00", "end": "2025-04-01"}, "start"),  # no offset
     ({"start": "2025-04-01", "end": "2025-03-01"}, "end"),
     ({"start": "2010-01-01", "end": "2025-01-01"}, "end"),  # more than ten years
+    ({"start": "0001-01-01", "end": "2025-01-01"}, "start"),  # outside the calendar's range
+    ({"start": "2025-01-01", "end": "9999-12-31T23:59:59-12:00"}, "end"),
 ])
 def test_bad_parameters_answer_the_api_error_shape(march, params, field) -> None:  # type: ignore[no-untyped-def]
     response = client_for(march, "a_staff").get(url(march.tenant_a.pk), params)
