@@ -37,9 +37,10 @@ Coverage
   not per period), else its received ÷ expected slots in the period (a pushed meter's only
   observable success); the subject's rate is the mean over its active meters;
 - stable months = consecutive calendar months, ending with the last complete month before the
-  period's end (or now), whose completeness is at least STABLE_COMPLETENESS; a meter counts in a
-  month from the first month it delivered data (a meter added last week does not make last
-  year unstable). `stable_six_months` is `stable_months >= 6` (the Shanghai programme's "稳定运行
+  period's end (or now), whose completeness is at least STABLE_COMPLETENESS; a meter is expected
+  from its first received slot on (a meter added last week does not make last year unstable),
+  and the month collection began counts only if it began on its first slot.
+  `stable_six_months` is `stable_months >= 6` (the Shanghai programme's "稳定运行
   六个月以上").
 
 Figures
@@ -71,7 +72,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.db.models import OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from metering.models import EnergyType, Meter, ModbusDevice, ModbusPoint, SiteNode
@@ -422,7 +423,14 @@ def _gaps(meter_ids: Sequence[int], start: dt.datetime, end: dt.datetime) -> dic
 
 
 def _stable_months(meter_ids: Sequence[int], until: dt.datetime) -> int:
-    """Consecutive complete-enough months ending with the last complete month before `until`."""
+    """Consecutive complete-enough months ending with the last complete month before `until`.
+
+    A meter is expected from its first received slot on (its first month bucket with data, less
+    that bucket's leading empty run): a meter connected on the 20th does not make its first month
+    look incomplete, nor one added this year make last year unstable. The month collection began
+    at all counts only when it began on that month's first slot. Two aggregate queries: the
+    received slots per month, and each meter's first month and leading run.
+    """
     if not meter_ids:
         return 0
     # Exclusive: the month holding `until` is not complete yet (or starts at `until`).
@@ -430,22 +438,36 @@ def _stable_months(meter_ids: Sequence[int], until: dt.datetime) -> int:
     first = last
     for _ in range(STABLE_LOOKBACK_MONTHS):
         first = bucket_start(first - dt.timedelta(days=1), RollupInterval.MONTH)
-    rows = (Rollup.objects.filter(interval=RollupInterval.MONTH, meter_id__in=list(meter_ids), ts__gte=first,
-                                  ts__lt=last, received__gt=0)
-            .values_list("meter_id", "ts", "received"))
-    received: dict[dt.datetime, int] = defaultdict(int)
-    started: dict[int, dt.datetime] = {}
-    for meter_id, ts, count in rows:
-        ts = ts.astimezone(ROLLUP_TZ)
-        received[ts] += count
-        started[meter_id] = min(started.get(meter_id, ts), ts)
+    months = Rollup.objects.filter(interval=RollupInterval.MONTH, meter_id__in=list(meter_ids), ts__gte=first,
+                                   ts__lt=last, received__gt=0)
+    received = {ts.astimezone(ROLLUP_TZ): count for ts, count in
+                months.values("ts").annotate(count=Sum("received")).values_list("ts", "count")}
+    if not received:
+        return 0
+    earliest = months.filter(meter_id=OuterRef("pk")).order_by("ts")
+    starts: dict[dt.datetime, int] = defaultdict(int)  # first month -> slots its meters miss in it
+    counts: dict[dt.datetime, int] = defaultdict(int)  # first month -> meters starting then
+    first_leading: dict[dt.datetime, int] = {}  # first month -> the earliest start's leading run
+    for since, leading in (Meter.objects.filter(pk__in=list(meter_ids))
+                           .annotate(since=Subquery(earliest.values("ts")[:1]),
+                                     leading=Subquery(earliest.values("empty_leading")[:1]))
+                           .filter(since__isnull=False).values_list("since", "leading")):
+        since = since.astimezone(ROLLUP_TZ)
+        counts[since] += 1
+        starts[since] += leading or 0
+        first_leading[since] = min(first_leading.get(since, leading or 0), leading or 0)
+    # The month collection began counts only if it began on its first slot: a last quarter-hour
+    # of September is not a stable month of September.
+    began = min(counts)
     stable = 0
     month = last
     for _ in range(STABLE_LOOKBACK_MONTHS):
         month = bucket_start(month - dt.timedelta(days=1), RollupInterval.MONTH)
-        counted = sum(1 for since in started.values() if since <= month)
-        expected = counted * _slots(month, bucket_end(month, RollupInterval.MONTH))
-        if not expected or received[month] / expected < STABLE_COMPLETENESS:
+        counted = sum(n for since, n in counts.items() if since <= month)
+        expected = counted * _slots(month, bucket_end(month, RollupInterval.MONTH)) - starts.get(month, 0)
+        if expected <= 0 or received.get(month, 0) / expected < STABLE_COMPLETENESS:
+            break
+        if month == began and first_leading[began] > 0:
             break
         stable += 1
     return stable

@@ -302,6 +302,9 @@ def test_stable_months_count_back_from_the_last_complete_month(world) -> None:  
     # One reading at the end of September (the meter started then: September is nowhere near
     # complete), then every quarter-hour from October to March: six complete months.
     ingest(world.tenant_a.pk, "E-STABLE", every_quarter(october, APRIL, step=1.0))
+    # A meter added in January is expected from January on: it does not make the autumn unstable.
+    make_meter(world.tenant_a, "E-ADDED", level=2)
+    ingest(world.tenant_a.pk, "E-ADDED", every_quarter(dt.datetime(2025, 1, 1, tzinfo=CST), APRIL, step=1.0))
     recompute_rollups()
 
     with enterprise_scope(world.tenant_a.pk):
