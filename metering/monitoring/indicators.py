@@ -72,7 +72,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db import connection
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from metering.models import EnergyType, Meter, ModbusDevice, ModbusPoint, SiteNode
@@ -444,14 +445,10 @@ def _stable_months(meter_ids: Sequence[int], until: dt.datetime) -> int:
                 months.values("ts").annotate(count=Sum("received")).values_list("ts", "count")}
     if not received:
         return 0
-    earliest = months.filter(meter_id=OuterRef("pk")).order_by("ts")
     starts: dict[dt.datetime, int] = defaultdict(int)  # first month -> slots its meters miss in it
     counts: dict[dt.datetime, int] = defaultdict(int)  # first month -> meters starting then
     first_leading: dict[dt.datetime, int] = {}  # first month -> the earliest start's leading run
-    for since, leading in (Meter.objects.filter(pk__in=list(meter_ids))
-                           .annotate(since=Subquery(earliest.values("ts")[:1]),
-                                     leading=Subquery(earliest.values("empty_leading")[:1]))
-                           .filter(since__isnull=False).values_list("since", "leading")):
+    for since, leading in _first_months(months):
         since = since.astimezone(ROLLUP_TZ)
         counts[since] += 1
         starts[since] += leading or 0
@@ -471,6 +468,17 @@ def _stable_months(meter_ids: Sequence[int], until: dt.datetime) -> int:
             break
         stable += 1
     return stable
+
+
+def _first_months(months: Any) -> list[tuple[dt.datetime, int]]:
+    """(first month bucket with data, its leading empty run) of each meter among `months`."""
+    ordered = months.order_by("meter_id", "ts")
+    if connection.vendor == "postgresql":  # DISTINCT ON walks the (meter, interval, ts) index
+        return list(ordered.distinct("meter_id").values_list("ts", "empty_leading"))
+    first: dict[int, tuple[dt.datetime, int]] = {}
+    for meter_id, ts, leading in ordered.values_list("meter_id", "ts", "empty_leading"):
+        first.setdefault(meter_id, (ts, leading))
+    return list(first.values())
 
 
 def _communication(active: list[_MeterRow], sums: dict[int, tuple[float, int]],
