@@ -109,8 +109,11 @@ class IndicatorsSerializer(serializers.Serializer):
     subject_kind = serializers.CharField(
         help_text="enterprise, or park (its public areas plus every member).")
     members = serializers.IntegerField(help_text="Park: member enterprises rolled up; 0 otherwise.")
-    start = serializers.DateTimeField(help_text="Inclusive, in +08:00 (Asia/Shanghai).")
-    end = serializers.DateTimeField(help_text="Exclusive, in +08:00 (Asia/Shanghai).")
+    # Asia/Shanghai whatever the settings' TIME_ZONE: the calendar the figures are computed in.
+    start = serializers.DateTimeField(default_timezone=ROLLUP_TZ,
+                                      help_text="Inclusive, in +08:00 (Asia/Shanghai).")
+    end = serializers.DateTimeField(default_timezone=ROLLUP_TZ,
+                                    help_text="Exclusive, in +08:00 (Asia/Shanghai).")
     timezone = serializers.SerializerMethodField()
     total_tce = _number(help_text="Comprehensive energy consumption, tce (当量值).")
     total_tce_equivalent = _number(allow_null=True,
