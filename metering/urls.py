@@ -1,6 +1,7 @@
 from django.urls import path
 
 from metering.monitoring import production_views as production
+from metering.outbox import views as outbox_views
 from metering.registry.views import devices, mappings, meters, quarantine, sites, tokens
 
 app_name = "metering"
@@ -35,4 +36,6 @@ urlpatterns = [
     path("production/<int:pk>/edit/", production.production_edit, name="production_edit"),
     path("production/<int:pk>/delete/", production.production_delete, name="production_delete"),
     path("base-period/", production.base_period, name="base_period"),
+    path("uploads/", outbox_views.upload_list, name="upload_list"),
+    path("uploads/resend/", outbox_views.upload_resend, name="upload_resend"),
 ]

@@ -108,4 +108,5 @@ import tests.tenancy_api  # noqa: E402
 import tests.tenancy_indicators  # noqa: E402
 import tests.tenancy_ingest  # noqa: E402
 import tests.tenancy_metering  # noqa: E402
+import tests.tenancy_outbox  # noqa: E402
 import tests.tenancy_web  # noqa: E402, F401

@@ -148,6 +148,7 @@ INSTALLED_APPS = [
     "metering",
     "metering.monitoring",
     "metering.alarms",
+    "metering.outbox",
     "reviews",
 ]
 
@@ -371,6 +372,30 @@ CELERY_BEAT_SCHEDULE["monitoring-recompute-rollups"] = {
     "schedule": ROLLUP_RECOMPUTE_INTERVAL_S,
     # A run that waited longer than its interval is superseded by the next one.
     "options": {"expires": ROLLUP_RECOMPUTE_INTERVAL_S},
+}
+# Upload to provincial platforms (metering/outbox, docs/outbox.md). Finished buckets are
+# enqueued this often; a bucket counts as finished OUTBOX_SETTLE_S after its end, so the
+# readings of its last minutes are in and rolled up (later ones arrive as a correction).
+OUTBOX_ENQUEUE_INTERVAL_S = 60.0
+OUTBOX_SETTLE_S = 120.0
+CELERY_BEAT_SCHEDULE["outbox-enqueue"] = {
+    "task": "outbox.tasks.enqueue_outbox",
+    "schedule": OUTBOX_ENQUEUE_INTERVAL_S,
+    # A run that waited longer than its interval is superseded by the next one.
+    "options": {"expires": OUTBOX_ENQUEUE_INTERVAL_S},
+}
+# Due messages are delivered right after each enqueue (a queued task); this is the net beneath
+# it and what takes the retries when they fall due. Retries wait base × 2^(attempts−1), capped.
+OUTBOX_DELIVER_INTERVAL_S = 15.0
+OUTBOX_RETRY_BASE_S = 30.0
+OUTBOX_RETRY_CAP_S = 3600.0
+# Plain HTTP to a loopback address for platform endpoints: off, and not read from the environment,
+# so no deployment can turn it on; only the tests' local receiver does (pytest's settings fixture).
+OUTBOX_ALLOW_LOOPBACK_HTTP = False
+CELERY_BEAT_SCHEDULE["outbox-deliver"] = {
+    "task": "outbox.tasks.deliver_outbox",
+    "schedule": OUTBOX_DELIVER_INTERVAL_S,
+    "options": {"expires": OUTBOX_DELIVER_INTERVAL_S},
 }
 
 CACHES = {
