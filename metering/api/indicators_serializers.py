@@ -109,6 +109,8 @@ class IndicatorsSerializer(serializers.Serializer):
     subject_kind = serializers.CharField(
         help_text="enterprise, or park (its public areas plus every member).")
     members = serializers.IntegerField(help_text="Park: member enterprises rolled up; 0 otherwise.")
+    members_access_rate_1 = _number(
+        allow_null=True, help_text="Park: access rate of the members' own level-1 meters, 0–1.")
     # Asia/Shanghai whatever the settings' TIME_ZONE: the calendar the figures are computed in.
     start = serializers.DateTimeField(default_timezone=ROLLUP_TZ,
                                       help_text="Inclusive, in +08:00 (Asia/Shanghai).")

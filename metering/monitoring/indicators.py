@@ -177,6 +177,9 @@ class Indicators:
     longest_gap_meter: str | None = None  # code of the meter with the longest gap
     stable_threshold: float = STABLE_COMPLETENESS
     members: int = 0  # park: member enterprises rolled up
+    # Park: the members' own level-1 meters that delivered data ÷ those meters (Shanghai's park
+    # variant asks 100 % of them besides the park's own rates); None for other subjects.
+    members_access_rate_1: float | None = None
 
 
 # --- the subject: which meters, which enterprises ------------------------------------------------
@@ -743,6 +746,14 @@ def _pue(subject: _Subject, consumption: _Consumption) -> tuple[Decimal | None, 
     return kwh(subject.top_ids) / it_load, it_load
 
 
+def _members_level_1(subject: _Subject, active: list[_MeterRow],
+                     sums: dict[int, tuple[float, int]]) -> float | None:
+    if subject.kind != "park":
+        return None
+    gates = [m for m in active if m.level == 1 and m.enterprise_id != subject.id]
+    return _fraction(sum(1 for m in gates if sums.get(m.id, (0.0, 0))[1] > 0), len(gates))
+
+
 def _compute(subject: _Subject, *, start: dt.datetime, end: dt.datetime,
              factor_sets: Sequence[FactorSet] | None) -> Indicators:
     if start.tzinfo is None or end.tzinfo is None:
@@ -804,6 +815,7 @@ def _compute(subject: _Subject, *, start: dt.datetime, end: dt.datetime,
         base_total_tce=saving[4], it_load_kwh=it_load,
         longest_gap_meter=codes.get(longest[0]) if longest and longest[1] else None,
         members=subject.members,
+        members_access_rate_1=_members_level_1(subject, active, consumption.sums),
     )
 
 

@@ -288,6 +288,7 @@ def test_pue_of_a_data_center_and_the_park_roll_up(world) -> None:  # type: igno
     # The public area (200 kWh) plus the member's gate meter (1500 kWh; its IT meter is inside it).
     assert park.by_energy_type[0].quantity == Decimal(1700) and park.subject_kind == "park"
     assert park.members == 1 and park.pue is None
+    assert park.members_access_rate_1 == 1.0 and center.members_access_rate_1 is None
     assert park.meters_by_level == {"1": 2, "2": 1, "3": 0}
     # Shanghai's grid factor for 2025: 2022's 0.5849 kg/kWh.
     assert park.co2_by_scope["2"] == Decimal(1700) * Decimal("0.5849") / 1000

@@ -88,7 +88,7 @@ def test_a_data_center_gets_its_pue_and_a_park_its_roll_up(march) -> None:  # ty
     assert center["pue"] == 1.5 and center["it_load_kwh"] == 1000.0
     park_client = client_for(march, "park_admin")
     park = park_client.get(url(march.park.pk), MARCH_2025).json()
-    assert park["subject_kind"] == "park" and park["members"] == 1
+    assert park["subject_kind"] == "park" and park["members"] == 1 and park["members_access_rate_1"] == 1.0
     assert park["by_energy_type"][0]["quantity"] == 1700.0  # public area 200 + member 1500
     # The park sees its member's figures too (read reach).
     assert park_client.get(url(march.outsider.pk), MARCH_2025).status_code == 200
