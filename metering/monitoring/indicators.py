@@ -57,7 +57,7 @@ sets have no factor is not silently zero: it is listed in `missing_factors`, its
   entered one product without a site node) ÷ the product's quantity;
 - energy saving rate = (e_base − e_period) ÷ e_base against the enterprise's base period
   (`BasePeriod`), e being the energy intensity when both periods have output values (GB/T 13234's
-  unit-output basis), else the average tce per day (`saving_rate_basis` says which);
+  unit-output basis), else the average tce per day elapsed (`saving_rate_basis` says which);
 - PUE (data centers) = total electricity (top-of-tree electricity meters) ÷ electricity of the
   top-most meters marked `is_it_load`.
 """
@@ -720,8 +720,9 @@ def _saving(subject: _Subject, *, total_tce: Decimal, output: Decimal | None, st
         rate = (base_intensity - total_tce / output) / base_intensity
         return rate, "intensity", label, base_intensity, base_tce
     days_base = Decimal((base_end - base_start) / dt.timedelta(days=1))
-    days = Decimal((end - start) / dt.timedelta(days=1))
-    if not base_tce or not days:
+    # Up to now: this month so far is compared per day elapsed, not per day of the whole month.
+    days = Decimal((min(end, timezone.now()) - start) / dt.timedelta(days=1))
+    if not base_tce or days <= 0:
         return None, None, label, base_intensity, base_tce
     per_day_base = base_tce / days_base
     return (per_day_base - total_tce / days) / per_day_base, "daily_average", label, base_intensity, base_tce
