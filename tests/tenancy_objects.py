@@ -104,9 +104,11 @@ def authority_action(url_name: str) -> None:
 
 # Registries from each area (one import per line; append yours).
 import tests.tenancy_admin  # noqa: E402
+import tests.tenancy_alarms  # noqa: E402
 import tests.tenancy_api  # noqa: E402
 import tests.tenancy_indicators  # noqa: E402
 import tests.tenancy_ingest  # noqa: E402
 import tests.tenancy_metering  # noqa: E402
 import tests.tenancy_outbox  # noqa: E402
+import tests.tenancy_reports  # noqa: E402
 import tests.tenancy_web  # noqa: E402, F401
