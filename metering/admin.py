@@ -59,7 +59,7 @@ class MeterAdmin(RegistryAdmin):
         "is_active",
         "last_reading_at",
     ]
-    list_filter = ["level", "energy_type", "is_active", "cumulative"]
+    list_filter = ["level", "energy_type", "is_active", "cumulative", "is_it_load"]
     search_fields = ["code", "name", "enterprise__name", "data_item_code"]
     list_select_related = ["parent", "enterprise"]
     readonly_fields = ["created_at", "last_reading_at"]

@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from metering.monitoring import production_views as production
 from metering.outbox import views as outbox_views
 from metering.registry.views import devices, mappings, meters, quarantine, sites, tokens
 from metering.reports import views as reports
@@ -31,6 +32,11 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="token_list"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("quarantine/", quarantine.quarantine_list, name="quarantine_list"),
+    path("production/", production.production_list, name="production_list"),
+    path("production/new/", production.production_create, name="production_create"),
+    path("production/<int:pk>/edit/", production.production_edit, name="production_edit"),
+    path("production/<int:pk>/delete/", production.production_delete, name="production_delete"),
+    path("base-period/", production.base_period, name="base_period"),
     path("alarms/", include("metering.alarms.urls")),
     path("uploads/", outbox_views.upload_list, name="upload_list"),
     path("uploads/resend/", outbox_views.upload_resend, name="upload_resend"),

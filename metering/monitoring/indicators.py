@@ -37,9 +37,10 @@ Coverage
   not per period), else its received ÷ expected slots in the period (a pushed meter's only
   observable success); the subject's rate is the mean over its active meters;
 - stable months = consecutive calendar months, ending with the last complete month before the
-  period's end (or now), whose completeness is at least STABLE_COMPLETENESS; a meter counts in a
-  month from the first month it delivered data (a meter added last week does not make last
-  year unstable). `stable_six_months` is `stable_months >= 6` (the Shanghai programme's "稳定运行
+  period's end (or now), whose completeness is at least STABLE_COMPLETENESS; a meter is expected
+  from its first received slot on (a meter added last week does not make last year unstable),
+  and the month collection began counts only if it began on its first slot.
+  `stable_six_months` is `stable_months >= 6` (the Shanghai programme's "稳定运行
   六个月以上").
 
 Figures
@@ -56,7 +57,7 @@ sets have no factor is not silently zero: it is listed in `missing_factors`, its
   entered one product without a site node) ÷ the product's quantity;
 - energy saving rate = (e_base − e_period) ÷ e_base against the enterprise's base period
   (`BasePeriod`), e being the energy intensity when both periods have output values (GB/T 13234's
-  unit-output basis), else the average tce per day (`saving_rate_basis` says which);
+  unit-output basis), else the average tce per day elapsed (`saving_rate_basis` says which);
 - PUE (data centers) = total electricity (top-of-tree electricity meters) ÷ electricity of the
   top-most meters marked `is_it_load`.
 """
@@ -71,6 +72,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, Sum
 from django.utils import timezone
 
@@ -79,6 +81,7 @@ from metering.monitoring.factor_sets import (
     UNIT_SCALES,
     MissingFactorError,
     Quantity,
+    default_factor_sets,
     figures_for,
 )
 from metering.monitoring.models import BasePeriod, FactorSet, ProductionRecord, Rollup, RollupInterval
@@ -174,6 +177,9 @@ class Indicators:
     longest_gap_meter: str | None = None  # code of the meter with the longest gap
     stable_threshold: float = STABLE_COMPLETENESS
     members: int = 0  # park: member enterprises rolled up
+    # Park: the members' own level-1 meters that delivered data ÷ those meters (Shanghai's park
+    # variant asks 100 % of them besides the park's own rates); None for other subjects.
+    members_access_rate_1: float | None = None
 
 
 # --- the subject: which meters, which enterprises ------------------------------------------------
@@ -421,7 +427,14 @@ def _gaps(meter_ids: Sequence[int], start: dt.datetime, end: dt.datetime) -> dic
 
 
 def _stable_months(meter_ids: Sequence[int], until: dt.datetime) -> int:
-    """Consecutive complete-enough months ending with the last complete month before `until`."""
+    """Consecutive complete-enough months ending with the last complete month before `until`.
+
+    A meter is expected from its first received slot on (its first month bucket with data, less
+    that bucket's leading empty run): a meter connected on the 20th does not make its first month
+    look incomplete, nor one added this year make last year unstable. The month collection began
+    at all counts only when it began on that month's first slot. Two aggregate queries: the
+    received slots per month, and each meter's first month and leading run.
+    """
     if not meter_ids:
         return 0
     # Exclusive: the month holding `until` is not complete yet (or starts at `until`).
@@ -429,25 +442,46 @@ def _stable_months(meter_ids: Sequence[int], until: dt.datetime) -> int:
     first = last
     for _ in range(STABLE_LOOKBACK_MONTHS):
         first = bucket_start(first - dt.timedelta(days=1), RollupInterval.MONTH)
-    rows = (Rollup.objects.filter(interval=RollupInterval.MONTH, meter_id__in=list(meter_ids), ts__gte=first,
-                                  ts__lt=last, received__gt=0)
-            .values_list("meter_id", "ts", "received"))
-    received: dict[dt.datetime, int] = defaultdict(int)
-    started: dict[int, dt.datetime] = {}
-    for meter_id, ts, count in rows:
-        ts = ts.astimezone(ROLLUP_TZ)
-        received[ts] += count
-        started[meter_id] = min(started.get(meter_id, ts), ts)
+    months = Rollup.objects.filter(interval=RollupInterval.MONTH, meter_id__in=list(meter_ids), ts__gte=first,
+                                   ts__lt=last, received__gt=0)
+    received = {ts.astimezone(ROLLUP_TZ): count for ts, count in
+                months.values("ts").annotate(count=Sum("received")).values_list("ts", "count")}
+    if not received:
+        return 0
+    starts: dict[dt.datetime, int] = defaultdict(int)  # first month -> slots its meters miss in it
+    counts: dict[dt.datetime, int] = defaultdict(int)  # first month -> meters starting then
+    first_leading: dict[dt.datetime, int] = {}  # first month -> the earliest start's leading run
+    for since, leading in _first_months(months):
+        since = since.astimezone(ROLLUP_TZ)
+        counts[since] += 1
+        starts[since] += leading or 0
+        first_leading[since] = min(first_leading.get(since, leading or 0), leading or 0)
+    # The month collection began counts only if it began on its first slot: a last quarter-hour
+    # of September is not a stable month of September.
+    began = min(counts)
     stable = 0
     month = last
     for _ in range(STABLE_LOOKBACK_MONTHS):
         month = bucket_start(month - dt.timedelta(days=1), RollupInterval.MONTH)
-        counted = sum(1 for since in started.values() if since <= month)
-        expected = counted * _slots(month, bucket_end(month, RollupInterval.MONTH))
-        if not expected or received[month] / expected < STABLE_COMPLETENESS:
+        counted = sum(n for since, n in counts.items() if since <= month)
+        expected = counted * _slots(month, bucket_end(month, RollupInterval.MONTH)) - starts.get(month, 0)
+        if expected <= 0 or received.get(month, 0) / expected < STABLE_COMPLETENESS:
+            break
+        if month == began and first_leading[began] > 0:
             break
         stable += 1
     return stable
+
+
+def _first_months(months: Any) -> list[tuple[dt.datetime, int]]:
+    """(first month bucket with data, its leading empty run) of each meter among `months`."""
+    ordered = months.order_by("meter_id", "ts")
+    if connection.vendor == "postgresql":  # DISTINCT ON walks the (meter, interval, ts) index
+        return list(ordered.distinct("meter_id").values_list("ts", "empty_leading"))
+    first: dict[int, tuple[dt.datetime, int]] = {}
+    for meter_id, ts, leading in ordered.values_list("meter_id", "ts", "empty_leading"):
+        first.setdefault(meter_id, (ts, leading))
+    return list(first.values())
 
 
 def _communication(active: list[_MeterRow], sums: dict[int, tuple[float, int]],
@@ -686,8 +720,9 @@ def _saving(subject: _Subject, *, total_tce: Decimal, output: Decimal | None, st
         rate = (base_intensity - total_tce / output) / base_intensity
         return rate, "intensity", label, base_intensity, base_tce
     days_base = Decimal((base_end - base_start) / dt.timedelta(days=1))
-    days = Decimal((end - start) / dt.timedelta(days=1))
-    if not base_tce or not days:
+    # Up to now: this month so far is compared per day elapsed, not per day of the whole month.
+    days = Decimal((min(end, timezone.now()) - start) / dt.timedelta(days=1))
+    if not base_tce or days <= 0:
         return None, None, label, base_intensity, base_tce
     per_day_base = base_tce / days_base
     return (per_day_base - total_tce / days) / per_day_base, "daily_average", label, base_intensity, base_tce
@@ -710,6 +745,14 @@ def _pue(subject: _Subject, consumption: _Consumption) -> tuple[Decimal | None, 
     if not it_load:
         return None, it_load
     return kwh(subject.top_ids) / it_load, it_load
+
+
+def _members_level_1(subject: _Subject, active: list[_MeterRow],
+                     sums: dict[int, tuple[float, int]]) -> float | None:
+    if subject.kind != "park":
+        return None
+    gates = [m for m in active if m.level == 1 and m.enterprise_id != subject.id]
+    return _fraction(sum(1 for m in gates if sums.get(m.id, (0.0, 0))[1] > 0), len(gates))
 
 
 def _compute(subject: _Subject, *, start: dt.datetime, end: dt.datetime,
@@ -773,6 +816,7 @@ def _compute(subject: _Subject, *, start: dt.datetime, end: dt.datetime,
         base_total_tce=saving[4], it_load_kwh=it_load,
         longest_gap_meter=codes.get(longest[0]) if longest and longest[1] else None,
         members=subject.members,
+        members_access_rate_1=_members_level_1(subject, active, consumption.sums),
     )
 
 
@@ -802,27 +846,33 @@ def meter_indicators(meter: Meter, *, start: dt.datetime, end: dt.datetime,
     return _compute(_meter_subject(meter), start=start, end=end, factor_sets=factor_sets)
 
 
+def _subject_of(subject: Enterprise | SiteNode | Meter) -> _Subject:
+    if isinstance(subject, Enterprise):
+        if subject.kind == Enterprise.Kind.PARK:
+            return _park_subject(subject)
+        return _enterprise_subject(subject)
+    if isinstance(subject, SiteNode):
+        return _site_node_subject(subject)
+    if isinstance(subject, Meter):
+        return _meter_subject(subject)
+    raise TypeError(f"no indicators for {type(subject).__name__}")
+
+
 def indicators_for(subject: Enterprise | SiteNode | Meter, *, start: dt.datetime, end: dt.datetime,
                    factor_sets: Sequence[FactorSet] | None = None) -> Indicators:
     """Dispatch on the subject; an Enterprise of kind park gets its roll-up."""
-    if isinstance(subject, Enterprise):
-        if subject.kind == Enterprise.Kind.PARK:
-            return park_indicators(subject, start=start, end=end, factor_sets=factor_sets)
-        return enterprise_indicators(subject, start=start, end=end, factor_sets=factor_sets)
-    if isinstance(subject, SiteNode):
-        return site_node_indicators(subject, start=start, end=end, factor_sets=factor_sets)
-    if isinstance(subject, Meter):
-        return meter_indicators(subject, start=start, end=end, factor_sets=factor_sets)
-    raise TypeError(f"no indicators for {type(subject).__name__}")
+    return _compute(_subject_of(subject), start=start, end=end, factor_sets=factor_sets)
 
 
 def monthly_indicators(subject: Enterprise | SiteNode | Meter, *, year: int,
                        factor_sets: Sequence[FactorSet] | None = None) -> list[Indicators]:
-    """The twelve months of `year`, January first."""
+    """The twelve months of `year`, January first (the subject's meters are read once)."""
+    resolved = _subject_of(subject)
+    sets = list(factor_sets) if factor_sets is not None else default_factor_sets()
     months = []
     for month in range(1, 13):
         start, end = period_bounds(month=dt.date(year, month, 1))
-        months.append(indicators_for(subject, start=start, end=end, factor_sets=factor_sets))
+        months.append(_compute(resolved, start=start, end=end, factor_sets=sets))
     return months
 
 

@@ -268,6 +268,13 @@ class Factor(models.Model):
             raise ValidationError({"scope": _("折标准煤系数没有排放范围。")})
 
 
+def plain_number(value: Decimal | None) -> str:
+    """A stored Decimal as people write it: 1200.5, not 1200.5000 (nor 1.2E+3)."""
+    if value is None:
+        return ""
+    return format(value.normalize(), "f")
+
+
 class ProductionRecord(models.Model):
     """What an enterprise produced in one month (产量与产值), per product and optionally per
     workshop or line: the denominator of energy intensity (tce/万元) and unit product consumption.
@@ -310,7 +317,15 @@ class ProductionRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.month:%Y-%m} {self.product} {self.quantity} {self.unit}"
+        return f"{self.month:%Y-%m} {self.product} {plain_number(self.quantity)} {self.unit}"
+
+    @property
+    def quantity_text(self) -> str:
+        return plain_number(self.quantity)
+
+    @property
+    def output_value_text(self) -> str:
+        return plain_number(self.output_value_wan_yuan)
 
     def clean(self) -> None:
         if self.month is not None and self.month.day != 1:

@@ -44,6 +44,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "calibrated_on": ("检定日期", "calibrated_on"),
     "calibration_due_on": ("下次检定日期", "calibration_due_on"),
     "data_item_code": ("数据项编码", "data_item_code"),
+    "is_it_load": ("IT负载", "is_it_load"),
 }
 REQUIRED = ("code", "name", "level", "energy_type", "unit")
 HEADER_ALIASES: dict[str, str] = {}
@@ -304,6 +305,7 @@ PARSERS = {
     "level": _level,
     "energy_type": _energy_type,
     "cumulative": _boolean,
+    "is_it_load": _boolean,
     "calibrated_on": _date,
     "calibration_due_on": _date,
 }
@@ -325,6 +327,8 @@ def _parse_row(
                 parsed.site_path = _site_path(cell)
             elif field_name == "cumulative" and _text(cell) == "":
                 parsed.values["cumulative"] = True
+            elif field_name == "is_it_load" and _text(cell) == "":
+                parsed.values["is_it_load"] = False  # data centers mark their IT-load meters
             elif field_name in PARSERS:
                 parsed.values[field_name] = PARSERS[field_name](cell)
             else:
@@ -553,6 +557,7 @@ def template_xlsx() -> bytes:
     notes.append([_("上级表计"), _("上级表计的编号，可以是本文件中的其他行")])
     notes.append([_("安装位置"), _("厂区/车间/产线/设备，用“/”分隔，不存在时自动创建")])
     notes.append([_("日期"), _("格式 2024-03-01")])
+    notes.append([_("IT负载"), _("数据中心：计量 IT 设备用电的表计填“是”，用于计算 PUE；其他留空")])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -32,6 +32,7 @@ HEADERS_ZH = [
     "检定日期",
     "下次检定日期",
     "数据项编码",
+    "IT负载",
 ]
 GOOD_ROWS = [
     # The child comes first: a parent may be any row of the file, in any order.
@@ -272,3 +273,14 @@ def test_officials_cannot_use_the_import_page(client, world):
     login(client, world.user("zhengzhou_reviewer"))
     assert client.get(f"/metering/meters/import/?enterprise={world.tenant_a.pk}").status_code == 403
     assert client.get(f"/metering/meters/import/?enterprise={world.outsider.pk}").status_code == 404
+
+
+def test_a_data_center_marks_its_it_load_meters_in_the_import(world):
+    admin = world.user("outsider_admin")
+    rows = [["DC-IT-1", "机柜列头柜", "2", "电力", "kWh", "是", "", "", "", "", "", "", "是"],
+            ["DC-CRAC", "精密空调", "2", "电力", "kWh", "是", "", "", "", "", "", "", ""]]
+    with reach_scope(admin):
+        report = meters_import(actor=admin, enterprise=world.outsider, file=csv_file(rows))
+        assert report.ok, report.as_dict()
+        flags = dict(Meter.objects.filter(enterprise=world.outsider).values_list("code", "is_it_load"))
+    assert flags == {"DC-IT-1": True, "DC-CRAC": False}

@@ -10,6 +10,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from metering.ingest.services import readings_ingest
 from metering.models import EnergyType, Meter, SiteNode
@@ -26,6 +28,7 @@ from metering.monitoring.indicators import (
 from metering.monitoring.production import base_period_set, production_record_create
 from metering.monitoring.tasks import recompute_rollups
 from portal.access import enterprise_scope, reach_scope
+from tests.metering.registry_factories import modbus_device_for, modbus_point_for
 from tests.metering.test_ingest import make_meter
 from tests.scoping import unscoped
 
@@ -285,6 +288,7 @@ def test_pue_of_a_data_center_and_the_park_roll_up(world) -> None:  # type: igno
     # The public area (200 kWh) plus the member's gate meter (1500 kWh; its IT meter is inside it).
     assert park.by_energy_type[0].quantity == Decimal(1700) and park.subject_kind == "park"
     assert park.members == 1 and park.pue is None
+    assert park.members_access_rate_1 == 1.0 and center.members_access_rate_1 is None
     assert park.meters_by_level == {"1": 2, "2": 1, "3": 0}
     # Shanghai's grid factor for 2025: 2022's 0.5849 kg/kWh.
     assert park.co2_by_scope["2"] == Decimal(1700) * Decimal("0.5849") / 1000
@@ -299,6 +303,9 @@ def test_stable_months_count_back_from_the_last_complete_month(world) -> None:  
     # One reading at the end of September (the meter started then: September is nowhere near
     # complete), then every quarter-hour from October to March: six complete months.
     ingest(world.tenant_a.pk, "E-STABLE", every_quarter(october, APRIL, step=1.0))
+    # A meter added in January is expected from January on: it does not make the autumn unstable.
+    make_meter(world.tenant_a, "E-ADDED", level=2)
+    ingest(world.tenant_a.pk, "E-ADDED", every_quarter(dt.datetime(2025, 1, 1, tzinfo=CST), APRIL, step=1.0))
     recompute_rollups()
 
     with enterprise_scope(world.tenant_a.pk):
@@ -311,6 +318,35 @@ def test_stable_months_count_back_from_the_last_complete_month(world) -> None:  
     assert [m.start.month for m in months] == list(range(1, 13))
     assert [m.completeness for m in months[:3]] == [1.0, 1.0, 1.0]
     assert months[3].received_slots == 0 and months[3].completeness == 0.0
+
+
+def test_communication_success_rate_uses_modbus_polls_where_a_meter_is_polled(world) -> None:  # type: ignore[no-untyped-def]
+    polled = make_meter(world.tenant_a, "E-POLLED")
+    make_meter(world.tenant_a, "E-PUSHED")
+    device = modbus_device_for(world.tenant_a, polls_ok=90, polls_total=100)
+    modbus_point_for(world.tenant_a, device=device, meter=polled)
+    day_end = DAY + dt.timedelta(days=1)
+    ingest(world.tenant_a.pk, "E-PUSHED", every_quarter(DAY, day_end, step=1.0, skip={0, 1, 2, 3, 4, 5}))
+    recompute_rollups()
+    with enterprise_scope(world.tenant_a.pk):
+        figures = enterprise_indicators(world.tenant_a, start=DAY, end=day_end)
+    # The polled meter: 90 of 100 polls ok; the pushed one: 90 of 96 slots. The mean of the two.
+    assert figures.communication_success_rate == pytest.approx((0.9 + 90 / 96) / 2)
+    assert figures.completeness == 90 / 192
+
+
+def test_a_request_costs_the_same_few_queries_whatever_the_number_of_meters(world) -> None:  # type: ignore[no-untyped-def]
+    def queries_with(enterprise, meters: int) -> int:  # type: ignore[no-untyped-def]
+        for number in range(meters):
+            make_meter(enterprise, f"Q-{number:03d}", level=1 + number % 3)
+            ingest(enterprise.pk, f"Q-{number:03d}", [(MARCH - QUARTER, 0.0), (APRIL - QUARTER, 10.0)])
+        recompute_rollups()
+        with enterprise_scope(enterprise.pk), CaptureQueriesContext(connection) as captured:
+            enterprise_indicators(enterprise, start=MARCH, end=APRIL)
+        return len(captured.captured_queries)
+
+    few, many = queries_with(world.tenant_a, 2), queries_with(world.tenant_b, 12)
+    assert few == many <= 12
 
 
 def test_an_energy_type_without_a_factor_is_named_not_counted_as_zero(world) -> None:  # type: ignore[no-untyped-def]
