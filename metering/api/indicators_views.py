@@ -16,8 +16,10 @@ from metering.api.indicators_serializers import IndicatorsQuerySerializer, Indic
 from metering.monitoring.factor_sets import FactorError
 from metering.monitoring.indicators import indicators_for
 from portal.access import get_enterprise_for_user
+from portal.api.clients import ApiClientScope
 from portal.api.permissions import IsActiveUser
 from portal.api.views import EdgeReachCheckMixin
+from portal.models import ApiScope
 
 
 class FactorSetsUnusable(exceptions.APIException):
@@ -49,7 +51,8 @@ class FactorSetsUnusable(exceptions.APIException):
     ),
 )
 class EnterpriseIndicatorsView(EdgeReachCheckMixin, APIView):
-    permission_classes = [IsActiveUser]
+    permission_classes = [IsActiveUser, ApiClientScope]
+    api_client_scope = ApiScope.INDICATORS_READ
 
     def get(self, request: Request, enterprise_id: int, *args: Any, **kwargs: Any) -> Response:
         # 404 alike for a missing enterprise and one out of reach, before the query is judged.

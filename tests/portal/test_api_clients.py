@@ -199,6 +199,19 @@ def test_meters_and_readings_follow_the_reach(world):
     assert readings.status_code == 200 and readings.json()["results"] == []
 
 
+def test_indicators_follow_the_reach_and_need_their_scope(world):
+    own, other = world.tenant_a, world.tenant_b
+    _client, key = api_client_with_key(reach_kind="enterprise", enterprise=own)
+    answered = get(key, f"/api/v1/enterprises/{own.pk}/indicators/?start=2025-03-01&end=2025-04-01")
+    assert answered.status_code == 200, answered.content
+    assert answered.json()["total_tce"] == 0 and answered.json()["by_energy_type"] == []
+    assert get(key, f"/api/v1/enterprises/{other.pk}/indicators/").status_code == 404
+    assert get(key, f"/api/v1/enterprises/{MISSING_ID}/indicators/").status_code == 404
+    _client, meters_only = api_client_with_key(reach_kind="enterprise", enterprise=own, scopes=["meters:read"])
+    refused = get(meters_only, f"/api/v1/enterprises/{own.pk}/indicators/")
+    assert refused.status_code == 403 and "indicators:read" in refused.json()["error"]["message"]
+
+
 # --- scopes ---------------------------------------------------------------------------------------
 
 
