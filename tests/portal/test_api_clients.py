@@ -207,7 +207,8 @@ def test_indicators_follow_the_reach_and_need_their_scope(world):
     assert answered.json()["total_tce"] == 0 and answered.json()["by_energy_type"] == []
     assert get(key, f"/api/v1/enterprises/{other.pk}/indicators/").status_code == 404
     assert get(key, f"/api/v1/enterprises/{MISSING_ID}/indicators/").status_code == 404
-    _client, meters_only = api_client_with_key(reach_kind="enterprise", enterprise=own, scopes=["meters:read"])
+    _client, meters_only = api_client_with_key(reach_kind="enterprise", enterprise=own,
+                                              scopes=["meters:read"])
     refused = get(meters_only, f"/api/v1/enterprises/{own.pk}/indicators/")
     assert refused.status_code == 403 and "indicators:read" in refused.json()["error"]["message"]
 
