@@ -1,5 +1,6 @@
 from django.urls import path
 
+from metering.monitoring import views as monitoring
 from metering.registry.views import devices, mappings, meters, quarantine, sites, tokens
 
 app_name = "metering"
@@ -29,4 +30,6 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="token_list"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("quarantine/", quarantine.quarantine_list, name="quarantine_list"),
+    path("board/", monitoring.board_page, name="board"),
+    path("board/data/", monitoring.board_json, name="board_data"),
 ]
