@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -467,25 +468,22 @@ def home_figures(enterprise: Enterprise, *, now: dt.datetime | None = None) -> d
 def completeness_by_enterprise(enterprise_ids: Sequence[int], *, now: dt.datetime | None = None
                                ) -> dict[int, float | None]:
     """This month's data completeness of many enterprises at once, to order them before the page's
-    figures are computed: slots received by the enterprise's active meters this month, over the slots
-    they should have delivered so far (15-minute slots since the 1st, or since the meter was
-    registered). None for an enterprise with no active meter. Two queries, whatever the count."""
+    figures are computed: 15-minute slots received by the enterprise's active meters since the 1st,
+    over the slots elapsed since then times those meters. None for an enterprise with no active
+    meter. Two queries, whatever the number of enterprises."""
     now = now or timezone.now()
     month_start = midnight(_month_start(now.astimezone(ROLLUP_TZ).date()))
-    meters = (Meter.objects.filter(enterprise_id__in=list(enterprise_ids), is_active=True)
-              .values("enterprise_id", "created_at"))
-    expected: dict[int, int] = {}
-    for meter in meters:
-        since = max(month_start, meter["created_at"])
-        slots = max(0, int((now - since) / SLOT))
-        expected[meter["enterprise_id"]] = expected.get(meter["enterprise_id"], 0) + slots
-    received = dict(
-        selectors.received_slots_by_enterprise(list(expected), interval=RollupInterval.DAY,
-                                               start=month_start, end=now)
+    elapsed_slots = max(1, int((now - month_start) / SLOT))
+    meters = dict(
+        Meter.objects.filter(enterprise_id__in=list(enterprise_ids), is_active=True)
+        .values_list("enterprise_id").annotate(count=Count("id")).values_list("enterprise_id", "count")
+        .order_by()
     )
+    received = dict(selectors.received_slots_by_enterprise(
+        list(meters), interval=RollupInterval.DAY, start=month_start, end=now))
     return {
-        enterprise_id: (min(1.0, received.get(enterprise_id, 0) / expected[enterprise_id])
-                        if expected.get(enterprise_id) else None)
+        enterprise_id: (min(1.0, received.get(enterprise_id, 0) / (meters[enterprise_id] * elapsed_slots))
+                        if meters.get(enterprise_id) else None)
         for enterprise_id in enterprise_ids
     }
 
