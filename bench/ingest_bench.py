@@ -69,6 +69,9 @@ class PathResult:
     seconds: float
     accepted: int
     duplicates: int
+    # Seconds from the path's last reading stored until the rollups covered it (no dirty range
+    # left), with the real Celery worker recomputing while the path ran; None for the baseline.
+    rollup_lag_s: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -304,7 +307,8 @@ def run_http(total: int, setup: dict[str, Any], *, label: str, day_offset: int, 
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(HTTP_CLIENT_THREADS) as pool:
         results = list(pool.map(lambda body: post_batch(url, setup["token"], body), bodies))
-    seconds = time.perf_counter() - started
+    ended = time.perf_counter()
+    seconds = ended - started
     accepted = sum(r["accepted"] for r in results)
     duplicates = sum(r["duplicates"] for r in results)
     rejected = sum(len(r["rejected"]) for r in results)
@@ -312,7 +316,44 @@ def run_http(total: int, setup: dict[str, Any], *, label: str, day_offset: int, 
         raise RuntimeError(
             f"{label}: {accepted} accepted, {duplicates} duplicates, {rejected} rejected of {total}"
         )
-    return PathResult(label, total, seconds, accepted, duplicates)
+    return PathResult(label, total, seconds, accepted, duplicates, wait_rollups_current(ended))
+
+
+# --- rollup upkeep --------------------------------------------------------------------------------
+
+
+@contextmanager
+def celery_worker() -> Iterator[None]:
+    """The real Celery worker (`celery -A portal worker`) beside the paths, so the rollups are kept
+    up while they ingest, as in production. Tasks queued by an earlier run are purged first."""
+    env = bench_env()
+    subprocess.run([sys.executable, "-m", "celery", "-A", "portal", "purge", "-f"], env=env, cwd=ROOT,
+                   check=True, capture_output=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=WARNING",
+         "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        env=env, cwd=ROOT,
+    )
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wait_rollups_current(started: float, *, timeout_s: float = 900) -> float:
+    """Seconds from `started` (perf_counter, the path's end) until no dirty rollup range is left."""
+    from django.db import connection
+
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM monitoring_rollupdirtyrange")
+            if cursor.fetchone()[0] == 0:
+                return time.perf_counter() - started
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"rollups still behind {timeout_s:.0f} s after the path ended")
+        time.sleep(POLL_INTERVAL_S)
 
 
 # --- MQTT -------------------------------------------------------------------------------------
@@ -488,12 +529,13 @@ def run_mqtt(
                 seconds = last_change - started_monotonic
                 return PathResult(f"{label} (STALLED: {stored}/{total})", stored, seconds, stored, 0)
             time.sleep(interval)
-        seconds = time.perf_counter() - started
+        ended = time.perf_counter()
+        seconds = ended - started
     # Untimed: the markers stand for whole messages; the table must hold every reading once.
     stored = count_readings_from(since) - warmed
     if stored != total:
         raise RuntimeError(f"{label}: {stored} readings stored of {total}")
-    return PathResult(label, total, seconds, stored, 0)
+    return PathResult(label, total, seconds, stored, 0, wait_rollups_current(ended))
 
 
 def bench_meter_ids(enterprise_id: int) -> dict[str, int]:
@@ -545,6 +587,8 @@ def summarize(rounds: list[list[PathResult]]) -> list[dict[str, Any]]:
                 "ratio_to_raw_copy_median": round(statistics.median(ratios), 3),
                 "ratio_to_raw_copy_lowest": round(min(ratios), 3),
                 "ratio_to_raw_copy_highest": round(max(ratios), 3),
+                "rollup_lag_s_median": _median_lag(result for result, _ in per_round),
+                "rollup_lag_s_highest": _max_lag(result for result, _ in per_round),
                 "per_round": [
                     {**asdict(result), "readings_per_s": round(result.per_second),
                      "ratio_to_raw_copy": round(ratio, 3)}
@@ -553,3 +597,15 @@ def summarize(rounds: list[list[PathResult]]) -> list[dict[str, Any]]:
             }
         )
     return summary
+
+
+def _median_lag(results: Iterator[PathResult]) -> float | None:
+    import statistics
+
+    lags = [result.rollup_lag_s for result in results if result.rollup_lag_s is not None]
+    return round(statistics.median(lags), 1) if lags else None
+
+
+def _max_lag(results: Iterator[PathResult]) -> float | None:
+    lags = [result.rollup_lag_s for result in results if result.rollup_lag_s is not None]
+    return round(max(lags), 1) if lags else None

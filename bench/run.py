@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rounds: list[list[b.PathResult]] = []
     with contextlib.ExitStack() as stack:
+        # Rollup upkeep on: the real worker recomputes while the paths ingest (the lag is reported).
+        stack.enter_context(b.celery_worker())
         base = stack.enter_context(b.gunicorn_server()) if selected & ONLY_CHOICES["http"] else ""
         broker_log = None
         if selected & ONLY_CHOICES["mqtt"]:
@@ -112,11 +114,14 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = b.summarize(rounds)
     print(f"{args.rounds} rounds; readings/s is the median, × raw COPY per round: median (lowest – highest)")
-    print(f"{'path':34} {'readings':>9} {'readings/s':>11} {'× raw COPY':>22}")
+    print(f"{'path':34} {'readings':>9} {'readings/s':>11} {'× raw COPY':>22} {'rollup lag s':>18}")
     for path in summary:
         ratio = (f"{path['ratio_to_raw_copy_median']:.2f} ({path['ratio_to_raw_copy_lowest']:.2f} – "
                  f"{path['ratio_to_raw_copy_highest']:.2f})")
-        print(f"{path['path']:34} {path['readings']:>9} {path['readings_per_s_median']:>11,} {ratio:>22}")
+        lag = ("" if path["rollup_lag_s_median"] is None
+               else f"{path['rollup_lag_s_median']:.1f} (max {path['rollup_lag_s_highest']:.1f})")
+        print(f"{path['path']:34} {path['readings']:>9} {path['readings_per_s_median']:>11,} {ratio:>22} "
+              f"{lag:>18}")
     meta = {
         "run_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),

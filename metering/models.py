@@ -108,6 +108,10 @@ class Meter(models.Model):
     calibrated_on = models.DateField(_("最近检定/校准日期"), null=True, blank=True)
     calibration_due_on = models.DateField(_("下次检定/校准日期"), null=True, blank=True)
     data_item_code = models.CharField(_("数据项编码"), max_length=32, blank=True)
+    is_it_load = models.BooleanField(
+        _("IT 负载"), default=False,
+        help_text=_("数据中心：勾选表示此表计量 IT 设备用电，用于计算 PUE（总用电量 ÷ IT 设备用电量）。"),
+    )
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now, editable=False)
     last_reading_at = models.DateTimeField(_("最近读数时间"), null=True, blank=True, editable=False)

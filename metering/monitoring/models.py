@@ -52,6 +52,11 @@ class Rollup(models.Model):
     expected = models.PositiveIntegerField(_("应有时段数"))
     received = models.PositiveIntegerField(_("实收时段数"))
     quality = models.PositiveSmallIntegerField(_("质量"))
+    # Runs of empty 15-minute slots, so the longest gap of a period combines a few buckets
+    # (metering/monitoring/rollups.py, `combine_gaps`).
+    empty_leading = models.PositiveIntegerField(_("开头空缺时段数"), default=0)
+    empty_trailing = models.PositiveIntegerField(_("结尾空缺时段数"), default=0)
+    empty_longest = models.PositiveIntegerField(_("最长空缺时段数"), default=0)
     computed_at = models.DateTimeField(_("计算时间"), auto_now=True)
 
     objects = TenantScopedManager(enterprise="meter__enterprise")
@@ -261,3 +266,84 @@ class Factor(models.Model):
             raise ValidationError({"scope": _("二氧化碳排放因子须注明排放范围。")})
         if self.basis != self.Basis.CO2 and self.scope is not None:
             raise ValidationError({"scope": _("折标准煤系数没有排放范围。")})
+
+
+class ProductionRecord(models.Model):
+    """What an enterprise produced in one month (产量与产值), per product and optionally per
+    workshop or line: the denominator of energy intensity (tce/万元) and unit product consumption.
+
+    Entered by the enterprise's staff (metering/monitoring/production.py), audited.
+    """
+
+    enterprise = models.ForeignKey("portal.Enterprise", verbose_name=_("企业"), on_delete=models.CASCADE,
+                                   related_name="production_records")
+    month = models.DateField(_("月份"), help_text=_("所属月份（按每月 1 日保存）。"))
+    site_node = models.ForeignKey(
+        "metering.SiteNode", verbose_name=_("车间/产线"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="production_records",
+        help_text=_("留空表示全厂；填写后单位产品能耗按该车间或产线的表计计算。"),
+    )
+    product = models.CharField(_("产品名称"), max_length=100)
+    quantity = models.DecimalField(_("产量"), max_digits=20, decimal_places=4,
+                                   validators=[MinValueValidator(Decimal(0))])
+    unit = models.CharField(_("产量单位"), max_length=16, help_text=_("如 t、件、m²。"))
+    output_value_wan_yuan = models.DecimalField(
+        _("产值（万元）"), max_digits=20, decimal_places=4, null=True, blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    note = models.CharField(_("备注"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("修改时间"), auto_now=True)
+
+    objects = TenantScopedManager(enterprise="enterprise")
+
+    class Meta:
+        verbose_name = _("产量与产值")
+        verbose_name_plural = _("产量与产值")
+        ordering = ["enterprise_id", "-month", "product", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "month", "site_node", "product"],
+                                    name="monitoring_production_one_row_per_month_product",
+                                    nulls_distinct=False),
+            models.CheckConstraint(name="monitoring_production_month_first_day",
+                                   condition=models.Q(month__day=1)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.product} {self.quantity} {self.unit}"
+
+    def clean(self) -> None:
+        if self.month is not None and self.month.day != 1:
+            self.month = self.month.replace(day=1)
+        if (self.site_node_id and self.site_node is not None
+                and self.site_node.enterprise_id != self.enterprise_id):
+            raise ValidationError({"site_node": _("车间/产线必须属于本企业。")})
+
+
+class BasePeriod(models.Model):
+    """The enterprise's base period (基期) for the energy saving rate: whole months, inclusive."""
+
+    enterprise = models.OneToOneField("portal.Enterprise", verbose_name=_("企业"), on_delete=models.CASCADE,
+                                      related_name="base_period")
+    start_month = models.DateField(_("基期起始月"))
+    end_month = models.DateField(_("基期截止月"), help_text=_("含该月。"))
+    note = models.CharField(_("说明"), max_length=300, blank=True,
+                            help_text=_("如“2023 年度（改造前）”。"))
+    updated_at = models.DateTimeField(_("修改时间"), auto_now=True)
+
+    objects = TenantScopedManager(enterprise="enterprise")
+
+    class Meta:
+        verbose_name = _("节能基期")
+        verbose_name_plural = _("节能基期")
+
+    def __str__(self) -> str:
+        return f"{self.start_month:%Y-%m}–{self.end_month:%Y-%m}"
+
+    def clean(self) -> None:
+        if self.start_month is not None:
+            self.start_month = self.start_month.replace(day=1)
+        if self.end_month is not None:
+            self.end_month = self.end_month.replace(day=1)
+        if self.start_month and self.end_month and self.end_month < self.start_month:
+            raise ValidationError({"end_month": _("基期截止月不能早于起始月。")})

@@ -26,6 +26,8 @@ them, and runs under a per-meter lock: recomputing twice gives the same rows, ne
 from __future__ import annotations
 
 import datetime as dt
+import io
+import itertools
 import logging
 import math
 import uuid
@@ -114,6 +116,64 @@ class BucketFigures:
     expected: int
     received: int
     quality: int
+    # Runs of empty 15-minute slots in the bucket: before its first received slot, after its last,
+    # and the longest anywhere in it (all `expected` when nothing was received). Stored so that the
+    # longest gap of any period is combined from a few coarse buckets (see `combine_gaps`) instead
+    # of read from 35 040 quarters per meter-year.
+    empty_leading: int = 0
+    empty_trailing: int = 0
+    empty_longest: int = 0
+
+
+@dataclass(frozen=True)
+class GapSegment:
+    """One stretch of a meter's time line, in 15-minute slots, as `combine_gaps` reads it."""
+
+    expected: int
+    received: int
+    empty_leading: int
+    empty_trailing: int
+    empty_longest: int
+
+    @classmethod
+    def empty(cls, expected: int) -> GapSegment:
+        """A stretch with no bucket stored: nothing received."""
+        return cls(expected, 0, expected, expected, expected)
+
+
+def combine_gaps(segments: Iterable[GapSegment]) -> GapSegment:
+    """The summary of consecutive segments (in time order, tiling a period without holes): a run of
+    empty slots continues across a segment boundary and through wholly empty segments."""
+    expected = received = leading = longest = 0
+    run = 0  # the empty run reaching the end of what has been read so far
+    seen = False
+    for segment in segments:
+        expected += segment.expected
+        received += segment.received
+        if segment.received == 0:
+            run += segment.expected
+            continue
+        if not seen:
+            leading = run + segment.empty_leading
+            seen = True
+        longest = max(longest, run + segment.empty_leading, segment.empty_longest)
+        run = segment.empty_trailing
+    if not seen:
+        return GapSegment(expected, 0, expected, expected, expected)
+    return GapSegment(expected, received, leading, run, max(longest, run))
+
+
+def _slot_gaps(wall_start: dt.datetime, expected: int, slots: set[dt.datetime]) -> tuple[int, int, int]:
+    """(leading, trailing, longest) empty runs of a bucket from its received slots (wall times, as
+    in `buckets_from_readings`)."""
+    if not slots:
+        return expected, expected, expected
+    if expected == 1:
+        return 0, 0, 0
+    indexes = sorted((slot - wall_start) // SLOT for slot in slots)
+    leading, trailing = indexes[0], expected - 1 - indexes[-1]
+    inner = max((b - a - 1 for a, b in itertools.pairwise(indexes)), default=0)
+    return leading, trailing, max(leading, trailing, inner)
 
 
 @dataclass
@@ -131,39 +191,93 @@ def buckets_from_readings(
     `intervals` are attributed by their end (the later reading); `instants` (the readings' times)
     fill the received slots. A bucket exists where a reading or an interval falls.
     """
+    # Keys are naive local wall times: hashing an aware datetime asks its zone for the offset each
+    # time, and a year of 15-minute data is 280 000 look-ups. Asia/Shanghai has kept one offset
+    # since 1991, so a wall time names one instant and the zone is put back on at the end.
     found: dict[tuple[str, dt.datetime], _Accumulator] = {}
+    # A reading's instant is usually also an interval's end: its three bucket starts are worked out
+    # once per instant (the time zone conversion is the cost).
+    starts_of: dict[dt.datetime, tuple[dt.datetime, ...]] = {}
     for interval in intervals:
-        for width in FROM_READINGS:
-            bucket = found.setdefault((width, bucket_start(interval.end, width)), _Accumulator())
+        if (starts := starts_of.get(interval.end)) is None:
+            starts = starts_of[interval.end] = _bucket_starts(interval.end)
+        for width, start in zip(FROM_READINGS, starts, strict=True):
+            bucket = found.get((width, start)) or found.setdefault((width, start), _Accumulator())
             bucket.amounts.append(interval.amount)
-            bucket.quality = max(bucket.quality, interval.quality)
+            if interval.quality > bucket.quality:
+                bucket.quality = interval.quality
     for instant in instants:
-        slot = bucket_start(instant, RollupInterval.QUARTER)
-        for width in FROM_READINGS:
-            found.setdefault((width, bucket_start(slot, width)), _Accumulator()).slots.add(slot)
-    return {
-        (width, start): BucketFigures(
+        if (starts := starts_of.get(instant)) is None:
+            starts = starts_of[instant] = _bucket_starts(instant)
+        slot = starts[0]
+        for width, start in zip(FROM_READINGS, starts, strict=True):
+            (found.get((width, start)) or found.setdefault((width, start), _Accumulator())).slots.add(slot)
+    day_slots: dict[dt.datetime, int] = {}
+    figures: dict[tuple[str, dt.datetime], BucketFigures] = {}
+    for (bucket_width, wall), bucket in found.items():
+        start = wall.replace(tzinfo=ROLLUP_TZ)
+        expected = _expected(bucket_width, start, day_slots)
+        leading, trailing, longest = _slot_gaps(wall, expected, bucket.slots)
+        figures[(bucket_width, start)] = BucketFigures(
             # fsum: a day of 96 additions must not drift from the register difference.
             value=math.fsum(bucket.amounts),
-            expected=expected_slots(start, width),
+            expected=expected,
             received=len(bucket.slots),
             quality=bucket.quality if bucket.slots else QUALITY_MISSING,
+            empty_leading=leading,
+            empty_trailing=trailing,
+            empty_longest=longest,
         )
-        for (width, start), bucket in found.items()
-    }
+    return figures
 
 
-def month_from_days(month: dt.datetime, days: Iterable[BucketFigures]) -> BucketFigures | None:
-    """The month bucket from its stored day buckets (None when it has none)."""
-    days = list(days)
+def _expected(width: str, start: dt.datetime, day_slots: dict[dt.datetime, int]) -> int:
+    """expected_slots, with the common case short-cut: a quarter is one slot, and an hour of a day
+    of 96 slots (no clock change that day) is four."""
+    if width == RollupInterval.QUARTER:
+        return 1
+    day = start.replace(hour=0, minute=0)
+    if day not in day_slots:
+        day_slots[day] = expected_slots(day, RollupInterval.DAY)
+    if width == RollupInterval.DAY:
+        return day_slots[day]
+    return 4 if day_slots[day] == 96 else expected_slots(start, width)
+
+
+def _bucket_starts(ts: dt.datetime) -> tuple[dt.datetime, ...]:
+    """The quarter, hour and day buckets (FROM_READINGS, in order) that hold `ts`, as local wall times."""
+    local = ts.astimezone(ROLLUP_TZ)
+    quarter = local.replace(minute=local.minute - local.minute % 15, second=0, microsecond=0, tzinfo=None)
+    return (quarter, quarter.replace(minute=0), quarter.replace(hour=0, minute=0))
+
+
+def month_from_days(month: dt.datetime, days: Mapping[dt.datetime, BucketFigures]
+                    ) -> BucketFigures | None:
+    """The month bucket from its stored day buckets, by day start (None when it has none). Days
+    without a bucket count as wholly empty in the month's gap summary."""
     if not days:
         return None
-    received = sum(day.received for day in days)
+    received = sum(day.received for day in days.values())
+    segments = []
+    day = month
+    month_end = bucket_end(month, RollupInterval.MONTH)
+    while day < month_end:
+        stored = days.get(day)
+        segments.append(
+            GapSegment(stored.expected, stored.received, stored.empty_leading, stored.empty_trailing,
+                       stored.empty_longest)
+            if stored is not None else GapSegment.empty(expected_slots(day, RollupInterval.DAY))
+        )
+        day = bucket_end(day, RollupInterval.DAY)
+    gaps = combine_gaps(segments)
     return BucketFigures(
-        value=math.fsum(day.value for day in days),
+        value=math.fsum(day.value for day in days.values()),
         expected=expected_slots(month, RollupInterval.MONTH),
         received=received,
-        quality=max(day.quality for day in days) if received else QUALITY_MISSING,
+        quality=max(day.quality for day in days.values()) if received else QUALITY_MISSING,
+        empty_leading=gaps.empty_leading,
+        empty_trailing=gaps.empty_trailing,
+        empty_longest=gaps.empty_longest,
     )
 
 
@@ -191,13 +305,7 @@ def rollups_recompute(*, meter: Meter, earliest: dt.datetime, latest: dt.datetim
         Rollup.objects.filter(
             meter_id=meter.pk, interval__in=FROM_READINGS, ts__gte=window_start, ts__lt=window_end
         ).delete()
-        Rollup.objects.bulk_create(
-            [
-                Rollup(meter_id=meter.pk, interval=width, ts=start, value=figures.value,
-                       expected=figures.expected, received=figures.received, quality=figures.quality)
-                for (width, start), figures in sorted(buckets.items())
-            ]
-        )
+        _insert_buckets(meter.pk, buckets)
         for month in _months(first_day, last_day):
             _month_refresh(meter_id=meter.pk, month=month)
     return len(buckets)
@@ -326,6 +434,35 @@ def _lock_meter(meter_id: int) -> None:
     # SQLite serializes writers already (one write transaction at a time).
 
 
+def _insert_buckets(meter_id: int, buckets: Mapping[tuple[str, dt.datetime], BucketFigures]) -> None:
+    """Write the buckets: COPY on PostgreSQL (a year of one meter is 44 000 rows, which the ORM's
+    bulk_create builds ~25× slower), bulk_create elsewhere."""
+    ordered = sorted(buckets.items())
+    if connection.vendor != "postgresql":
+        Rollup.objects.bulk_create(
+            [
+                Rollup(meter_id=meter_id, interval=width, ts=start, value=figures.value,
+                       expected=figures.expected, received=figures.received, quality=figures.quality,
+                       empty_leading=figures.empty_leading, empty_trailing=figures.empty_trailing,
+                       empty_longest=figures.empty_longest)
+                for (width, start), figures in ordered
+            ]
+        )
+        return
+    now = timezone.now().isoformat()
+    buffer = io.StringIO()
+    for (width, start), figures in ordered:
+        # repr(float) round-trips exactly; the interval names and ints need no escaping.
+        buffer.write(f"{meter_id}\t{width}\t{start.isoformat()}\t{figures.value!r}\t{figures.expected}\t"
+                     f"{figures.received}\t{figures.quality}\t{figures.empty_leading}\t"
+                     f"{figures.empty_trailing}\t{figures.empty_longest}\t{now}\n")
+    buffer.seek(0)
+    columns = ("meter_id, interval, ts, value, expected, received, quality, empty_leading, empty_trailing, "
+               "empty_longest, computed_at")
+    with connection.cursor() as cursor:
+        cursor.copy_expert(f"COPY {Rollup._meta.db_table} ({columns}) FROM STDIN", buffer)  # type: ignore[attr-defined]
+
+
 def _months(first_day: dt.date, last_day: dt.date) -> Iterator[dt.datetime]:
     month = midnight(first_day.replace(day=1))
     while month.date() <= last_day:
@@ -334,17 +471,21 @@ def _months(first_day: dt.date, last_day: dt.date) -> Iterator[dt.datetime]:
 
 
 def _month_refresh(*, meter_id: int, month: dt.datetime) -> None:
-    days = [
-        BucketFigures(value=value, expected=expected, received=received, quality=quality)
-        for value, expected, received, quality in Rollup.objects.filter(
+    days = {
+        ts.astimezone(ROLLUP_TZ): BucketFigures(
+            value=value, expected=expected, received=received, quality=quality,
+            empty_leading=leading, empty_trailing=trailing, empty_longest=longest,
+        )
+        for ts, value, expected, received, quality, leading, trailing, longest in Rollup.objects.filter(
             meter_id=meter_id,
             interval=RollupInterval.DAY,
             ts__gte=month,
             ts__lt=bucket_end(month, RollupInterval.MONTH),
         )
         .order_by("ts")
-        .values_list("value", "expected", "received", "quality")
-    ]
+        .values_list("ts", "value", "expected", "received", "quality", "empty_leading", "empty_trailing",
+                     "empty_longest")
+    }
     figures = month_from_days(month, days)
     if figures is None:
         Rollup.objects.filter(meter_id=meter_id, interval=RollupInterval.MONTH, ts=month).delete()
@@ -354,5 +495,6 @@ def _month_refresh(*, meter_id: int, month: dt.datetime) -> None:
         interval=RollupInterval.MONTH,
         ts=month,
         defaults={"value": figures.value, "expected": figures.expected, "received": figures.received,
-                  "quality": figures.quality},
+                  "quality": figures.quality, "empty_leading": figures.empty_leading,
+                  "empty_trailing": figures.empty_trailing, "empty_longest": figures.empty_longest},
     )

@@ -38,6 +38,7 @@ METER_FIELDS: tuple[str, ...] = (
     "calibrated_on",
     "calibration_due_on",
     "data_item_code",
+    "is_it_load",
     "is_active",
 )
 SITE_NODE_FIELDS: tuple[str, ...] = ("kind", "name", "parent")

@@ -147,6 +147,7 @@ INSTALLED_APPS = [
     "applications",
     "metering",
     "metering.monitoring",
+    "metering.alarms",
     "reviews",
 ]
 

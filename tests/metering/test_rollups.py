@@ -336,3 +336,40 @@ def test_beat_runs_the_recompute_as_a_net(settings) -> None:  # type: ignore[no-
     entry = settings.CELERY_BEAT_SCHEDULE["monitoring-recompute-rollups"]
     assert entry["task"] == "monitoring.tasks.recompute_rollups" in app.tasks
     assert entry["schedule"] == settings.ROLLUP_RECOMPUTE_INTERVAL_S
+
+
+def test_buckets_keep_their_runs_of_empty_slots_and_months_join_them_across_days(world) -> None:  # type: ignore[no-untyped-def]
+    meter = make_meter(world.tenant_a, "E-GAP")
+    # Quarter-hourly for two days, silent from 23:15 on day one to 00:45 on day two (slots 93–95
+    # of day one and 0–2 of day two: a run of six across midnight), and again 12:00–12:30 on day two.
+    start = DAY + dt.timedelta(days=1)  # 2025-03-11: days 1–10 of the month stay empty
+    silent = {*range(93, 96), *range(96, 99), *range(96 + 48, 96 + 50)}
+    points = [(start + dt.timedelta(minutes=15 * n), 100.0 + n) for n in range(2 * 96) if n not in silent]
+    ingest(world.tenant_a.pk, "E-GAP", points)
+    recompute_rollups()
+
+    first, second = bucket(meter.pk, "day", start), bucket(meter.pk, "day", start + dt.timedelta(days=1))
+    assert (first.empty_leading, first.empty_trailing, first.empty_longest) == (0, 3, 3)
+    assert (second.empty_leading, second.empty_trailing, second.empty_longest) == (3, 0, 3)
+    hour = bucket(meter.pk, "hour", start + dt.timedelta(days=1, hours=12))
+    assert (hour.received, hour.empty_leading, hour.empty_trailing, hour.empty_longest) == (2, 2, 0, 2)
+    month = bucket(meter.pk, "month", dt.datetime(2025, 3, 1, tzinfo=CST))
+    # Ten empty days before, nineteen after (31 in March): the longest run is the tail of the month.
+    assert month.empty_leading == 10 * 96
+    assert month.empty_trailing == 19 * 96
+    assert month.empty_longest == 19 * 96
+    assert month.received == 2 * 96 - len(silent)
+
+
+def test_combining_gap_segments_joins_runs_through_empty_segments() -> None:
+    from metering.monitoring.rollups import GapSegment, combine_gaps
+
+    full = GapSegment(96, 96, 0, 0, 0)
+    tail = GapSegment(96, 90, 0, 6, 6)
+    head = GapSegment(96, 92, 4, 0, 4)
+    assert combine_gaps([full, tail, head, full]) == GapSegment(384, 374, 0, 0, 10)
+    # A wholly empty day between joins the runs on both sides into one.
+    assert combine_gaps([tail, GapSegment.empty(96), head]).empty_longest == 6 + 96 + 4
+    assert combine_gaps([GapSegment.empty(4), GapSegment.empty(4)]) == GapSegment(8, 0, 8, 8, 8)
+    inner = GapSegment(96, 80, 0, 0, 16)
+    assert combine_gaps([tail, inner]).empty_longest == 16
