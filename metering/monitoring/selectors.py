@@ -44,10 +44,13 @@ def rollup_sums_by_energy_type(
     return [dict(row) for row in rows]
 
 
-def rollups_in_bucket(meter_ids: Iterable[int], *, interval: str, ts: dt.datetime) -> dict[int, Rollup]:
-    """meter id -> its stored `interval` bucket starting at `ts` (meters without one are absent)."""
+def rollups_in_bucket(meter_ids: Iterable[int], *, interval: str,
+                      ts: dt.datetime) -> dict[int, tuple[float, int]]:
+    """meter id -> (consumption, received slots) of its stored `interval` bucket starting at `ts`
+    (meters without one are absent)."""
     rows = Rollup.objects.filter(meter_id__in=list(meter_ids), interval=interval, ts=ts)
-    return {row.meter_id: row for row in rows}
+    return {meter_id: (value, received) for meter_id, value, received in
+            rows.values_list("meter_id", "value", "received")}
 
 
 def received_slots_by_enterprise(
@@ -63,3 +66,17 @@ def received_slots_by_enterprise(
         .values_list("meter__enterprise_id", "received_slots")
         .order_by()
     )
+
+
+def rollup_sums_by_meter(
+    enterprise_ids: Iterable[int], *, interval: str, start: dt.datetime, end: dt.datetime
+) -> dict[int, tuple[float, int]]:
+    """meter id -> (consumption, received slots) of the enterprises' meters over their `interval`
+    buckets starting in [start, end): one grouped query."""
+    rows = (
+        Rollup.objects.filter(meter__enterprise_id__in=list(enterprise_ids), interval=interval,
+                              ts__gte=start, ts__lt=end)
+        .values("meter_id").annotate(total=Sum("value"), received_slots=Sum("received"))
+        .values_list("meter_id", "total", "received_slots").order_by()
+    )
+    return {meter_id: (total or 0.0, slots or 0) for meter_id, total, slots in rows}

@@ -146,10 +146,63 @@
     if (data.alarms && data.alarms.available) { setText("kpi-alarms", String(data.alarms.count)); }
   }
 
+  var LEVEL_NAMES = { 1: "一级", 2: "二级", 3: "三级" };
+
+  function cell(row, text, className) {
+    var td = document.createElement("td");
+    if (className) { td.className = className; }
+    td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+
+  function localTime(iso) {
+    // "2026-12-01T18:15:00+08:00" → "2026-12-01 18:15" (the data are already in +08:00).
+    return iso ? iso.slice(0, 10) + " " + iso.slice(11, 16) : "—";
+  }
+
+  // The meter tree, from the data (text only: names are never parsed as HTML).
+  function drawMeters(data) {
+    var table = document.getElementById("meter-tree");
+    if (!table) { return; }
+    var body = table.tBodies[0];
+    var level = (document.getElementById("meter-level") || {}).value || "";
+    var status = (document.getElementById("meter-status") || {}).value || "";
+    var urlTemplate = table.getAttribute("data-meter-url");
+    var rows = (data.meters && data.meters.tree) || [];
+    var shown = 0;
+    var fragment = document.createDocumentFragment();
+    rows.forEach(function (m) {
+      if ((level && String(m.level) !== level) || (status && m.status !== status)) { return; }
+      shown += 1;
+      var tr = document.createElement("tr");
+      tr.className = "meter-" + m.status;
+      var name = cell(tr, "", "depth-" + m.depth);
+      var link = document.createElement("a");
+      link.href = urlTemplate.replace("/0/", "/" + m.id + "/");
+      link.textContent = m.code;
+      name.appendChild(link);
+      name.appendChild(document.createTextNode(" " + m.name));
+      cell(tr, LEVEL_NAMES[m.level] || String(m.level));
+      cell(tr, m.energy_label);
+      var badge = document.createElement("span");
+      badge.className = "badge badge-" + m.status;
+      badge.textContent = m.status_label;
+      cell(tr, "").appendChild(badge);
+      cell(tr, localTime(m.last_reading_at), "nowrap");
+      cell(tr, m.today_quantity === null ? "—" : number(m.today_quantity, 1) + " " + m.unit, "num");
+      cell(tr, m.today_expected ? percent(m.today_received / m.today_expected) : "—", "num");
+      fragment.appendChild(tr);
+    });
+    body.replaceChildren(fragment);
+    setText("meter-shown", "显示 " + shown + " / " + rows.length + " 块");
+  }
+
   function draw(data) {
     drawStructure(data);
     drawTrend(data);
     drawCompare(data);
+    drawMeters(data);
   }
 
   var current = JSON.parse(source.textContent);
@@ -159,6 +212,11 @@
   if (select) {
     select.addEventListener("change", function () { measure = select.value; drawTrend(current); });
   }
+
+  ["meter-level", "meter-status"].forEach(function (id) {
+    var el = document.getElementById(id);
+    if (el) { el.addEventListener("change", function () { drawMeters(current); }); }
+  });
 
   // The chosen-ranges fields only matter for a custom comparison.
   var compare = document.getElementById("id_compare");
