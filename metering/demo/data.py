@@ -39,6 +39,11 @@ DEMO_MQTT_USERNAME = "demo_shanghai"
 # The simulator's MQTT plant for that enterprise uses this "unit" to size its load.
 DEMO_MQTT_PLANT_UNIT = 3
 DEMO_SITE_NAME = "厂区"
+# The demo park (by its admin's user name): its members get the same plant with history only (no
+# live feed, so their boards show the meters going offline once the history ends), sized by these
+# "units" in member order, so the park board has members to compare.
+DEMO_PARK_USERNAME = "demo_park"
+DEMO_PARK_MEMBER_UNITS = (4, 5)
 DEMO_POLL_INTERVAL_S = 15
 # History written at seeding time so the board has something to show at once: a reading every
 # 15 minutes (the national slot) for the last week, and one a day at midnight for the 13 months
@@ -197,6 +202,11 @@ def seed_metering_demo(*, now: dt.datetime | None = None) -> None:
             history += _history_rows(
                 DemoPlant(unit_id=DEMO_MQTT_PLANT_UNIT, layout=DEMO_MQTT_LAYOUT), meters, now=now
             )
+        park = _enterprise_of(DEMO_PARK_USERNAME)
+        members = list(Enterprise.objects.filter(park=park).order_by("id")) if park is not None else []
+        for member, unit_id in zip(members, DEMO_PARK_MEMBER_UNITS, strict=False):
+            meters = _meters(member, DEMO_MQTT_LAYOUT, registers=False)
+            history += _history_rows(DemoPlant(unit_id=unit_id, layout=DEMO_MQTT_LAYOUT), meters, now=now)
     if history:
         # Idempotent on (meter, ts): a second seed counts these as duplicates.
         result = readings_ingest_resolved(rows=history, source=Source.IMPORT.value)

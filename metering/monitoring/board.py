@@ -27,6 +27,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from metering.alarms import selectors as alarm_selectors
 from metering.models import EnergyType, Meter
 from metering.monitoring import indicators as indicator_service
 from metering.monitoring import selectors
@@ -273,6 +274,7 @@ def _figures(indicators: indicator_service.Indicators) -> dict[str, Any]:
         "access_rate": {level: indicators.access_rate.get(level) for level in LEVELS},
         "meters_by_level": {level: indicators.meters_by_level.get(level, 0) for level in LEVELS},
         "reporting_by_level": {level: indicators.reporting_by_level.get(level, 0) for level in LEVELS},
+        "expected_slots": indicators.expected_slots, "received_slots": indicators.received_slots,
         "completeness": indicators.completeness,
         "longest_gap_minutes": indicators.longest_gap_minutes,
         "longest_gap_meter": indicators.longest_gap_meter,
@@ -465,6 +467,7 @@ def figures_by_enterprise(enterprises: Sequence[Enterprise], *, period: Period,
             "meters_by_level": meters_by_level, "reporting_by_level": reporting_by_level,
             "access_rate": {level: (reporting_by_level[level] / meters_by_level[level]
                                     if meters_by_level[level] else None) for level in LEVELS},
+            "expected_slots": expected, "received_slots": got,
             "completeness": min(1.0, got / expected) if expected else None,
             "factor_sets": list(used_sets[subject]),
             "missing_factors": sorted({line["factor_missing"] for line in subject_lines
@@ -544,22 +547,29 @@ def _comparison(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# --- alarms (the hook) ------------------------------------------------------------------------------
-# metering/alarms/ (another part of issue 8) provides `open_alarms(*, enterprise_ids=None)` and
-# `open_alarm_counts(*, enterprise_ids)`. Until it is on main, these two hooks answer "none" and say
-# that alarms are not available, so the board and the home page show no alarm figures at all rather
-# than a misleading zero.
-ALARMS_AVAILABLE = False
+# --- alarms ------------------------------------------------------------------------------------------
+# Alarms are their own part (metering/alarms/); the board and the home pages read them only through
+# its selectors, here.
+# Open alarms listed on a board (newest first); the alarm list has them all.
+BOARD_ALARM_ROWS = 20
 
 
-def open_alarms_for(enterprise_ids: Sequence[int]) -> list[dict[str, Any]]:
-    """Open alarms of the enterprises, newest first, as the board lists them."""
-    return []
+def open_alarms_for(enterprise_ids: Sequence[int]) -> tuple[int, list[dict[str, Any]]]:
+    """(how many alarms are open, the newest of them) for the enterprises, as the board lists them."""
+    alarms = alarm_selectors.open_alarms(enterprise_ids=list(enterprise_ids))
+    newest = list(alarms[:BOARD_ALARM_ROWS])
+    count = len(newest) if len(newest) < BOARD_ALARM_ROWS else alarms.count()
+    return count, [{
+        "id": alarm.pk, "opened_at": _iso(alarm.opened_at), "enterprise_id": alarm.meter.enterprise_id,
+        "meter": f"{alarm.meter.code} {alarm.meter.name}", "meter_id": alarm.meter_id,
+        "kind": alarm.kind, "kind_label": str(alarm.get_kind_display()),
+        "status": alarm.status, "status_label": str(alarm.get_status_display()), "message": alarm.detail,
+    } for alarm in newest]
 
 
 def open_alarm_counts_for(enterprise_ids: Sequence[int]) -> dict[int, int]:
-    """enterprise id -> number of its open alarms."""
-    return {}
+    """enterprise id -> number of its open (not yet closed) alarms."""
+    return dict(alarm_selectors.open_alarm_counts(enterprise_ids=list(enterprise_ids)))
 
 
 # --- the board ----------------------------------------------------------------------------------------
@@ -595,7 +605,7 @@ def board_data(enterprise: Enterprise, *, trend: str = TREND_QUARTERS, day: dt.d
     # The default comparison's first period is this month so far: the figures just computed.
     a = month if current == this_month else figures_of(current)
     b = figures_of(earlier)
-    alarms = open_alarms_for(subject_ids)
+    alarm_count, alarms = open_alarms_for(subject_ids)
     data: dict[str, Any] = {
         "enterprise": {"id": enterprise.pk, "name": enterprise.name, "kind": enterprise.kind,
                        "kind_label": str(enterprise.get_kind_display()),
@@ -608,7 +618,7 @@ def board_data(enterprise: Enterprise, *, trend: str = TREND_QUARTERS, day: dt.d
                               now=now, factors=factors),
         "comparison": {"compare": compare, **_comparison(a, b)},
         "meters": _meter_section(own_meters, now),
-        "alarms": {"available": ALARMS_AVAILABLE, "open": alarms, "count": len(alarms)},
+        "alarms": {"open": alarms, "count": alarm_count},
     }
     if enterprise.kind == Enterprise.Kind.PARK:
         data["members"] = _member_rows(subjects[1:], meters, period=this_month, now=now, factors=factors)
@@ -628,11 +638,10 @@ def _member_rows(members: Sequence[Enterprise], meters: Sequence[Meter], *, peri
         rows.append({
             "id": member.pk, "name": member.name, "kind_label": str(member.get_kind_display()),
             "meters": sum(1 for meter in meters if meter.enterprise_id == member.pk and meter.is_active),
-            "open_alarms": counts.get(member.pk, 0) if ALARMS_AVAILABLE else None,
+            "open_alarms": counts.get(member.pk, 0),
             **{key: figures[member.pk].get(key) for key in MEMBER_FIGURES},
         })
-    return sorted(rows, key=lambda row: worst_first_key(row["completeness"], row["open_alarms"] or 0,
-                                                        row["name"]))
+    return sorted(rows, key=lambda row: worst_first_key(row["completeness"], row["open_alarms"], row["name"]))
 
 
 # --- the home page ------------------------------------------------------------------------------------
@@ -651,8 +660,7 @@ def home_figures(enterprise: Enterprise, *, now: dt.datetime | None = None) -> d
     today = now.astimezone(ROLLUP_TZ).date()
     figures = period_figures(enterprise, month_to_date(today))
     counts = open_alarm_counts_for([enterprise.pk])
-    return {**figures, "open_alarms": counts.get(enterprise.pk, 0) if ALARMS_AVAILABLE else None,
-            "alarms_available": ALARMS_AVAILABLE}
+    return {**figures, "open_alarms": counts.get(enterprise.pk, 0)}
 
 
 def home_figures_many(enterprises: Sequence[Enterprise], *, now: dt.datetime | None = None
@@ -664,8 +672,7 @@ def home_figures_many(enterprises: Sequence[Enterprise], *, now: dt.datetime | N
     figures = figures_by_enterprise(enterprises, period=period, now=now)
     counts = open_alarm_counts_for([enterprise.pk for enterprise in enterprises])
     return {
-        pk: {**row, "open_alarms": counts.get(pk, 0) if ALARMS_AVAILABLE else None,
-             "alarms_available": ALARMS_AVAILABLE}
+        pk: {**row, "open_alarms": counts.get(pk, 0)}
         for pk, row in figures.items()
     }
 
@@ -707,14 +714,14 @@ def completeness_by_enterprise(enterprise_ids: Sequence[int], *, now: dt.datetim
 
 
 def enterprises_worst_first(enterprises: Sequence[Enterprise], *, now: dt.datetime | None = None
-                            ) -> list[tuple[Enterprise, float | None, int | None]]:
+                            ) -> list[tuple[Enterprise, float | None, int]]:
     """The enterprises ordered worst first (`worst_first_key`), each with its completeness this
-    month and its open alarms (None while alarms are not available)."""
+    month and its open alarms."""
     ids = [enterprise.pk for enterprise in enterprises]
     completeness = completeness_by_enterprise(ids, now=now)
     counts = open_alarm_counts_for(ids)
-    rows = [(enterprise, completeness.get(enterprise.pk),
-             counts.get(enterprise.pk, 0) if ALARMS_AVAILABLE else None) for enterprise in enterprises]
-    return sorted(rows, key=lambda row: worst_first_key(row[1], row[2] or 0, row[0].name))
+    rows = [(enterprise, completeness.get(enterprise.pk), counts.get(enterprise.pk, 0))
+            for enterprise in enterprises]
+    return sorted(rows, key=lambda row: worst_first_key(row[1], row[2], row[0].name))
 
 

@@ -82,7 +82,6 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
         shown = [enterprise for enterprise, _completeness, _alarms in page]
         figures = board.home_figures_many(shown)
         context["enterprise_figures"] = [(enterprise, figures[enterprise.pk]) for enterprise in shown]
-        context["alarms_available"] = board.ALARMS_AVAILABLE
     elif user.role == Role.EXPERT:
         context["assignments"] = []
     return render(request, "portal/home.html", context)

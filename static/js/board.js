@@ -40,6 +40,14 @@
     return charts[id];
   }
 
+  // What an empty chart says instead of drawing an empty frame.
+  function emptyTitle(isEmpty) {
+    return {
+      show: isEmpty, text: "暂无数据", left: "center", top: "middle",
+      textStyle: { color: "#616e7c", fontSize: 14, fontWeight: "normal" }
+    };
+  }
+
   // The tooltip is drawn inside the canvas (richText), not as HTML with inline styles.
   function tooltip(extra) {
     var base = { renderMode: "richText", confine: true };
@@ -50,8 +58,9 @@
   function drawStructure(data) {
     var c = chart("chart-structure");
     if (!c) { return; }
-    var lines = data.structure || [];
+    var lines = (data.structure || []).filter(function (line) { return line.tce > 0; });
     c.setOption({
+      title: emptyTitle(!lines.length),
       color: PALETTE,
       tooltip: tooltip({
         trigger: "item",
@@ -59,7 +68,7 @@
           return p.name + "\n" + number(p.value, 3) + " tce（" + p.percent.toFixed(1) + "%）";
         }
       }),
-      legend: { bottom: 0, type: "scroll" },
+      legend: { bottom: 0, type: "scroll", show: lines.length > 0 },
       series: [{
         name: "能源消费结构",
         type: "pie",
@@ -94,6 +103,7 @@
                   smooth: true, showSymbol: false, areaStyle: { opacity: 0.15 }, barMaxWidth: 24 }];
     }
     c.setOption({
+      title: emptyTitle(!trend.series.length),
       color: PALETTE,
       tooltip: tooltip({
         trigger: "axis",
@@ -114,6 +124,7 @@
     var cmp = data.comparison;
     var lines = cmp.by_energy_type || [];
     c.setOption({
+      title: emptyTitle(!lines.length),
       color: ["#0b6e4f", "#9fb3c8"],
       tooltip: tooltip({
         trigger: "axis",
@@ -143,7 +154,7 @@
       setText("kpi-access-" + level, percent((month.access_rate || {})[level]));
     });
     setText("kpi-completeness", percent(month.completeness));
-    if (data.alarms && data.alarms.available) { setText("kpi-alarms", String(data.alarms.count)); }
+    if (data.alarms) { setText("kpi-alarms", String(data.alarms.count)); }
   }
 
   var LEVEL_NAMES = { 1: "一级", 2: "二级", 3: "三级" };

@@ -256,7 +256,7 @@ def test_the_enterprise_home_page_shows_this_months_live_figures(client, world) 
     assert figures["total_tce"] == pytest.approx(1000 * TCE_PER_KWH)
     assert 'id="home-tce">0.123<' in page  # 0.1229 tce, three decimals
     assert 'id="home-access-1">100.0%<' in page
-    assert 'id="home-alarms">—<' in page  # alarms not available yet: no misleading zero
+    assert 'id="home-alarms">0<' in page
     assert "/metering/board/" in page
 
 
@@ -340,3 +340,94 @@ def test_park_admin_reads_members_on_the_park_board(client, world) -> None:  # t
     assert f"/metering/board/?enterprise={world.outsider.pk}" in html
     with unscoped():
         assert Enterprise.objects.get(pk=world.outsider.pk).park_id == world.park.pk
+
+
+def test_the_boards_figures_are_the_indicators_figures(world) -> None:  # type: ignore[no-untyped-def]
+    """`figures_by_enterprise` (one query for many enterprises) answers what the indicators service
+    answers for each: an enterprise, a park with its members, and an enterprise with a retired
+    meter, an unreported meter and water (a medium without CO₂ of its own)."""
+    from metering.monitoring.indicators import indicators_for
+
+    morning(world.tenant_a)
+    morning(world.outsider)  # the park's member
+    water = make_meter(world.tenant_a, "BOARD-W-2", energy_type="water", unit="t", level=2)
+    ingest(world.tenant_a.pk, "BOARD-W-2", register(DAY, 0.5, 20))
+    make_meter(world.tenant_a, "BOARD-E-9", level=3)  # never reports
+    make_meter(world.park, "PARK-E-1")
+    ingest(world.park.pk, "PARK-E-1", register(DAY, 2.0, 30))
+    recompute_rollups()
+    with unscoped():
+        water.is_active = False
+        water.save(update_fields=["is_active"])
+    period = board.Period.of_days(DAY.date().replace(day=1), DAY.date())
+    with reach_scope(world.user("platform_admin")):
+        enterprises = [world.tenant_a, world.park, world.tenant_b]
+        # The indicators expect every quarter-hour up to the real now: the whole (past) period.
+        bulk = board.figures_by_enterprise(enterprises, period=period, now=timezone.now())
+        for enterprise in enterprises:
+            indicators = indicators_for(enterprise, start=period.start, end=period.end)
+            figures = bulk[enterprise.pk]
+            assert figures["total_tce"] == pytest.approx(float(indicators.total_tce), abs=1e-9)
+            assert figures["co2_t"] == pytest.approx(float(indicators.co2_t), abs=1e-9)
+            assert figures["access_rate"] == indicators.access_rate
+            assert figures["meters_by_level"] == indicators.meters_by_level
+            assert figures["reporting_by_level"] == indicators.reporting_by_level
+            assert figures["completeness"] == pytest.approx(indicators.completeness)
+            assert {line["energy_type"]: pytest.approx(line["tce"]) for line in figures["by_energy_type"]} == {
+                line.energy_type: float(line.tce) for line in indicators.by_energy_type}
+    assert bulk[world.park.pk]["total_tce"] == pytest.approx(
+        (480 + 60) * TCE_PER_KWH + 48 * TCE_PER_M3_GAS)  # the member's and the park's own
+    assert bulk[world.tenant_a.pk]["access_rate"]["3"] == 0.0  # the unreported level-3 meter
+
+
+def test_the_demo_enterprise_board_shows_data_right_after_seeding(world) -> None:  # type: ignore[no-untyped-def]
+    """`seed_demo`'s history comes with its rollups (no Celery worker needed): today's quarters,
+    this month, and the same month a year before all have data on the demo enterprise's board."""
+    from metering.demo.data import seed_metering_demo
+    from portal.models import Role
+    from tests.factories import UserFactory
+
+    UserFactory(username="demo_enterprise", role=Role.ENTERPRISE_ADMIN, enterprise=world.tenant_a)
+    seed_metering_demo()
+    with enterprise_scope(world.tenant_a.pk):
+        data = board.board_data(world.tenant_a)
+    assert {line["energy_type"] for line in data["structure"]} == {"electricity", "natural_gas", "water"}
+    assert data["month"]["total_tce"] > 0 and data["month"]["completeness"] > 0.9
+    electricity = series(data, "electricity")
+    begun = [value for value in electricity["quantity"] if value is not None]
+    assert begun and max(begun) > 0  # today's quarters
+    assert data["comparison"]["b"]["total_tce"] > 0  # a year before, from the daily history
+    assert all(row["status"] == "online" for row in data["meters"]["tree"])
+
+
+def open_alarm(meter_id: int, kind: str = "offline", detail: str = "表计离线超过 30 分钟"):  # type: ignore[no-untyped-def]
+    from metering.alarms.models import Alarm
+
+    now = timezone.now()
+    with unscoped():  # test setup: an alarm as the alarm evaluation would open it
+        return Alarm.objects.create(meter_id=meter_id, kind=kind, first_seen_at=now, last_seen_at=now,
+                                    detail=detail)
+
+
+def test_open_alarms_show_on_the_board_and_break_ties_worst_first(client, world) -> None:  # type: ignore[no-untyped-def]
+    ids = morning(world.tenant_a)
+    open_alarm(ids["E-1"])
+    open_alarm(ids["G-1"], kind="jump", detail="用量突变：较前一时段增加 500%")
+    alarms = data_of(world.tenant_a)["alarms"]
+    assert alarms["count"] == 2
+    assert {alarm["kind_label"] for alarm in alarms["open"]} == {"离线", "用量突变"}
+    assert alarms["open"][0]["meter"].startswith("BOARD-")
+    login(client, world.user("a_admin"))
+    html = client.get("/metering/board/").content.decode()
+    assert 'id="kpi-alarms">2<' in html and "用量突变：较前一时段增加 500%" in html
+    assert 'id="home-alarms">2<' in client.get("/").content.decode()
+
+    # Two enterprises equally without data this month: the one with open alarms comes first.
+    make_meter(world.tenant_b, "HOME-B-2")
+    with reach_scope(world.user("henan_officer")):
+        ranked = board.enterprises_worst_first([world.tenant_b, world.tenant_a])
+    assert [(enterprise.pk, alarms) for enterprise, _completeness, alarms in ranked] == [
+        (world.tenant_a.pk, 2), (world.tenant_b.pk, 0)]
+    # The alarms of an enterprise out of reach are not counted for anyone else.
+    login(client, world.user("luoyang_reviewer"))
+    assert "用量突变" not in client.get(f"/metering/board/?enterprise={world.tenant_b.pk}").content.decode()
