@@ -373,7 +373,8 @@ def test_the_boards_figures_are_the_indicators_figures(world) -> None:  # type: 
             assert figures["meters_by_level"] == indicators.meters_by_level
             assert figures["reporting_by_level"] == indicators.reporting_by_level
             assert figures["completeness"] == pytest.approx(indicators.completeness)
-            assert {line["energy_type"]: pytest.approx(line["tce"]) for line in figures["by_energy_type"]} == {
+            lines = figures["by_energy_type"]
+            assert {line["energy_type"]: pytest.approx(line["tce"]) for line in lines} == {
                 line.energy_type: float(line.tce) for line in indicators.by_energy_type}
     assert bulk[world.park.pk]["total_tce"] == pytest.approx(
         (480 + 60) * TCE_PER_KWH + 48 * TCE_PER_M3_GAS)  # the member's and the park's own
