@@ -220,7 +220,8 @@ def meter_status(meter: Meter, now: dt.datetime) -> str:
 STATUS_LABELS = {"online": "在线", "offline": "离线", "never": "从未上报", "inactive": "已停用"}
 
 
-def _meter_section(meters: Sequence[Meter], now: dt.datetime) -> dict[str, Any]:
+def _meter_section(meters: Sequence[Meter], now: dt.datetime,
+                   names: dict[int, str] | None = None) -> dict[str, Any]:
     """The tree with each meter's status, newest reading time and today's consumption and slots."""
     today = midnight(now.astimezone(ROLLUP_TZ).date())
     today_buckets = selectors.rollups_in_bucket([m.pk for m in meters], interval=RollupInterval.DAY, ts=today)
@@ -237,6 +238,7 @@ def _meter_section(meters: Sequence[Meter], now: dt.datetime) -> dict[str, Any]:
         rows.append({
             "id": meter.pk, "code": meter.code, "name": meter.name, "level": meter.level,
             "depth": min(depth, 4), "parent_id": meter.parent_id, "enterprise_id": meter.enterprise_id,
+            "enterprise_name": (names or {}).get(meter.enterprise_id, ""),
             "energy_type": meter.energy_type, "energy_label": _energy_label(meter.energy_type),
             "unit": meter.unit, "status": status, "status_label": _(STATUS_LABELS[status]),
             "last_reading_at": _iso(meter.last_reading_at) if meter.last_reading_at else None,
@@ -593,7 +595,8 @@ def board_data(enterprise: Enterprise, *, trend: str = TREND_QUARTERS, day: dt.d
     subjects = subject_enterprises(enterprise, members)
     subject_ids = [subject.pk for subject in subjects]
     meters = list(Meter.objects.filter(enterprise_id__in=subject_ids).order_by("level", "code"))
-    own_meters = [meter for meter in meters if meter.enterprise_id == enterprise.pk]
+    position = {pk: index for index, pk in enumerate(subject_ids)}
+    meters.sort(key=lambda meter: position[meter.enterprise_id])  # stable: level, code within each
     factors = FactorTable()
 
     def figures_of(period: Period) -> dict[str, Any]:
@@ -617,7 +620,9 @@ def board_data(enterprise: Enterprise, *, trend: str = TREND_QUARTERS, day: dt.d
         "trend": trend_series(_top_meter_ids(meters), interval=trend, day=day, region=enterprise.region,
                               now=now, factors=factors),
         "comparison": {"compare": compare, **_comparison(a, b)},
-        "meters": _meter_section(own_meters, now),
+        # A park's tree: its public areas first, then each member's meters (named by enterprise).
+        "meters": _meter_section(meters, now, names={subject.pk: subject.name for subject in subjects})
+        if enterprise.kind == Enterprise.Kind.PARK else _meter_section(meters, now),
         "alarms": {"open": alarms, "count": alarm_count},
     }
     if enterprise.kind == Enterprise.Kind.PARK:

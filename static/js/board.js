@@ -194,6 +194,12 @@
       link.textContent = m.code;
       name.appendChild(link);
       name.appendChild(document.createTextNode(" " + m.name));
+      if (m.enterprise_name) {
+        var owner = document.createElement("span");
+        owner.className = "muted";
+        owner.textContent = " · " + m.enterprise_name;
+        name.appendChild(owner);
+      }
       cell(tr, LEVEL_NAMES[m.level] || String(m.level));
       cell(tr, m.energy_label);
       var badge = document.createElement("span");

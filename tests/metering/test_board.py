@@ -225,7 +225,9 @@ def test_a_park_board_covers_its_members_and_lists_them_worst_first(world) -> No
     assert [row["id"] for row in members] == [empty.pk, world.outsider.pk]  # no meters: worst
     assert members[1]["total_tce"] == pytest.approx(480 * TCE_PER_KWH + 48 * TCE_PER_M3_GAS)
     assert members[0]["completeness"] is None
-    assert data["meters"]["tree"] == []  # the park itself has no public-area meters here
+    # The tree: the park's public areas (none here), then each member's meters, named by member.
+    assert {row["code"] for row in data["meters"]["tree"]} == {"BOARD-E-1", "BOARD-E-2", "BOARD-G-1"}
+    assert {row["enterprise_name"] for row in data["meters"]["tree"]} == {world.outsider.name}
 
 
 def test_worst_first_orders_by_completeness_then_alarms() -> None:
