@@ -16,15 +16,17 @@ on); the enterprise has been fetched through portal.access.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from metering.alarms import selectors as alarm_selectors
@@ -181,7 +183,7 @@ def subject_enterprises(enterprise: Enterprise,
     return [enterprise, *members]
 
 
-def _top_meter_ids(meters: Sequence[Meter]) -> list[int]:
+def _top_meter_ids(meters: Sequence[MeterRow]) -> list[int]:
     """The meters whose consumption adds up to the subject's, as the indicators count it: those
     with no parent among the subject's meters (a child's consumption is already in its parent's;
     a retired meter still measured what it measured while it ran)."""
@@ -189,13 +191,13 @@ def _top_meter_ids(meters: Sequence[Meter]) -> list[int]:
     return [meter.pk for meter in meters if meter.parent_id is None or meter.parent_id not in ids]
 
 
-def _tree(meters: Sequence[Meter]) -> list[tuple[Meter, int]]:
+def _tree(meters: Sequence[MeterRow]) -> list[tuple[MeterRow, int]]:
     """Meters in tree order (parent before its children) with their depth."""
     ids = {meter.pk for meter in meters}
-    children: dict[int | None, list[Meter]] = {}
+    children: dict[int | None, list[MeterRow]] = {}
     for meter in meters:
         children.setdefault(meter.parent_id if meter.parent_id in ids else None, []).append(meter)
-    ordered: list[tuple[Meter, int]] = []
+    ordered: list[tuple[MeterRow, int]] = []
     stack = [(meter, 0) for meter in reversed(children.get(None, []))]
     seen: set[int] = set()
     while stack:
@@ -208,7 +210,7 @@ def _tree(meters: Sequence[Meter]) -> list[tuple[Meter, int]]:
     return ordered
 
 
-def meter_status(meter: Meter, now: dt.datetime) -> str:
+def meter_status(meter: Meter | MeterRow, now: dt.datetime) -> str:
     """online / offline / never (no reading yet) / inactive."""
     if not meter.is_active:
         return "inactive"
@@ -217,14 +219,40 @@ def meter_status(meter: Meter, now: dt.datetime) -> str:
     return "online" if now - meter.last_reading_at <= METER_ONLINE_WITHIN else "offline"
 
 
-STATUS_LABELS = {"online": "在线", "offline": "离线", "never": "从未上报", "inactive": "已停用"}
+STATUS_LABELS = {"online": gettext_lazy("在线"), "offline": gettext_lazy("离线"),
+                 "never": gettext_lazy("从未上报"), "inactive": gettext_lazy("已停用")}
 
 
-def _meter_section(meters: Sequence[Meter], now: dt.datetime,
+class MeterRow(NamedTuple):
+    """What the board needs of a meter (a row, not a model instance: a board reads hundreds)."""
+
+    pk: int
+    code: str
+    name: str
+    level: int
+    energy_type: str
+    unit: str
+    parent_id: int | None
+    enterprise_id: int
+    is_active: bool
+    last_reading_at: dt.datetime | None
+
+
+def _meter_rows(enterprise_ids: Sequence[int]) -> list[MeterRow]:
+    """The enterprises' meters, in the order of `enterprise_ids`, then by level and code."""
+    position = {pk: index for index, pk in enumerate(enterprise_ids)}
+    rows = [MeterRow(*row) for row in Meter.objects.filter(enterprise_id__in=list(enterprise_ids))
+            .order_by("level", "code").values_list(*MeterRow._fields)]
+    return sorted(rows, key=lambda row: position[row.enterprise_id])  # stable: level, code within
+
+
+def _meter_section(meters: Sequence[MeterRow], now: dt.datetime,
                    names: dict[int, str] | None = None) -> dict[str, Any]:
     """The tree with each meter's status, newest reading time and today's consumption and slots."""
     today = midnight(now.astimezone(ROLLUP_TZ).date())
-    today_buckets = selectors.rollups_in_bucket([m.pk for m in meters], interval=RollupInterval.DAY, ts=today)
+    today_buckets = selectors.rollups_in_bucket([m.pk for m in meters], interval=RollupInterval.DAY,
+                                                ts=today)
+    status_labels = {status: str(label) for status, label in STATUS_LABELS.items()}
     elapsed_slots = max(1, int((now - today) / SLOT))
     by_level = {level: {"total": 0, "online": 0, "offline": 0, "never": 0} for level in LEVELS}
     rows = []
@@ -240,7 +268,7 @@ def _meter_section(meters: Sequence[Meter], now: dt.datetime,
             "depth": min(depth, 4), "parent_id": meter.parent_id, "enterprise_id": meter.enterprise_id,
             "enterprise_name": (names or {}).get(meter.enterprise_id, ""),
             "energy_type": meter.energy_type, "energy_label": _energy_label(meter.energy_type),
-            "unit": meter.unit, "status": status, "status_label": _(STATUS_LABELS[status]),
+            "unit": meter.unit, "status": status, "status_label": status_labels[status],
             "last_reading_at": _iso(meter.last_reading_at) if meter.last_reading_at else None,
             "today_quantity": quantity,
             "today_received": received,
@@ -482,8 +510,14 @@ def figures_by_enterprise(enterprises: Sequence[Enterprise], *, period: Period,
 _ENERGY_LABELS = dict(EnergyType.choices)
 
 
-def _energy_label(energy_type: str) -> str:
+@functools.lru_cache(maxsize=256)
+def _energy_label_in(energy_type: str, language: str | None) -> str:
     return str(_ENERGY_LABELS.get(energy_type, energy_type))
+
+
+def _energy_label(energy_type: str) -> str:
+    """The energy type's name in the active language (translated once per language)."""
+    return _energy_label_in(energy_type, get_language())
 
 
 def trend_series(meter_ids: Sequence[int], *, interval: str, day: dt.date, region: Any,
@@ -594,9 +628,7 @@ def board_data(enterprise: Enterprise, *, trend: str = TREND_QUARTERS, day: dt.d
     day = day or today
     subjects = subject_enterprises(enterprise, members)
     subject_ids = [subject.pk for subject in subjects]
-    meters = list(Meter.objects.filter(enterprise_id__in=subject_ids).order_by("level", "code"))
-    position = {pk: index for index, pk in enumerate(subject_ids)}
-    meters.sort(key=lambda meter: position[meter.enterprise_id])  # stable: level, code within each
+    meters = _meter_rows(subject_ids)
     factors = FactorTable()
 
     def figures_of(period: Period) -> dict[str, Any]:
@@ -633,7 +665,7 @@ def board_data(enterprise: Enterprise, *, trend: str = TREND_QUARTERS, day: dt.d
 MEMBER_FIGURES = ("total_tce", "co2_t", "access_rate", "completeness", "error")
 
 
-def _member_rows(members: Sequence[Enterprise], meters: Sequence[Meter], *, period: Period,
+def _member_rows(members: Sequence[Enterprise], meters: Sequence[MeterRow], *, period: Period,
                  now: dt.datetime, factors: FactorTable) -> list[dict[str, Any]]:
     """Each park member with its figures for the period, worst first (`worst_first_key`)."""
     counts = open_alarm_counts_for([member.pk for member in members])
