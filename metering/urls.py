@@ -1,7 +1,9 @@
 from django.urls import path
 
 from metering.monitoring import views as monitoring
+from metering.outbox import views as outbox_views
 from metering.registry.views import devices, mappings, meters, quarantine, sites, tokens
+from metering.reports import views as reports
 
 app_name = "metering"
 
@@ -32,4 +34,15 @@ urlpatterns = [
     path("quarantine/", quarantine.quarantine_list, name="quarantine_list"),
     path("board/", monitoring.board_page, name="board"),
     path("board/data/", monitoring.board_json, name="board_data"),
+    path("uploads/", outbox_views.upload_list, name="upload_list"),
+    path("uploads/resend/", outbox_views.upload_resend, name="upload_resend"),
+    path("reports/", reports.report_energy, name="report_energy"),
+    path("reports/products/", reports.report_products, name="report_products"),
+    path("reports/workshops/", reports.report_workshops, name="report_workshops"),
+    path("reports/park/", reports.report_park, name="report_park"),
+    path("reports/export/", reports.report_export, name="report_export"),
+    path("reports/jobs/", reports.export_job_list, name="export_job_list"),
+    path("reports/jobs/<int:pk>/", reports.export_job_detail, name="export_job_detail"),
+    path("reports/jobs/<int:pk>/status/", reports.export_job_status, name="export_job_status"),
+    path("reports/jobs/<int:pk>/download/", reports.export_job_download, name="export_job_download"),
 ]

@@ -25,6 +25,7 @@ from typing import Any
 
 from django.contrib.auth import signals as auth_signals
 from django.db import models, transaction
+from django.db.models.fields.files import FieldFile
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 from portal.models import AuditEntry
@@ -84,8 +85,9 @@ def _jsonable(value: Any) -> Any:
         return {k: BLANKED if is_secret_field(str(k)) else _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
-    if hasattr(value, "name") and hasattr(value, "url"):  # file fields
-        return getattr(value, "name", "")
+    if isinstance(value, FieldFile):
+        # The stored name only; `.url` of an empty file field raises, so it is never asked for.
+        return value.name or ""
     return value
 
 

@@ -107,4 +107,6 @@ import tests.tenancy_admin  # noqa: E402
 import tests.tenancy_api  # noqa: E402
 import tests.tenancy_ingest  # noqa: E402
 import tests.tenancy_metering  # noqa: E402
+import tests.tenancy_outbox  # noqa: E402
+import tests.tenancy_reports  # noqa: E402
 import tests.tenancy_web  # noqa: E402, F401

@@ -148,6 +148,8 @@ INSTALLED_APPS = [
     "metering",
     "metering.monitoring",
     "metering.alarms",
+    "metering.outbox",
+    "metering.reports",
     "reviews",
 ]
 
@@ -236,8 +238,17 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = _values["STATIC_ROOT"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = _values["MEDIA_ROOT"]
+# Export files (metering.reports): beside MEDIA_ROOT, never under it (nothing there has a public
+# URL), on the same volume, so the worker that writes a file and the web process that hands it out
+# (only after the access check) see the same folder: /data/exports in docker-compose.
+EXPORTS_ROOT = Path(MEDIA_ROOT).parent / "exports"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Never served by URL (no base_url under MEDIA_URL): see metering.reports.views.export_job_download.
+    "exports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": EXPORTS_ROOT, "base_url": "/no-public-url/"},
+    },
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -371,6 +382,30 @@ CELERY_BEAT_SCHEDULE["monitoring-recompute-rollups"] = {
     "schedule": ROLLUP_RECOMPUTE_INTERVAL_S,
     # A run that waited longer than its interval is superseded by the next one.
     "options": {"expires": ROLLUP_RECOMPUTE_INTERVAL_S},
+}
+# Upload to provincial platforms (metering/outbox, docs/outbox.md). Finished buckets are
+# enqueued this often; a bucket counts as finished OUTBOX_SETTLE_S after its end, so the
+# readings of its last minutes are in and rolled up (later ones arrive as a correction).
+OUTBOX_ENQUEUE_INTERVAL_S = 60.0
+OUTBOX_SETTLE_S = 120.0
+CELERY_BEAT_SCHEDULE["outbox-enqueue"] = {
+    "task": "outbox.tasks.enqueue_outbox",
+    "schedule": OUTBOX_ENQUEUE_INTERVAL_S,
+    # A run that waited longer than its interval is superseded by the next one.
+    "options": {"expires": OUTBOX_ENQUEUE_INTERVAL_S},
+}
+# Due messages are delivered right after each enqueue (a queued task); this is the net beneath
+# it and what takes the retries when they fall due. Retries wait base × 2^(attempts−1), capped.
+OUTBOX_DELIVER_INTERVAL_S = 15.0
+OUTBOX_RETRY_BASE_S = 30.0
+OUTBOX_RETRY_CAP_S = 3600.0
+# Plain HTTP to a loopback address for platform endpoints: off, and not read from the environment,
+# so no deployment can turn it on; only the tests' local receiver does (pytest's settings fixture).
+OUTBOX_ALLOW_LOOPBACK_HTTP = False
+CELERY_BEAT_SCHEDULE["outbox-deliver"] = {
+    "task": "outbox.tasks.deliver_outbox",
+    "schedule": OUTBOX_DELIVER_INTERVAL_S,
+    "options": {"expires": OUTBOX_DELIVER_INTERVAL_S},
 }
 
 CACHES = {
