@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from metering.monitoring import views as monitoring
 from metering.outbox import views as outbox_views
@@ -34,6 +34,7 @@ urlpatterns = [
     path("quarantine/", quarantine.quarantine_list, name="quarantine_list"),
     path("board/", monitoring.board_page, name="board"),
     path("board/data/", monitoring.board_json, name="board_data"),
+    path("alarms/", include("metering.alarms.urls")),
     path("uploads/", outbox_views.upload_list, name="upload_list"),
     path("uploads/resend/", outbox_views.upload_resend, name="upload_resend"),
     path("reports/", reports.report_energy, name="report_energy"),

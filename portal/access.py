@@ -290,3 +290,18 @@ def can_resubmit_registration(user: Actor, enterprise: Enterprise) -> bool:
         and user.role == Role.ENTERPRISE_ADMIN
         and user.enterprise_id == enterprise.pk
     )
+
+
+def can_handle_alarms(user: Actor, enterprise_id: int | None) -> bool:
+    """Who acknowledges an enterprise's alarms and sets its meters' alarm rules: its own admins and
+    staff (they run the energy management center), and platform admins. Officials and a park's
+    users see the alarms of enterprises in reach, read only."""
+    if enterprise_id is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_platform_admin:
+        return True
+    return (
+        user.role in (Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_STAFF)
+        and user.enterprise_id == enterprise_id
+        and reach_for(user).can_change(enterprise_id)
+    )

@@ -104,6 +104,7 @@ def authority_action(url_name: str) -> None:
 
 # Registries from each area (one import per line; append yours).
 import tests.tenancy_admin  # noqa: E402
+import tests.tenancy_alarms  # noqa: E402
 import tests.tenancy_api  # noqa: E402
 import tests.tenancy_ingest  # noqa: E402
 import tests.tenancy_metering  # noqa: E402

@@ -44,6 +44,7 @@ class AlarmRule(models.Model):
                                   help_text=_("单个读数（瞬时值）低于此值即告警；留空不检查。"))
     offline_after_minutes = models.PositiveIntegerField(
         _("离线判定（分钟）"), null=True, blank=True, default=DEFAULT_OFFLINE_AFTER_MIN,
+        # 5 minutes: evaluation.OFFLINE_AFTER_MIN_MINUTES, the sweep's shortest look-back.
         validators=[MinValueValidator(5), MaxValueValidator(7 * 24 * 60)],
         help_text=_("超过此时长没有新读数即告警离线；留空不检查。"),
     )

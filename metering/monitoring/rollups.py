@@ -308,7 +308,24 @@ def rollups_recompute(*, meter: Meter, earliest: dt.datetime, latest: dt.datetim
         _insert_buckets(meter.pk, buckets)
         for month in _months(first_day, last_day):
             _month_refresh(meter_id=meter.pk, month=month)
+    _announce_recompute(meter=meter, earliest=earliest, latest=latest)
     return len(buckets)
+
+
+def _announce_recompute(*, meter: Meter, earliest: dt.datetime, latest: dt.datetime) -> None:
+    """Tell the parts above (alarms) once the new buckets are committed; their failure is logged,
+    never the recompute's: the buckets are right whatever a receiver makes of them."""
+    from metering.monitoring.signals import rollups_recomputed
+
+    def send() -> None:
+        for receiver, outcome in rollups_recomputed.send_robust(
+            sender=Meter, meter=meter, earliest=earliest, latest=latest
+        ):
+            if isinstance(outcome, Exception):
+                logger.error("rollups_recomputed receiver %r failed for meter %s", receiver, meter.pk,
+                             exc_info=outcome)
+
+    transaction.on_commit(send)
 
 
 def rollup_ranges_mark(*, ranges: Mapping[int, tuple[dt.datetime, dt.datetime]]) -> None:

@@ -92,6 +92,15 @@ def _parse() -> dict:
             "SPOOL_DIR": env.path("SPOOL_DIR", VAR_DIR / "spool"),
             "HSTS_SECONDS": env.int("HSTS_SECONDS", 31536000 if PRODUCTION else 0, validate=Range(min=0)),
             "SECURE_SSL_REDIRECT": env.bool("SECURE_SSL_REDIRECT", True),
+            # Outgoing mail (alarm notices): Django's SMTP backend, a relay the deployment names.
+            "EMAIL_HOST": env.str("EMAIL_HOST", "localhost"),
+            "EMAIL_PORT": env.int("EMAIL_PORT", 25, validate=Range(min=1, max=65535)),
+            "EMAIL_HOST_USER": env.str("EMAIL_HOST_USER", ""),
+            "EMAIL_HOST_PASSWORD": env.str("EMAIL_HOST_PASSWORD", ""),
+            "EMAIL_USE_TLS": env.bool("EMAIL_USE_TLS", False),
+            "EMAIL_USE_SSL": env.bool("EMAIL_USE_SSL", False),
+            "EMAIL_TIMEOUT": env.int("EMAIL_TIMEOUT", 10, validate=Range(min=1, max=300)),
+            "DEFAULT_FROM_EMAIL": env.str("DEFAULT_FROM_EMAIL", "能碳平台 <noreply@localhost>"),
         }
     env.seal()
     return values
@@ -125,6 +134,18 @@ MQTT_CREDENTIALS_DIR: Path | None = (
 )
 DEMO_PASSWORD: str = _values["DEMO_PASSWORD"]
 SPOOL_DIR: Path = _values["SPOOL_DIR"]
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST: str = _values["EMAIL_HOST"]
+EMAIL_PORT: int = _values["EMAIL_PORT"]
+EMAIL_HOST_USER: str = _values["EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD: str = _values["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS: bool = _values["EMAIL_USE_TLS"]
+EMAIL_USE_SSL: bool = _values["EMAIL_USE_SSL"]
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them.")
+EMAIL_TIMEOUT: int = _values["EMAIL_TIMEOUT"]
+DEFAULT_FROM_EMAIL: str = _values["DEFAULT_FROM_EMAIL"]
+SERVER_EMAIL: str = DEFAULT_FROM_EMAIL
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -382,6 +403,14 @@ CELERY_BEAT_SCHEDULE["monitoring-recompute-rollups"] = {
     "schedule": ROLLUP_RECOMPUTE_INTERVAL_S,
     # A run that waited longer than its interval is superseded by the next one.
     "options": {"expires": ROLLUP_RECOMPUTE_INTERVAL_S},
+}
+# Alarms: offline meters, event alarms gone quiet, and alarm mails due (new or to retry).
+ALARM_SWEEP_INTERVAL_S = 60.0
+CELERY_BEAT_SCHEDULE["alarms-sweep"] = {
+    "task": "alarms.tasks.sweep_alarms",
+    "schedule": ALARM_SWEEP_INTERVAL_S,
+    # A sweep that waited longer than its interval is superseded by the next one.
+    "options": {"expires": ALARM_SWEEP_INTERVAL_S},
 }
 # Upload to provincial platforms (metering/outbox, docs/outbox.md). Finished buckets are
 # enqueued this often; a bucket counts as finished OUTBOX_SETTLE_S after its end, so the
