@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from metering.monitoring import views as monitoring
+from metering.board import views as board_views
 from metering.outbox import views as outbox_views
 from metering.registry.views import devices, mappings, meters, quarantine, sites, tokens
 from metering.reports import views as reports
@@ -32,8 +32,8 @@ urlpatterns = [
     path("tokens/", tokens.token_list, name="token_list"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("quarantine/", quarantine.quarantine_list, name="quarantine_list"),
-    path("board/", monitoring.board_page, name="board"),
-    path("board/data/", monitoring.board_json, name="board_data"),
+    path("board/", board_views.board_page, name="board"),
+    path("board/data/", board_views.board_json, name="board_data"),
     path("alarms/", include("metering.alarms.urls")),
     path("uploads/", outbox_views.upload_list, name="upload_list"),
     path("uploads/resend/", outbox_views.upload_resend, name="upload_resend"),

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from metering.monitoring import board
+from metering.board import selectors as board
 from portal import selectors, services
 from portal.access import (
     can_change_enterprise_status,

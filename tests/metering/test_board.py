@@ -1,4 +1,4 @@
-"""The 看板 (metering/monitoring/board.py) and the home pages' live figures, against hand-made
+"""The 看板 (metering/board/selectors.py) and the home pages' live figures, against hand-made
 readings with hand-computed figures, on PostgreSQL with the shipped factor sets.
 
 Factors used below (the shipped GB/T 2589 set): electricity 0.1229 kgce/kWh, natural gas
@@ -15,8 +15,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from metering.board import selectors as board
 from metering.ingest.services import readings_ingest
-from metering.monitoring import board
 from metering.monitoring.tasks import recompute_rollups
 from portal.access import enterprise_scope, reach_for, reach_scope
 from portal.models import Enterprise

@@ -1,4 +1,4 @@
-"""Forms of monitoring's pages: they only parse the board's query string (GET, no writes)."""
+"""Forms of the board: they only parse the board's query string (GET, no writes)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from metering.monitoring import board
+from metering.board import selectors as board
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 # A chosen range longer than this is refused: the board compares periods of months, not decades.

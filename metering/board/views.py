@@ -1,9 +1,9 @@
-"""Monitoring's pages under /metering/: the 看板 (board) of an enterprise or a park, and its data
+"""The board's pages under /metering/: the 看板 (board) of an enterprise or a park, and its data
 as JSON for the page's live refresh.
 
 Thin: the enterprise comes through the access policy as on every registry page (the user's own,
 or `?enterprise=<id>` within reach, else 404 exactly like a missing id); the figures come from
-`metering.monitoring.board`. Read only: anything but GET and HEAD answers 405.
+`metering.board.selectors`. Read only: anything but GET and HEAD answers 405.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from metering.monitoring import board
-from metering.monitoring.forms import BoardForm
+from metering.board import selectors as board
+from metering.board.forms import BoardForm
 from metering.registry.views.meters import _choose_enterprise, _context, _page_enterprise
 from portal import access
 from portal.models import Enterprise
