@@ -17,6 +17,16 @@ Reach separates what an actor sees from what it changes:
 | provincial officer           | enterprises in their province               | nothing            |
 | expert                       | nothing yet (later: assigned submissions)   | nothing            |
 | anonymous and inactive users | nothing                                     | nothing            |
+| API client (machine key)     | its reach: one enterprise, a region, a program | nothing         |
+
+An API client's reach (`portal.models.ApiClient`, keys in portal/api/clients.py):
+- enterprise: that enterprise, and a park's members, exactly what the enterprise's own users see;
+- region: the enterprises in the region and everything under it (a city authority's client
+  sees its city);
+- program: the enterprises in the program's region subtree, narrowed to the client's region
+  when one is set. Nothing links a program to its applicants yet (applications have no
+  submissions); when they do, this becomes the program's applicants.
+A revoked or expired client reaches nothing, whatever authenticated it.
 
 Officials never change an enterprise's own data (meters, devices, contacts, staff): a tenant
 write view that forgets its role check still finds nothing in their write reach. What officials
@@ -41,14 +51,14 @@ from django.db.models import Model, QuerySet
 from django.http import Http404
 from django_scopes import scope, scopes_disabled
 
-from portal.models import Enterprise, Role
+from portal.models import ApiClient, ApiClientActor, Enterprise, Role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
     from portal.models import User
 
-    Actor = User | AnonymousUser
+    Actor = User | AnonymousUser | ApiClientActor
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -94,10 +104,12 @@ def reach_for(user: Actor | None) -> Reach:
     remembered = getattr(user, _REQUEST_REACH_ATTR, None)
     if isinstance(remembered, Reach):
         return remembered
-    return _compute_reach(cast("User", user))
+    return _compute_reach(cast("User | ApiClientActor", user))
 
 
-def _compute_reach(user: User) -> Reach:
+def _compute_reach(user: User | ApiClientActor) -> Reach:
+    if isinstance(user, ApiClientActor):
+        return api_client_reach(user.client)
     if user.is_superuser or user.role == Role.PLATFORM_ADMIN:
         return FULL_REACH
     # The policy itself must read enterprises before any scope exists: it is what defines it.
@@ -117,6 +129,28 @@ def _compute_reach(user: User) -> Reach:
             # Read only: their decisions go through their own guarded services (module docstring).
             return Reach(everything=False, visible_ids=ids, changeable_ids=())
     return NO_REACH
+
+
+def api_client_reach(client: ApiClient) -> Reach:
+    """What an API client may see (module docstring); it changes nothing."""
+    if not client.is_usable:
+        return NO_REACH
+    with scopes_disabled():  # as in _compute_reach: the policy defines the scope
+        everything = Enterprise.objects.all()
+        if client.reach_kind == ApiClient.ReachKind.ENTERPRISE and client.enterprise_id is not None:
+            own = (client.enterprise_id,)
+            members = everything.filter(park_id=client.enterprise_id).exclude(id=client.enterprise_id)
+            ids = own + _enterprise_ids(members)
+        elif client.reach_kind == ApiClient.ReachKind.REGION and client.region is not None:
+            ids = _enterprise_ids(everything.filter(region__path__startswith=client.region.path))
+        elif client.reach_kind == ApiClient.ReachKind.PROGRAM and client.program is not None:
+            in_program = everything.filter(region__path__startswith=client.program.region.path)
+            if client.region is not None:
+                in_program = in_program.filter(region__path__startswith=client.region.path)
+            ids = _enterprise_ids(in_program)
+        else:
+            return NO_REACH
+    return Reach(everything=False, visible_ids=ids, changeable_ids=())
 
 
 @contextmanager
@@ -305,3 +339,8 @@ def can_handle_alarms(user: Actor, enterprise_id: int | None) -> bool:
         and user.enterprise_id == enterprise_id
         and reach_for(user).can_change(enterprise_id)
     )
+
+
+def can_manage_api_clients(user: Actor) -> bool:
+    """Only platform admins create, change and revoke API clients: a key can reach a province."""
+    return bool(user.is_authenticated and user.is_active and user.is_platform_admin)

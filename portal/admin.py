@@ -22,9 +22,10 @@ from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.urls import URLPattern, path
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -34,7 +35,17 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from portal import audit
 from portal.access import can_change_enterprise_status, can_review_registration, reach_for
 from portal.admin_site import ReachModelAdmin, ReadOnlyAdminMixin, admin_site
-from portal.models import AuditEntry, Authority, Enterprise, Region, ReviewOrganization, Role, User
+from portal.models import (
+    ApiClient,
+    ApiScope,
+    AuditEntry,
+    Authority,
+    Enterprise,
+    Region,
+    ReviewOrganization,
+    Role,
+    User,
+)
 
 VIEW = frozenset({"view"})
 OFFICIAL_ROLES = (Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER)
@@ -358,3 +369,101 @@ class TOTPDeviceAdmin(ReachModelAdmin, OtpTOTPDeviceAdmin):
 
     def qrcode_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         raise PermissionDenied
+
+
+# --- API clients (platform admin only) ---------------------------------------------------------
+
+
+API_CLIENT_FIELDS = ("name", "organisation", "reach_kind", "enterprise", "region", "program", "scopes",
+                     "expiry_date", "allowed_networks", "revoked")
+
+
+class ApiClientForm(forms.ModelForm):
+    # No Meta here: the admin builds the form per request (the enterprise choices are tenant
+    # rows, readable only inside the request's scope).
+    scopes = forms.MultipleChoiceField(
+        label=_("权限范围"), choices=ApiScope.choices, widget=forms.CheckboxSelectMultiple,
+        help_text=_("接口客户端只能读取所选范围的数据。"),
+    )
+
+
+@admin.register(ApiClient, site=admin_site)
+class ApiClientAdmin(ReachModelAdmin):
+    """Platform admins create API clients here; the key is shown once, on the page after saving
+    (never stored in clear, never put into a message or the session). Clients are revoked, not
+    deleted, so the audit trail keeps naming them."""
+
+    reach_path = "enterprise"  # an enterprise's client counts as its row; platform admins see all
+    role_rights: dict[str, frozenset[str]] = {}
+    form = ApiClientForm
+    fields = (*API_CLIENT_FIELDS, "prefix", "created", "created_by", "revoked_at", "last_used_at",
+              "last_used_ip")
+    list_display = ("name", "organisation", "reach_kind", "reach_target", "prefix", "scope_list",
+                    "expiry_date", "revoked", "last_used_at")
+    list_filter = ("reach_kind", "revoked")
+    search_fields = ("name", "organisation", "prefix")
+    list_select_related = ("enterprise", "region", "program")
+    autocomplete_fields = ("enterprise", "region")
+    readonly_fields = ("prefix", "created", "created_by", "revoked_at", "last_used_at", "last_used_ip")
+    actions = ("revoke_selected",)
+
+    @admin.display(description=_("数据范围"))
+    def reach_target(self, client: ApiClient) -> str:
+        target = client.enterprise or client.region or client.program
+        return str(target) if target is not None else "—"
+
+    @admin.display(description=_("权限范围"))
+    def scope_list(self, client: ApiClient) -> str:
+        labels = dict(ApiScope.choices)
+        scopes = client.scopes if isinstance(client.scopes, list) else []
+        return "、".join(str(labels.get(scope, scope)) for scope in scopes)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
+        if isinstance(obj, ApiClient) and obj.revoked:
+            return (*API_CLIENT_FIELDS, *self.readonly_fields)  # a revoked client is history
+        return self.readonly_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        from portal.services import api_client_create, api_client_update
+
+        self._require_write_reach(request, obj)
+        actor = cast(User, request.user)
+        if change:
+            api_client_update(actor=actor, client=obj)
+        else:
+            _client, obj._issued_key = api_client_create(actor=actor, client=obj)
+
+    def response_add(self, request: HttpRequest, obj: Any,
+                     post_url_continue: str | None = None) -> HttpResponse:
+        key = getattr(obj, "_issued_key", None)
+        if key is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("接口密钥已创建"),
+            "client": obj,
+            "key": key,
+            "opts": self.opts,
+            "change_url": reverse("admin:portal_apiclient_change", args=[obj.pk]),
+            "changelist_url": reverse("admin:portal_apiclient_changelist"),
+        }
+        response = TemplateResponse(request, "admin/portal/apiclient/key_issued.html", context)
+        response["Cache-Control"] = "no-store"  # the one page that holds the key in clear
+        return response
+
+    @admin.action(description=_("吊销所选接口客户端（不可恢复）"), permissions=["change"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        from portal.services import api_client_revoke
+
+        names = []
+        for client in queryset:
+            self._require_write_reach(request, client)
+            if not client.revoked:
+                api_client_revoke(actor=cast(User, request.user), client=client)
+                names.append(client.name)
+        if names:
+            done = gettext("已吊销：%(names)s") % {"names": "、".join(names)}
+            self.message_user(request, done, messages.SUCCESS)

@@ -28,7 +28,7 @@ from django.db import models, transaction
 from django.db.models.fields.files import FieldFile
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-from portal.models import AuditEntry
+from portal.models import AuditEntry, User
 
 BLANKED = "******"
 # Field names whose values never reach the audit trail, in whole or in part.
@@ -164,7 +164,8 @@ def record(
         org = getattr(actor, "organization", None)
         organization = str(org) if org is not None else ""
     entry = AuditEntry(
-        actor=actor,
+        # An API client acts under its own name (api-client:<prefix>), never as a person.
+        actor=actor if isinstance(actor, User) else None,
         actor_username=getattr(actor, "username", "") if actor is not None else "",
         organization=organization[:200],
         enterprise_id_snapshot=enterprise_id if enterprise_id is not None else _enterprise_of(obj),

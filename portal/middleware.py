@@ -18,6 +18,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from portal import audit
 from portal.access import lacks_second_factor, reach_scope
+from portal.api.clients import authenticate_key
 from portal.api.errors import is_api_request, json_error
 from portal.models import AuditEntry
 from portal.outage import database_unavailable_response, is_database_unavailable
@@ -94,12 +95,15 @@ class RequestContextMiddleware:
 
 
 def _api_token_user(request: HttpRequest):  # type: ignore[no-untyped-def]
-    """The user of an `Authorization: Token …` header, so API scope is set at the edge too."""
+    """The user of an `Authorization: Token …` header, or the API client of an `Api-Key …` one,
+    so API scope is set at the edge too. A bad credential scopes nothing; DRF refuses it."""
     try:
         result = TokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+        if result:
+            return result[0]
+        return authenticate_key(request)
     except AuthenticationFailed:
         return None
-    return result[0] if result else None
 
 
 class ReachMiddleware:

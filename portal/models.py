@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
@@ -10,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
 from portal.credit_code import normalize_credit_code, validate_credit_code
 from portal.scoping import TenantScopedManager
@@ -356,3 +358,220 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError(_("操作日志只能追加，不能删除。"))
+
+
+# --- API clients (machine tokens; see portal/api/clients.py for the why) ----------------------
+
+
+class ApiScope(models.TextChoices):
+    """What an API client may read. Each API view names the one it needs (`api_client_scope`)."""
+
+    ENTERPRISES_READ = "enterprises:read", _("企业基本信息")
+    METERS_READ = "meters:read", _("计量器具档案")
+    READINGS_READ = "readings:read", _("计量数据与汇总")
+    INDICATORS_READ = "indicators:read", _("能耗与碳排放指标")
+    SUBMISSIONS_READ = "submissions:read", _("申报材料")
+
+
+class ApiClientManager(APIKeyManager):
+    """djangorestframework-api-key's manager, with the integer primary key kept.
+
+    The library makes the primary key "<prefix>.<hash>", which would put the hash into admin URLs,
+    the audit trail's object ids and logs; here the key only fills `prefix` and `hashed_key`.
+    """
+
+    def assign_key(self, obj: AbstractAPIKey) -> str:
+        key, prefix, hashed_key = self.key_generator.generate()
+        obj.prefix = prefix
+        obj.hashed_key = hashed_key
+        return key
+
+    def get_usable_keys(self) -> models.QuerySet[Any]:
+        # What the reach is computed from, fetched with the key.
+        return super().get_usable_keys().select_related("enterprise", "region", "program__region")
+
+
+class ApiClient(AbstractAPIKey):
+    """A machine client of the REST API (接口客户端): a provincial platform, an enterprise's BI.
+
+    The key is hashed at rest (SHA-512 of a random 32-character secret, by the library) and shown
+    once, when a platform admin creates the client in the admin. It reads what its scopes name,
+    within its reach (`portal.access`): one enterprise, a region's subtree, or a program's
+    enterprises. It never writes. It stops working when revoked (for good) or expired.
+    """
+
+    class ReachKind(models.TextChoices):
+        ENTERPRISE = "enterprise", _("单个企业")
+        REGION = "region", _("行政区域")
+        PROGRAM = "program", _("申报项目")
+
+    # An integer key, not the library's "<prefix>.<hash>" (see ApiClientManager).
+    id = models.BigAutoField(primary_key=True)  # type: ignore[assignment]
+    # The library's fields, named in Chinese for the admin.
+    prefix = models.CharField(_("密钥前缀"), max_length=8, unique=True, editable=False)
+    created = models.DateTimeField(_("创建时间"), auto_now_add=True, db_index=True)
+    name = models.CharField(_("名称"), max_length=100,
+                            help_text=_("便于识别的名称，例如“河南省能耗在线监测平台”。"))
+    organisation = models.CharField(_("使用单位"), max_length=200)
+    reach_kind = models.CharField(_("数据范围类型"), max_length=16, choices=ReachKind.choices)
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name=_("企业"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="api_clients", help_text=_("范围为“单个企业”时必填。"),
+    )
+    region = models.ForeignKey(
+        Region, verbose_name=_("行政区域"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="api_clients",
+        help_text=_("范围为“行政区域”时必填，包含其下所有地区；范围为“申报项目”时可选，用于进一步限定。"),
+    )
+    program = models.ForeignKey(
+        "applications.Program", verbose_name=_("申报项目"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="api_clients", help_text=_("范围为“申报项目”时必填。"),
+    )
+    scopes = models.JSONField(_("权限范围"), default=list, blank=True)
+    allowed_networks = models.TextField(
+        _("允许的来源地址"), blank=True,
+        help_text=_("每行一个 IP 地址或网段（如 203.0.113.0/24）；留空表示不限来源。"),
+    )
+    revoked = models.BooleanField(_("已吊销"), default=False,
+                                  help_text=_("吊销后该令牌立即失效，且不可恢复。"))
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True, editable=False)
+    expiry_date = models.DateTimeField(_("到期时间"), null=True, blank=True,
+                                       help_text=_("到期后该令牌失效；留空表示长期有效。"))
+    created_by = models.ForeignKey(
+        User, verbose_name=_("创建人"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False,
+    )
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True, editable=False)
+    last_used_ip = models.GenericIPAddressField(_("最近来源地址"), null=True, blank=True, editable=False)
+
+    objects = ApiClientManager()  # type: ignore[misc]
+
+    class Meta:
+        verbose_name = _("接口客户端")
+        verbose_name_plural = _("接口客户端")
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["reach_kind"], name="portal_apiclient_reach_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def clean(self) -> None:
+        super().clean()  # the library's rule: a revoked key cannot be un-revoked
+        errors: dict[str, Any] = {}
+        required = {
+            self.ReachKind.ENTERPRISE: "enterprise", self.ReachKind.REGION: "region",
+            self.ReachKind.PROGRAM: "program",
+        }.get(self.reach_kind)  # type: ignore[call-overload]
+        if required is not None and getattr(self, f"{required}_id") is None:
+            errors[required] = _("该数据范围类型须指定此项。")
+        if self.reach_kind == self.ReachKind.ENTERPRISE:
+            for other in ("region", "program"):
+                if getattr(self, f"{other}_id") is not None:
+                    errors[other] = _("范围为“单个企业”时不应填写此项。")
+        if self.reach_kind == self.ReachKind.REGION:
+            for other in ("enterprise", "program"):
+                if getattr(self, f"{other}_id") is not None:
+                    errors[other] = _("范围为“行政区域”时不应填写此项。")
+        if self.reach_kind == self.ReachKind.PROGRAM and self.enterprise_id is not None:
+            errors["enterprise"] = _("范围为“申报项目”时不应填写此项。")
+        scopes = self.scopes if isinstance(self.scopes, list) else None
+        if not scopes:
+            errors["scopes"] = _("至少选择一项权限范围。")
+        elif unknown := sorted(set(map(str, scopes)) - set(ApiScope.values)):
+            errors["scopes"] = _("未知的权限范围：%(scopes)s。") % {"scopes": "、".join(unknown)}
+        for line in self.allowed_network_lines():
+            try:
+                ipaddress.ip_network(line, strict=False)
+            except ValueError:
+                errors["allowed_networks"] = _("“%(line)s”不是有效的 IP 地址或网段。") % {"line": line}
+                break
+        if errors:
+            raise ValidationError(errors)
+
+    def allowed_network_lines(self) -> list[str]:
+        return [line.strip() for line in (self.allowed_networks or "").splitlines() if line.strip()]
+
+    def allows_address(self, address: str | None) -> bool:
+        """Whether a request from `address` may use this key (always, without an allow-list)."""
+        lines = self.allowed_network_lines()
+        if not lines:
+            return True
+        if not address:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        networks = [ipaddress.ip_network(line, strict=False) for line in lines]
+        return any(ip.version == network.version and ip in network for network in networks)
+
+    @property
+    def is_usable(self) -> bool:
+        return not self.revoked and not self.has_expired
+
+    def has_scope(self, scope: str) -> bool:
+        return isinstance(self.scopes, list) and scope in self.scopes
+
+
+class ApiClientActor:
+    """What `request.user` is for a request authenticated with an API client's key.
+
+    It is authenticated but holds no role, enterprise or authority of a person, so every role
+    check that asks "which enterprise is this user's", "is this an admin" answers no; what it may
+    see comes only from `portal.access.reach_for`, which knows API clients.
+    """
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_superuser = False
+    is_staff = False
+    is_platform_admin = False
+    is_enterprise_user = False
+    is_government_user = False
+    role = ""
+    pk = None
+    id = None
+    enterprise = None
+    enterprise_id = None
+    authority = None
+    authority_id = None
+    review_organization = None
+    review_organization_id = None
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+
+    @property
+    def username(self) -> str:
+        return f"api-client:{self.client.prefix}"
+
+    @property
+    def organization(self) -> str:
+        return self.client.organisation
+
+    def get_username(self) -> str:
+        return self.username
+
+    def is_verified(self) -> bool:
+        return False  # no second factor exists for machines (portal/api/clients.py)
+
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        return False
+
+    def has_perms(self, perm_list: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return self.username
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApiClientActor) and other.client.pk == self.client.pk
+
+    def __hash__(self) -> int:
+        return hash(("api-client", self.client.pk))

@@ -21,12 +21,13 @@ from django_scopes import scopes_disabled
 from portal import audit
 from portal.access import (
     can_change_enterprise_status,
+    can_manage_api_clients,
     can_manage_enterprise,
     can_resubmit_registration,
     can_review_registration,
 )
 from portal.credit_code import credit_code_problem, normalize_credit_code
-from portal.models import Enterprise, Region, Role, User
+from portal.models import ApiClient, Enterprise, Region, Role, User
 from portal.selectors import province_path_of
 
 # Fields an enterprise admin may edit on their own enterprise. Identity (name, credit code)
@@ -345,3 +346,46 @@ def user_create_staff(
             raise ValidationError({"username": _("该用户名已被使用，请换一个。")}) from exc
         raise
     return user
+
+
+# --- API clients ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def api_client_create(*, actor: User, client: ApiClient) -> tuple[ApiClient, str]:
+    """Save a new API client (filled in but unsaved) with a fresh key; returns it and the key.
+
+    The key exists in clear only in the return value: the caller shows it once. The audit
+    signals record the creation (the hash blanked)."""
+    if not can_manage_api_clients(actor):
+        raise PermissionDenied(_("只有平台管理员可以创建接口客户端。"))
+    if client.pk is not None:
+        raise ValueError("api_client_create takes a client that is not saved yet")
+    key = ApiClient.objects.assign_key(client)
+    client.created_by = actor
+    client.full_clean()
+    client.save()
+    return client, key
+
+
+@transaction.atomic
+def api_client_update(*, actor: User, client: ApiClient) -> ApiClient:
+    """Save a changed API client; turning `revoked` on revokes it (for good, with its time)."""
+    if not can_manage_api_clients(actor):
+        raise PermissionDenied(_("只有平台管理员可以修改接口客户端。"))
+    if client.revoked and client.revoked_at is None:
+        client.revoked_at = timezone.now()
+    client.full_clean()
+    client.save()
+    return client
+
+
+@transaction.atomic
+def api_client_revoke(*, actor: User, client: ApiClient) -> ApiClient:
+    """Revoke an API client: its key stops working on the next request, and cannot be restored."""
+    if not can_manage_api_clients(actor):
+        raise PermissionDenied(_("只有平台管理员可以吊销接口客户端。"))
+    if client.revoked:
+        return client
+    client.revoked = True
+    return api_client_update(actor=actor, client=client)

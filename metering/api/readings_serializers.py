@@ -5,21 +5,29 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
+# Every timestamp the readings API answers is in this zone, whatever the server's or the
+# request's active time zone: the buckets are calendar-aligned in it.
+API_TIME_ZONE = ZoneInfo("Asia/Shanghai")
+QUALITY_HELP = "Quality flag: 0 ok, 1 estimated, 2 suspect, 3 missing."
+
 
 class ReadingSerializer(serializers.Serializer):
-    ts = serializers.DateTimeField()
-    value = serializers.FloatField()
-    quality = serializers.IntegerField()
+    ts = serializers.DateTimeField(default_timezone=API_TIME_ZONE,
+                                   help_text="When the value was read, in +08:00 (Asia/Shanghai).")
+    value = serializers.FloatField(help_text="The value as read, in the meter's unit.")
+    quality = serializers.IntegerField(help_text=QUALITY_HELP)
 
 
 class RollupBucketSerializer(serializers.Serializer):
     """One stored bucket (`interval` other than `raw`)."""
 
-    ts = serializers.DateTimeField(help_text="Start of the bucket, in +08:00 (Asia/Shanghai calendar).")
+    ts = serializers.DateTimeField(default_timezone=API_TIME_ZONE,
+                                   help_text="Start of the bucket, in +08:00 (Asia/Shanghai calendar).")
     value = serializers.FloatField(help_text="Consumption in the bucket, in the meter's unit.")
     expected = serializers.IntegerField(help_text="15-minute slots the bucket spans (hour 4, day 96).")
     received = serializers.IntegerField(help_text="Slots holding at least one reading.")
@@ -37,6 +45,7 @@ class AwareDateTimeField(serializers.Field):
     default_error_messages = {
         "invalid": _("时间格式错误，应为 ISO 8601（如 2025-01-01T00:00:00+08:00）。"),
         "naive": _("时间必须带时区偏移（如 +08:00 或 Z）。"),
+        "out_of_range": _("时间超出可表示的范围。"),
     }
 
     def to_internal_value(self, data: Any) -> dt.datetime:
@@ -49,7 +58,13 @@ class AwareDateTimeField(serializers.Field):
             self.fail("invalid")
         if value.tzinfo is None or value.utcoffset() is None:
             self.fail("naive")
-        return value
+        try:
+            # The instant in UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows
+            # (-23:23), and year 1 at +01:00 or year 9999 at -01:00 are valid ISO 8601 but no
+            # instant Python can hold: a clear 400, not a crash further down.
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            self.fail("out_of_range")
 
     def to_representation(self, value: dt.datetime) -> str:
         return value.isoformat()

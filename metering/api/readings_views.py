@@ -9,8 +9,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
 
 from metering.api.readings_serializers import (
+    API_TIME_ZONE,
     READING_INTERVALS,
     ReadingRangeSerializer,
     ReadingSerializer,
@@ -20,13 +22,32 @@ from metering.models import Meter
 from metering.monitoring.selectors import rollups_for_meter
 from metering.storage.selectors import readings_for_meter
 from portal.access import get_object_for_user
+from portal.models import ApiScope
 
 
 class ReadingCursorPagination(CursorPagination):
+    """Cursor pages, oldest first; the envelope names the time zone every `ts` is given in."""
+
     ordering = "ts"
     page_size = 1000
     page_size_query_param = "page_size"
     max_page_size = 10_000
+
+    def get_paginated_response(self, data: Any) -> Response:
+        response = super().get_paginated_response(data)
+        response.data = {"time_zone": str(API_TIME_ZONE), "utc_offset": "+08:00", **response.data}
+        return response
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        document = super().get_paginated_response_schema(schema)
+        document["required"] = ["time_zone", "utc_offset", "results"]
+        document["properties"] = {
+            "time_zone": {"type": "string", "example": str(API_TIME_ZONE),
+                          "description": "The zone of every `ts` (and of the bucket calendar)."},
+            "utc_offset": {"type": "string", "example": "+08:00"},
+            **document["properties"],
+        }
+        return document
 
 
 @extend_schema(
@@ -61,6 +82,7 @@ class MeterReadingsView(ListAPIView):
 
     serializer_class = ReadingSerializer
     pagination_class = ReadingCursorPagination
+    api_client_scope = ApiScope.READINGS_READ
     filter_backends: list = []
 
     def _params(self) -> dict[str, Any]:

@@ -24,8 +24,8 @@ from metering.registry import services
 from metering.registry.importing import meters_import
 from metering.registry.rights import DELETE, WRITE, can_manage_registry, can_write_anywhere, is_platform_admin
 from portal.api.errors import error_body
-from portal.api.views import TenantViewSetMixin
-from portal.models import Enterprise
+from portal.api.views import EnterpriseInReachFilter, TenantViewSetMixin
+from portal.models import ApiScope, Enterprise
 
 
 class RegistryWriteMixin(TenantViewSetMixin):
@@ -61,8 +61,8 @@ class RegistryWriteMixin(TenantViewSetMixin):
 
 
 class MeterFilter(django_filters.FilterSet):
-    # By id, not ModelChoice: an enterprise out of reach gives an empty list, same as an unknown one.
-    enterprise = django_filters.NumberFilter(field_name="enterprise_id")
+    # Out of reach answers 404, exactly like an unknown id (portal.api.views.EnterpriseInReachFilter).
+    enterprise = EnterpriseInReachFilter()
     level = django_filters.ChoiceFilter(choices=Meter.Level.choices)
     energy_type = django_filters.ChoiceFilter(choices=EnergyType.choices)
     code = django_filters.CharFilter(field_name="code")
@@ -76,6 +76,7 @@ class MeterFilter(django_filters.FilterSet):
 # `request: HttpRequest` for mypy; the DRF stubs silence the same clash inside APIView itself.
 class MeterViewSet(RegistryWriteMixin, viewsets.ModelViewSet):  # type: ignore[misc]
     model = Meter
+    api_client_scope = ApiScope.METERS_READ
     serializer_class = MeterSerializer
     filterset_class = MeterFilter
 
@@ -122,7 +123,7 @@ class MeterViewSet(RegistryWriteMixin, viewsets.ModelViewSet):  # type: ignore[m
 
 class ModbusDeviceFilter(django_filters.FilterSet):
     # Declared explicitly: django-filter's automatic filters query the (scoped) manager at import.
-    enterprise = django_filters.NumberFilter(field_name="enterprise_id")
+    enterprise = EnterpriseInReachFilter()
     protocol = django_filters.ChoiceFilter(choices=ModbusDevice.Protocol.choices)
     status = django_filters.ChoiceFilter(choices=ModbusDevice.Status.choices)
     enabled = django_filters.BooleanFilter()

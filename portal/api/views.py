@@ -20,11 +20,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import django_filters
+from django import forms
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django_filters.constants import EMPTY_VALUES
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, viewsets
 from rest_framework.pagination import BasePagination
@@ -33,11 +35,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.access import filter_to_reach, reach_for, visible_enterprises
+from portal.access import filter_to_reach, get_enterprise_for_user, reach_for, visible_enterprises
+from portal.api.clients import ApiClientScope
 from portal.api.pagination import BoundedLimitOffsetPagination
 from portal.api.permissions import IsActiveUser
 from portal.api.serializers import ApiIndexSerializer, EnterpriseSerializer
-from portal.models import Enterprise, Region
+from portal.models import ApiScope, Enterprise, Region
 
 
 class EdgeReachCheckMixin:
@@ -63,7 +66,9 @@ class TenantViewSetMixin(EdgeReachCheckMixin):
 
     model: type[Model]
     reach_path: str | None = None
-    permission_classes: Sequence[Any] = [IsActiveUser]
+    permission_classes: Sequence[Any] = [IsActiveUser, ApiClientScope]
+    # The scope an API client needs here (portal/api/clients.py); None: API clients are refused.
+    api_client_scope: str | None = None
     pagination_class: type[BasePagination] | None = BoundedLimitOffsetPagination
 
     def base_queryset(self) -> QuerySet[Any]:
@@ -120,6 +125,25 @@ class ApiRootView(APIView):
         return Response({"name": "Nengtan 能碳 API", "version": "v1", "endpoints": endpoints})
 
 
+class EnterpriseInReachFilter(django_filters.Filter):
+    """`?enterprise=<id>`: the rows of one enterprise the caller may see. An enterprise out of
+    reach answers 404 exactly like an id no enterprise has (fail closed: a filter must not tell
+    which enterprises exist); an id that is no whole number is a 400 like any invalid filter."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("field_name", "enterprise_id")
+        kwargs.setdefault("help_text", _("企业 ID；不在您的访问范围内或不存在时返回 404。"))
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        if value in EMPTY_VALUES:
+            return qs
+        enterprise = get_enterprise_for_user(self.parent.request.user, value)  # Http404 out of reach
+        return qs.filter(**{self.field_name: enterprise.pk})
+
+
 class EnterpriseFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=Enterprise.Kind.choices)
     status = django_filters.ChoiceFilter(choices=Enterprise.Status.choices)
@@ -150,6 +174,7 @@ class EnterpriseViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
     model = Enterprise
     reach_path = ""
+    api_client_scope = ApiScope.ENTERPRISES_READ
     serializer_class = EnterpriseSerializer
     filterset_class = EnterpriseFilter
     lookup_value_regex = "[0-9]+"

@@ -104,8 +104,11 @@ def test_filters(world):
     assert codes("energy_type=natural_gas") == [(world.tenant_a.pk, "G-1")]
     assert codes("code=E-1") == [(world.tenant_a.pk, "E-1"), (world.tenant_b.pk, "E-1")]
     assert codes(f"enterprise={world.tenant_b.pk}") == [(world.tenant_b.pk, "E-1")]
-    # An enterprise out of reach filters to nothing, like an unknown one.
-    assert codes(f"enterprise={world.outsider.pk}") == []
+    # An enterprise out of reach answers 404, exactly like an unknown one.
+    outsider = client.get(f"{METERS}?enterprise={world.outsider.pk}")
+    unknown = client.get(f"{METERS}?enterprise=2147480000")
+    assert outsider.status_code == unknown.status_code == 404
+    assert outsider.json() == unknown.json()
 
 
 # --- writes ---------------------------------------------------------------------------------------

@@ -23,7 +23,10 @@ without anyone remembering to add a test:
   and every row pointing at one) must be exactly what it was, and the audit trail must show no
   write to the outsider.
 - Every model in the admin is walked the same way through `OUT_OF_REACH_MODELS`.
-- API endpoints are walked with `Authorization: Token …` as well as with the session.
+- API endpoints are walked with `Authorization: Token …` as well as with the session, and with
+  `Authorization: Api-Key …` of API clients whose reach is one enterprise, a city and a province
+  (`API_CLIENT_REACHES`): the outsider is out of their reach like any missing id, nothing of it
+  shows, and their writes change nothing.
 
 The expected reach below is written out by hand, independently of `portal.access`, so a
 wrong policy fails here too.
@@ -51,7 +54,8 @@ from rest_framework.authtoken.models import Token
 
 from portal.access import reach_for
 from portal.admin_site import admin_site
-from portal.models import AuditEntry, Enterprise, User
+from portal.models import ApiClientActor, AuditEntry, Enterprise, Region, User
+from tests.api_clients import api_client_with_key
 from tests.conftest import ROLE_KEYS, World, login
 from tests.html_forms import post_form_for, replay_values
 from tests.tenancy_footprint import footprint, footprint_changes, owned_objects
@@ -82,6 +86,10 @@ EXPECTED_VISIBLE: dict[str, frozenset[str]] = {
     "expert": frozenset(),
     "platform_admin": frozenset({"tenant_a", "tenant_b", "outsider", "park"}),
     "anonymous": frozenset(),
+    # API clients (machine keys, every scope): tenant_a's own key, Zhengzhou's and Henan's.
+    "key_tenant_a": frozenset({"tenant_a"}),
+    "key_zhengzhou": frozenset({"tenant_a"}),
+    "key_henan": frozenset({"tenant_a", "tenant_b"}),
 }
 EXPECTED_CHANGEABLE: dict[str, frozenset[str]] = {
     "a_admin": frozenset({"tenant_a"}),
@@ -96,6 +104,16 @@ EXPECTED_CHANGEABLE: dict[str, frozenset[str]] = {
     "expert": frozenset(),
     "platform_admin": frozenset({"tenant_a", "tenant_b", "outsider", "park"}),
     "anonymous": frozenset(),
+    # API clients never change anything.
+    "key_tenant_a": frozenset(),
+    "key_zhengzhou": frozenset(),
+    "key_henan": frozenset(),
+}
+# The walk's API clients: pseudo-role → the reach it is issued with (every scope).
+API_CLIENT_REACHES: dict[str, Callable[[World], dict[str, Any]]] = {
+    "key_tenant_a": lambda world: {"reach_kind": "enterprise", "enterprise": world.tenant_a},
+    "key_zhengzhou": lambda world: {"reach_kind": "region", "region": Region.objects.get(code="410100")},
+    "key_henan": lambda world: {"reach_kind": "region", "region": Region.objects.get(code="410000")},
 }
 # The outsider's district authority (and the platform): they decide its registration and
 # suspension, through the routes in AUTHORITY_ACTIONS.
@@ -283,7 +301,7 @@ def standing(role: str) -> str:
 
 def own_enterprise(world: World, role: str) -> Enterprise | None:
     """The enterprise the role works for (the one its writes go to by default), if any."""
-    user = None if role == "anonymous" else world.user(role)
+    user = None if role == "anonymous" or role in API_CLIENT_REACHES else world.user(role)
     return user.enterprise if user is not None and user.enterprise_id is not None else None
 
 
@@ -357,8 +375,12 @@ class Walker:
         self.world = world
         self.role = role
         self.client = Client(raise_request_exception=False)
-        self.user = None if role == "anonymous" else world.user(role)
-        if self.user is not None:
+        self.user = None if role == "anonymous" or role in API_CLIENT_REACHES else world.user(role)
+        if role in API_CLIENT_REACHES:
+            self.api_client, key = api_client_with_key(name=f"巡检接口客户端（{role}）",
+                                                       **API_CLIENT_REACHES[role](world))
+            self.client.defaults["HTTP_AUTHORIZATION"] = f"Api-Key {key}"
+        elif self.user is not None:
             if token:
                 key = Token.objects.get_or_create(user=self.user)[0].key
                 self.client.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
@@ -787,6 +809,47 @@ def test_api_with_token_auth(world, role):
         outsider.check("the walk of the outsider's API objects")
         if standing(role) != OWNER:
             walk_write_attempts(walker, outsider, replayer, api_only=True)
+    walker.report()
+
+
+@pytest.mark.parametrize("role", sorted(API_CLIENT_REACHES))
+def test_api_client_reach_matches_expectations(world, role):
+    client, _key = api_client_with_key(**API_CLIENT_REACHES[role](world))
+    reach = reach_for(ApiClientActor(client))
+    assert {key for key in ENTERPRISE_KEYS if reach.can_see(getattr(world, key).pk)} == EXPECTED_VISIBLE[role]
+    assert not any(reach.can_change(getattr(world, key).pk) for key in ENTERPRISE_KEYS)
+
+
+@pytest.mark.parametrize("role", sorted(API_CLIENT_REACHES))
+def test_api_with_api_client_keys(world, role):
+    """Every API endpoint with an API client's key: the outsider is out of reach exactly like a
+    missing id (GET and every write), `?enterprise=<outsider>` answers as an unknown id, nothing
+    of the outsider shows, and no write (the create routes' attempts included) changes it."""
+    objects, _admin_objects = build_outsider_objects(world)
+    replayer = Replayer(world)
+    with Walker(world, role) as walker:
+        assert standing(role) == HIDDEN
+        outsider = Outsider(world, walker)
+        walker.needles = forbidden_needles(world, role)
+        walked = 0
+        for route, kwargs in route_map().plain:
+            if not route.is_api:
+                continue
+            url = url_for(route, kwargs)
+            walker.fetch("GET", url)
+            check_tenant_query(walker, route, url, "enterprise")
+            if route.name not in NO_TENANT_WRITES:
+                for method in ("PUT", "PATCH", "DELETE"):
+                    walker.fetch(method, url, Body({"enterprise": world.outsider.pk}, json=True))
+            walked += 1
+        for route, kwargs in objects:
+            if route.is_api:
+                walk_object_route(walker, outsider, replayer, route, kwargs)
+                walked += 1
+        outsider.check("the walk of the outsider's API objects with an API key")
+        walk_write_attempts(walker, outsider, replayer, api_only=True)
+        if walked < 10:
+            walker.fail(f"only {walked} API routes walked: the URL map reading broke?")
     walker.report()
 
 
