@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from metering.board import views as board_views
 from metering.monitoring import production_views as production
 from metering.outbox import views as outbox_views
 from metering.registry.views import devices, mappings, meters, quarantine, sites, tokens
@@ -37,6 +38,8 @@ urlpatterns = [
     path("production/<int:pk>/edit/", production.production_edit, name="production_edit"),
     path("production/<int:pk>/delete/", production.production_delete, name="production_delete"),
     path("base-period/", production.base_period, name="base_period"),
+    path("board/", board_views.board_page, name="board"),
+    path("board/data/", board_views.board_json, name="board_data"),
     path("alarms/", include("metering.alarms.urls")),
     path("uploads/", outbox_views.upload_list, name="upload_list"),
     path("uploads/resend/", outbox_views.upload_resend, name="upload_resend"),

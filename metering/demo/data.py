@@ -21,11 +21,13 @@ from metering.demo.simulator import (
     DEMO_MODBUS_HOST,
     DEMO_MODBUS_PORT,
     DEMO_MQTT_LAYOUT,
+    SHANGHAI,
     DemoMeter,
     DemoPlant,
 )
 from metering.ingest.services import ResolvedReading, readings_ingest_resolved
 from metering.models import Meter, ModbusDevice, ModbusPoint, SiteNode, Source
+from metering.monitoring.rollups import rollups_recompute_dirty
 from portal.models import Enterprise, User
 
 logger = logging.getLogger(__name__)
@@ -37,10 +39,21 @@ DEMO_MQTT_USERNAME = "demo_shanghai"
 # The simulator's MQTT plant for that enterprise uses this "unit" to size its load.
 DEMO_MQTT_PLANT_UNIT = 3
 DEMO_SITE_NAME = "厂区"
+# The demo park (by its admin's user name): its members get the same plant with history only (no
+# live feed, so their boards show the meters going offline once the history ends), sized by these
+# "units" in member order, so the park board has members to compare.
+DEMO_PARK_USERNAME = "demo_park"
+DEMO_PARK_MEMBER_UNITS = (4, 5)
 DEMO_POLL_INTERVAL_S = 15
-# Hourly history written at seeding time so dashboards have a week to show at once; it follows
-# the same curve the simulator serves live, so history and live data join without a jump.
+# History written at seeding time so the board has something to show at once: a reading every
+# 15 minutes (the national slot) for the last week, and one a day at midnight for the 13 months
+# before it (enough for a year of monthly trend and a year-on-year comparison). It follows the same
+# curve the simulator serves live, so history and live data join without a jump.
 DEMO_HISTORY_DAYS = 7
+DEMO_HISTORY_STEP = dt.timedelta(minutes=15)
+DEMO_DAILY_HISTORY_DAYS = 400
+# Dirty rollup ranges recomputed per pass when the seed brings the rollups up to date itself.
+DEMO_ROLLUP_PASS = 500
 
 
 def _enterprise_of(username: str) -> Enterprise | None:
@@ -137,18 +150,38 @@ def _modbus_device(enterprise: Enterprise, unit_id: int, meters: dict[str, Meter
     return device
 
 
+def history_instants(now: dt.datetime) -> list[dt.datetime]:
+    """When the seeded history has readings: daily at local midnight, then every 15 minutes."""
+    local = now.astimezone(SHANGHAI)
+    end = local.replace(minute=local.minute - local.minute % 15, second=0, microsecond=0)
+    recent_start = end - dt.timedelta(days=DEMO_HISTORY_DAYS)
+    first_midnight = recent_start.replace(hour=0, minute=0) - dt.timedelta(days=DEMO_DAILY_HISTORY_DAYS)
+    daily = [first_midnight + dt.timedelta(days=d) for d in range(DEMO_DAILY_HISTORY_DAYS + 1)]
+    steps = int((end - recent_start) / DEMO_HISTORY_STEP)
+    recent = [recent_start + DEMO_HISTORY_STEP * i for i in range(steps)]
+    return [at for at in daily if at < recent_start] + recent
+
+
 def _history_rows(plant: DemoPlant, meters: dict[str, Meter], *, now: dt.datetime) -> list[ResolvedReading]:
-    end = now.replace(minute=0, second=0, microsecond=0)
-    hours = [end - dt.timedelta(hours=h) for h in range(DEMO_HISTORY_DAYS * 24, 0, -1)]
+    instants = history_instants(now)
     return [
         ResolvedReading(meter_id=meters[spec.code].pk, ts=at, value=round(plant.cumulative(spec, at), 3))
         for spec in plant.layout
-        for at in hours
+        for at in instants
     ]
 
 
+def _bring_rollups_up_to_date() -> None:
+    """Recompute the rollups of the seeded history now, so the board shows it at once even when
+    no Celery worker is running yet (with the embedded default the on-commit task already ran, and
+    this finds nothing left to do)."""
+    while rollups_recompute_dirty(limit=DEMO_ROLLUP_PASS).claimed:
+        pass
+
+
 def seed_metering_demo(*, now: dt.datetime | None = None) -> None:
-    """Create or repair the demo meter trees, Modbus devices, MQTT meters and a week of history.
+    """Create or repair the demo meter trees, Modbus devices, MQTT meters and their history (see
+    DEMO_HISTORY_DAYS), with its rollups.
 
     Does nothing for demo enterprises that do not exist (seed the organizations first).
     """
@@ -169,7 +202,14 @@ def seed_metering_demo(*, now: dt.datetime | None = None) -> None:
             history += _history_rows(
                 DemoPlant(unit_id=DEMO_MQTT_PLANT_UNIT, layout=DEMO_MQTT_LAYOUT), meters, now=now
             )
+        park = _enterprise_of(DEMO_PARK_USERNAME)
+        members = list(Enterprise.objects.filter(park=park).order_by("id")) if park is not None else []
+        for member, unit_id in zip(members, DEMO_PARK_MEMBER_UNITS, strict=False):
+            meters = _meters(member, DEMO_MQTT_LAYOUT, registers=False)
+            history += _history_rows(DemoPlant(unit_id=unit_id, layout=DEMO_MQTT_LAYOUT), meters, now=now)
     if history:
         # Idempotent on (meter, ts): a second seed counts these as duplicates.
         result = readings_ingest_resolved(rows=history, source=Source.IMPORT.value)
         logger.info("demo history: %d readings written, %d already there", result.accepted, result.duplicates)
+        with scopes_disabled():  # the rollups of every demo tenant's history
+            _bring_rollups_up_to_date()
