@@ -12,6 +12,9 @@
   var charts = {};
   var measure = "tce";
 
+  // The page's own words, translated by the template (data-text-*); Chinese when absent.
+  function phrase(name, fallback) { return root.getAttribute("data-text-" + name) || fallback; }
+
   function number(value, digits) {
     if (value === null || value === undefined) { return "—"; }
     return Number(value).toLocaleString("zh-CN", {
@@ -43,7 +46,7 @@
   // What an empty chart says instead of drawing an empty frame.
   function emptyTitle(isEmpty) {
     return {
-      show: isEmpty, text: "暂无数据", left: "center", top: "middle",
+      show: isEmpty, text: phrase("empty", "暂无数据"), left: "center", top: "middle",
       textStyle: { color: "#616e7c", fontSize: 14, fontWeight: "normal" }
     };
   }
@@ -70,7 +73,7 @@
       }),
       legend: { bottom: 0, type: "scroll", show: lines.length > 0 },
       series: [{
-        name: "能源消费结构",
+        name: phrase("structure", "能源消费结构"),
         type: "pie",
         radius: ["45%", "70%"],
         center: ["50%", "45%"],
@@ -157,7 +160,9 @@
     if (data.alarms) { setText("kpi-alarms", String(data.alarms.count)); }
   }
 
-  var LEVEL_NAMES = { 1: "一级", 2: "二级", 3: "三级" };
+  var LEVEL_NAMES = {
+    1: phrase("level-1", "一级"), 2: phrase("level-2", "二级"), 3: phrase("level-3", "三级")
+  };
 
   function cell(row, text, className) {
     var td = document.createElement("td");
@@ -212,7 +217,8 @@
       fragment.appendChild(tr);
     });
     body.replaceChildren(fragment);
-    setText("meter-shown", "显示 " + shown + " / " + rows.length + " 块");
+    setText("meter-shown", phrase("shown", "显示 {shown} / {total} 块")
+      .replace("{shown}", String(shown)).replace("{total}", String(rows.length)));
   }
 
   function draw(data) {
