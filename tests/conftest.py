@@ -54,6 +54,19 @@ def require_service(url: str, name: str) -> None:
         unavailable(f"{name} at {parsed.hostname}:{parsed.port} is unreachable: {exc}")
 
 
+@pytest.fixture(autouse=True)
+def _default_language():  # type: ignore[no-untyped-def]
+    """Each test starts in the site's language. A request with `Accept-Language` leaves its
+    language active on the thread (LocaleMiddleware activates it and nothing deactivates it), and
+    the next test must not inherit English from the one before."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = os.environ["REDIS_URL"]
