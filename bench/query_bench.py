@@ -264,8 +264,9 @@ def raw_monthly_tce(enterprise: Any, start: dt.datetime, end: dt.datetime) -> di
             amount = math.fsum(raw_daily_series(meter, month_start, month_end).values())
             previous, _unit = quantities.get(meter.energy_type, (Decimal(0), meter.unit))
             quantities[meter.energy_type] = (previous + Decimal(repr(amount)), meter.unit)
-        last_day = (month_end - dt.timedelta(microseconds=1)).date()  # the day holding the end
-        figures = figures_for(quantities, period=(month_start.date(), last_day), region=enterprise.region)
+        # figures_for takes days [first, last + 1): the day holding the end is the last one.
+        days_end = (month_end - dt.timedelta(microseconds=1)).date() + dt.timedelta(days=1)
+        figures = figures_for(quantities, period=(month_start.date(), days_end), region=enterprise.region)
         result[month_start] = figures.total_tce
     return result
 
