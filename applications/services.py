@@ -8,7 +8,9 @@ submission can name the exact definition it was filed with.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,23 @@ from typing import Any
 import yaml
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from applications.models import Program
-from portal.models import Region
+from applications.definitions import DefinitionFormatError, ProgramDefinition, definition_validate
+from applications.evidence import evidence_freeze
+from applications.models import Program, ProgramVersion, Submission, SubmissionFiling, SubmissionState
+from applications.selectors import (
+    program_definition,
+    program_is_open_to,
+    submission_context,
+    submission_definition,
+    submission_status,
+    variants_for,
+)
+from applications.values import FormCheck, form_check
+from portal import audit
+from portal.models import Enterprise, Region, User
 
 PROGRAMS_DIR = Path(__file__).resolve().parent / "programs"
 # Keys every program file must have; later issues add forms, checklists and the workflow.
@@ -69,7 +85,12 @@ def program_definition_read(path: Path) -> dict[str, Any]:
         raise ProgramDefinitionError(path, f"'code' ({data['code']}) must equal the file name ({path.stem})")
     # JSONField storage: dates and other YAML scalars become text, so what is compared with
     # the stored definition is exactly what would be stored.
-    return json.loads(json.dumps(data, ensure_ascii=False, default=str))
+    stored = json.loads(json.dumps(data, ensure_ascii=False, default=str))
+    try:
+        definition_validate(stored)
+    except DefinitionFormatError as exc:
+        raise ProgramDefinitionError(path, "; ".join(exc.problems)) from exc
+    return stored
 
 
 def _without_version(definition: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +118,9 @@ def program_load(*, definition: dict[str, Any], source: Path | str = "<definitio
         elif file_version > program.version:
             program.version = file_version
         else:
+            # A program loaded before versions were kept gets its row now.
+            ProgramVersion.objects.get_or_create(program=program, version=program.version,
+                                                 defaults={"definition": program.definition})
             return program, "unchanged"
         outcome = "updated"
     program.name = str(definition["name"])
@@ -111,6 +135,8 @@ def program_load(*, definition: dict[str, Any], source: Path | str = "<definitio
         problems = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items())
         raise ProgramDefinitionError(source, problems) from exc
     program.save()
+    ProgramVersion.objects.update_or_create(program=program, version=program.version,
+                                            defaults={"definition": program.definition})
     return program, outcome
 
 
@@ -127,3 +153,113 @@ def programs_load(*, directory: Path = PROGRAMS_DIR) -> ProgramsLoadResult:
             continue
         getattr(result, outcome).append(program.code)
     return result
+
+
+# --- submissions ------------------------------------------------------------------------------
+
+class SubmissionRefused(ValidationError):
+    """A write the submission's state or completeness does not allow; the message says why."""
+
+
+def _prefill(definition: ProgramDefinition, enterprise: Enterprise) -> dict[str, Any]:
+    """Fields the definition prefills from the enterprise record (名称, 信用代码, 地址, ...)."""
+    known = {
+        "enterprise.name": enterprise.name, "enterprise.credit_code": enterprise.credit_code,
+        "enterprise.address": enterprise.address, "enterprise.industry": enterprise.industry,
+        "enterprise.contact_name": enterprise.contact_name,
+        "enterprise.contact_phone": enterprise.contact_phone,
+        "enterprise.contact_email": enterprise.contact_email,
+        "enterprise.region": enterprise.region.full_name if enterprise.region_id else "",
+    }
+    return {item.key: known[item.prefill] for item in definition.fields()
+            if item.prefill and known.get(item.prefill)}
+
+
+@transaction.atomic
+def submission_start(*, program: Program, enterprise: Enterprise, user: User | None, variant: str = "",
+                     track: str = "", today: dt.date | None = None) -> Submission:
+    """A new draft for the enterprise, under the program's current definition version."""
+    if not program_is_open_to(program, enterprise, today=today):
+        raise SubmissionRefused(_("该项目当前不接受本单位申报"))
+    definition = program_definition(program)
+    if definition.tracks:
+        chosen = next((item for item in definition.tracks if item.key == track), None)
+        if chosen is None:
+            raise SubmissionRefused(_("请选择赛道"))
+        variant = chosen.form
+    if definition.variants and variant not in variants_for(definition, enterprise):
+        raise SubmissionRefused(_("请选择本单位适用的申报类型"))
+    version = ProgramVersion.objects.get(program=program, version=program.version)
+    submission = Submission(program=program, program_version=version, enterprise=enterprise,
+                            variant=variant, track=track, data=_prefill(definition, enterprise),
+                            created_by=user, updated_by=user)
+    submission.full_clean()
+    submission.save()
+    return submission
+
+
+def _merged(definition: ProgramDefinition, data: Mapping[str, Any],
+            changes: Mapping[str, Any]) -> dict[str, Any]:
+    """`data` with `changes` applied: only keys the form defines (and their `__text` companions)."""
+    allowed = {item.key for item in definition.items()}
+    allowed |= {f"{item.key}__text" for item in definition.fields()
+                if item.choices and any(choice.with_text for choice in item.choices)}
+    merged = dict(data)
+    for key, value in changes.items():
+        if key in allowed:
+            merged[key] = value
+    return merged
+
+
+@transaction.atomic
+def submission_save(*, submission: Submission, user: User | None, changes: Mapping[str, Any],
+                    title: str | None = None) -> FormCheck:
+    """Save what was typed, valid or not, and answer the check of the whole form. Nothing typed is
+    dropped: a value that fails its check is stored as typed and shown again beside its message."""
+    locked = Submission.objects.select_for_update().get(pk=submission.pk)
+    if not locked.is_editable:
+        raise SubmissionRefused(_("已提交的申报不能修改"))
+    definition = submission_definition(locked)
+    locked.data = _merged(definition, locked.data, changes)
+    if title is not None:
+        locked.title = title[:200]
+    locked.updated_by = user
+    locked.updated_at = timezone.now()
+    locked.save(update_fields=["data", "title", "updated_by", "updated_at"])
+    submission.data, submission.title, submission.updated_at = locked.data, locked.title, locked.updated_at
+    return form_check(definition, locked.data, context=submission_context(locked))
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+
+@transaction.atomic
+def submission_submit(*, submission: Submission, user: User | None,
+                      today: dt.date | None = None) -> Submission:
+    """File the submission: refuse while anything is missing; otherwise keep a filing of what was
+    filed, freeze the measured evidence, and move it to 'submitted'."""
+    locked = Submission.objects.select_for_update().select_related("enterprise__region").get(pk=submission.pk)
+    if not locked.is_editable:
+        raise SubmissionRefused(_("该申报已提交"))
+    status = submission_status(locked, today=today)
+    if not status.ready:
+        raise SubmissionRefused(status.blockers)
+    number = locked.filings.count() + 1
+    attachments = [{"id": item.pk, "kind": item.kind, "name": item.original_name, "sha256": item.sha256,
+                    "size": item.size} for item in locked.attachment_files.order_by("kind", "id")]
+    filing = SubmissionFiling.objects.create(submission=locked, number=number, data=locked.data,
+                                             values=_jsonable(status.form.values), attachments=attachments,
+                                             filed_by=user)
+    evidence_freeze(submission=locked, filing=filing, figures=status.figures, values=status.form.values,
+                    definition=status.definition)
+    previous = locked.state
+    locked.state = SubmissionState.SUBMITTED
+    locked.submitted_at = timezone.now()
+    locked.submitted_by = user
+    locked.save(update_fields=["state", "submitted_at", "submitted_by"])
+    audit.record("submit", obj=locked, actor=user, changes={
+        "state": [previous, locked.state], "filing": number,
+        "flagged_evidence": [row.key for row in filing.evidence.all() if row.flagged]})
+    submission.state, submission.submitted_at = locked.state, locked.submitted_at
+    return locked

@@ -8,10 +8,11 @@ INSTALL_STAMP="$REPO_ROOT/var/.installed"
 
 # Debian packages, by purpose. WeasyPrint renders PDFs through Pango and HarfBuzz;
 # libharfbuzz-subset0 makes font subsetting fast (≈0.9 s instead of ≈15 s for a 10-page
-# Chinese document); fonts-noto-cjk supplies the Chinese glyphs; gettext compiles translations.
+# Chinese document); fonts-noto-cjk supplies the Chinese glyphs; gettext compiles translations;
+# libmagic1 tells an attachment's real type from its content (python-magic).
 RUN_APT_PACKAGES=(
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libffi-dev
-  fonts-noto-cjk gettext
+  fonts-noto-cjk gettext libmagic1
 )
 # What the test suite talks to for real: databases, broker, MQTT broker, headless browser, and
 # pgBackRest, whose point-in-time recovery (deploy/pgbackrest/) a test runs on a private cluster.

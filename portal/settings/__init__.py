@@ -159,6 +159,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
     "csp",
+    "django_htmx",
     "rest_framework",
     "rest_framework.authtoken",
     # API clients' keys (portal.ApiClient builds on its AbstractAPIKey; its own APIKey table stays empty).
@@ -190,6 +191,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "portal.middleware.RequestContextMiddleware",
@@ -265,12 +267,19 @@ MEDIA_ROOT = _values["MEDIA_ROOT"]
 # URL), on the same volume, so the worker that writes a file and the web process that hands it out
 # (only after the access check) see the same folder: /data/exports in docker-compose.
 EXPORTS_ROOT = Path(MEDIA_ROOT).parent / "exports"
+PRIVATE_MEDIA_ROOT = Path(MEDIA_ROOT).parent / "private"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Never served by URL (no base_url under MEDIA_URL): see metering.reports.views.export_job_download.
     "exports": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": EXPORTS_ROOT, "base_url": "/no-public-url/"},
+    },
+    # Application attachments (applications.Attachment): no public URL either; a file is handed out
+    # only by applications' download view, after the access check.
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": PRIVATE_MEDIA_ROOT, "base_url": "/no-public-url/"},
     },
     "staticfiles": {
         "BACKEND": (

@@ -50,12 +50,12 @@ def test_loading_again_changes_nothing(db, programs_dir):
 def test_version_goes_up_only_when_the_file_changed(db, programs_dir):
     programs_load(directory=programs_dir)
     path = programs_dir / "henan_dcmc_2023.yaml"
-    path.write_text(path.read_text(encoding="utf-8") + "deadline: 2023-10-31\n", encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8") + "closes: 2023-10-31\n", encoding="utf-8")
     result = programs_load(directory=programs_dir)
     assert result.updated == ["henan_dcmc_2023"]
     program = Program.objects.get(code="henan_dcmc_2023")
     assert program.version == 2
-    assert program.definition["deadline"] == "2023-10-31"
+    assert program.definition["closes"] == "2023-10-31"
     assert program.definition["version"] == 2  # the stored copy never contradicts its row
     assert Program.objects.get(code="shanghai_emc_2024").version == 1
     programs_load(directory=programs_dir)
