@@ -170,6 +170,9 @@ class Section(_Strict):
     applies_if: dict[str, Any] | None = None
     # Blocks printed after the section for handwritten signatures and seals (公章).
     signatures: list[Label] = Field(default_factory=list)
+    # Who fills the section in: the applicant, or the recommending authority (the city's opinion),
+    # which the applicant's form shows read-only and the reviews part fills in.
+    filled_by: Literal["applicant", "authority"] = "applicant"
     seed: str | None = None
 
     @model_validator(mode="after")

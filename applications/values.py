@@ -389,7 +389,8 @@ def form_check(definition: ProgramDefinition, data: Mapping[str, Any], *, contex
     statuses: list[SectionStatus] = []
     applicable: list[str] = []
     for section in definition.sections:
-        if not _applies(section, values, context):
+        # Sections the authority fills (its recommendation) are not the applicant's to complete.
+        if section.filled_by != "applicant" or not _applies(section, values, context):
             continue
         applicable.append(section.key)
         statuses.append(_section_status(section, values, errors, context))

@@ -19,6 +19,9 @@ Reach separates what an actor sees from what it changes:
 | anonymous and inactive users | nothing                                     | nothing            |
 | API client (machine key)     | its reach: one enterprise, a region, a program | nothing         |
 
+Submissions (`visible_submissions`): an enterprise's users read their own, drafts included; officials
+and API clients read filed ones in their reach, never drafts; experts nothing yet.
+
 An API client's reach (`portal.models.ApiClient`, keys in portal/api/clients.py):
 - enterprise: that enterprise, and a park's members, exactly what the enterprise's own users see;
 - region: the enterprises in the region and everything under it (a city authority's client
@@ -51,6 +54,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404
 from django_scopes import scope, scopes_disabled
 
+from applications.models import Submission, SubmissionState
 from portal.models import ApiClient, ApiClientActor, Enterprise, Role
 
 if TYPE_CHECKING:
@@ -234,6 +238,48 @@ def _get_or_404(queryset: QuerySet[ModelT], object_id: Any) -> ModelT:
     if obj is None:
         raise Http404
     return obj
+
+
+def visible_submissions(user: Actor, queryset: QuerySet[Submission] | None = None) -> QuerySet[Submission]:
+    """Submissions the user may read, under the active scope.
+
+    An enterprise's users read their own enterprise's, drafts included (a park's users do not read
+    their members' applications: membership shares meter data, not filings). Officials and API
+    clients read what was filed (never drafts) by enterprises in their reach; an API client whose
+    reach is a program reads only that program's. Platform admins read everything. Experts read
+    nothing until the reviews part assigns them submissions."""
+    queryset = queryset if queryset is not None else Submission.objects.all()
+    if user is None or not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    reach = reach_for(user)
+    if isinstance(user, ApiClientActor):
+        queryset = queryset.exclude(state=SubmissionState.DRAFT).filter(enterprise_id__in=reach.visible_ids)
+        if user.client.reach_kind == ApiClient.ReachKind.PROGRAM:
+            queryset = queryset.filter(program=user.client.program)
+        return queryset
+    if reach.everything:
+        return queryset
+    role = getattr(user, "role", None)
+    if role in (Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_STAFF):
+        return queryset.filter(enterprise_id__in=reach.changeable_ids)
+    if role in (Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER):
+        return queryset.exclude(state=SubmissionState.DRAFT).filter(enterprise_id__in=reach.visible_ids)
+    return queryset.none()
+
+
+def get_submission_for_user(user: Actor, submission_id: Any) -> Submission:
+    """A submission the user may read; 404 alike for missing and out of reach."""
+    return _get_or_404(visible_submissions(user).select_related("program", "program_version", "enterprise"),
+                       submission_id)
+
+
+def get_rw_submission_for_user(user: Actor, submission_id: Any) -> Submission:
+    """A submission the user may edit (its enterprise's users, while it is a draft or returned; the
+    state check is the service's); 404 alike for missing and out of reach."""
+    if getattr(user, "role", None) not in (Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_STAFF):
+        raise Http404
+    return _get_or_404(filter_to_reach(user, visible_submissions(user), "enterprise_id", write=True)
+                       .select_related("program", "program_version", "enterprise"), submission_id)
 
 
 def can_use_admin(user: Actor) -> bool:

@@ -9,7 +9,9 @@ urlpatterns = [
     path("admin/", admin_site.urls),
     path("api/v1/", include("portal.api.urls")),
     path("api/v1/", include("metering.api.urls")),
+    path("api/v1/", include("applications.api.urls")),
     path("metering/", include("metering.urls")),
+    path("applications/", include("applications.urls")),
     path("", include("portal.web_urls")),
 ]
 
