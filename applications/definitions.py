@@ -338,6 +338,86 @@ class Track(_Strict):
     min_recommended_per_city: int = Field(default=0, ge=0)
 
 
+# -- the review workflow (the engine is reviews.services.transition_perform) --------------------
+# Actors: `applicant` (the submission's enterprise's users), `first_reviewer` (the district or
+# municipal authority whose region holds the enterprise), `provincial` (the provincial authority;
+# for Shanghai the commission, also the acceptance window), `expert` and `lead_expert` (assigned
+# experts), `platform_admin`. Who counts as which is the access policy's (portal.access).
+
+ACTORS = ("applicant", "first_reviewer", "provincial", "expert", "lead_expert", "platform_admin")
+Actor = Literal["applicant", "first_reviewer", "provincial", "expert", "lead_expert", "platform_admin"]
+GUARDS = (
+    "eligibility_passed",  # every eligibility rule of the filed application passed
+    "checklists_complete",  # every assigned expert's sheet judges every item
+    "expert_reviews_received",  # at least min_expert_reviews sheets are submitted
+    "lead_expert_assigned",  # experts are assigned, one of them the lead
+    "deadline_passed",  # the deadline for additions has passed
+    "deadline_not_passed",  # it has not (a resubmission in time)
+    "signed_scan_attached",  # the signed and sealed scan of the printed form is attached
+)
+Guard = Literal[
+    "eligibility_passed", "checklists_complete", "expert_reviews_received", "lead_expert_assigned",
+    "deadline_passed", "deadline_not_passed", "signed_scan_attached",
+]
+Notify = Literal["applicant", "first_reviewer", "provincial", "experts"]
+
+
+class StateDef(_Strict):
+    key: str = Field(pattern=KEY_PATTERN)
+    label: Label
+    final: bool = False
+    # The applicant may edit and resubmit in this state (a return for additions).
+    editable: bool = False
+
+
+class TransitionDef(_Strict):
+    key: str = Field(pattern=KEY_PATTERN)
+    label: Label
+    sources: list[str] = Field(min_length=1)
+    target: str
+    actors: list[Actor] = Field(min_length=1)
+    guards: list[Guard] = Field(default_factory=list)
+    needs_reason: bool = False
+    needs_deadline: bool = False
+    # May be taken on many submissions at once with one reason (the admin's batch decisions).
+    batch: bool = False
+    notify: list[Notify] = Field(default_factory=list)
+    # Shown as a decision (passed / not passed / a prize) in results lists.
+    outcome: str | None = None
+
+
+class WorkflowDef(_Strict):
+    aggregation: Literal["mean", "median"] = "mean"
+    min_expert_reviews: int = Field(default=1, ge=1)
+    states: list[StateDef] = Field(min_length=2)
+    transitions: list[TransitionDef] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WorkflowDef:
+        states = [state.key for state in self.states]
+        if len(states) != len(set(states)):
+            raise ValueError("state keys must be unique")
+        if "draft" not in states or "submitted" not in states:
+            raise ValueError("a workflow has the states 'draft' and 'submitted'")
+        keys = [transition.key for transition in self.transitions]
+        if len(keys) != len(set(keys)):
+            raise ValueError("transition keys must be unique")
+        for transition in self.transitions:
+            unknown = [state for state in [*transition.sources, transition.target] if state not in states]
+            if unknown:
+                raise ValueError(f"transition {transition.key}: unknown state(s) {', '.join(unknown)}")
+        return self
+
+    def state(self, key: str) -> StateDef | None:
+        return next((state for state in self.states if state.key == key), None)
+
+    def transition(self, key: str) -> TransitionDef | None:
+        return next((transition for transition in self.transitions if transition.key == key), None)
+
+    def transitions_from(self, state: str) -> list[TransitionDef]:
+        return [transition for transition in self.transitions if state in transition.sources]
+
+
 class ProgramDefinition(_Strict):
     code: str = Field(pattern=KEY_PATTERN)
     name: str = Field(min_length=1)
@@ -359,8 +439,8 @@ class ProgramDefinition(_Strict):
     evidence: list[EvidenceSpec] = Field(default_factory=list)
     documents: list[Document] = Field(default_factory=list)
     summary_table: SummaryTable | None = None
-    # Filled in by the reviews work: the workflow and the checklists this program uses.
-    workflow: str | dict[str, Any] | None = None
+    workflow: WorkflowDef | None = None
+    # Filled in by the reviews work: the checklists this program uses.
     checklists: list[Any] = Field(default_factory=list)
 
     model_config = ConfigDict(extra="forbid", frozen=True)
