@@ -418,6 +418,55 @@ class WorkflowDef(_Strict):
         return [transition for transition in self.transitions if state in transition.sources]
 
 
+# -- review checklists and rubrics (scored by reviews.scoring) -----------------------------------
+
+class ChecklistItem(_Strict):
+    """One criterion. `verdict` items take meets / does not meet / not applicable; `points` items
+    take points up to `max_points`, weighted by `weight`. Not-applicable items are left out of the
+    total; a veto item judged "does not meet" (or given no points) fails the submission alone."""
+
+    key: str = Field(pattern=KEY_PATTERN)
+    label: Label
+    category: Label | None = None
+    mode: Literal["verdict", "points"] = "verdict"
+    max_points: Decimal | None = Field(default=None, gt=0)
+    weight: Decimal = Field(default=Decimal(1), gt=0)
+    veto: bool = False
+    allow_na: bool = True
+    # Measured figures shown beside the item, frozen at filing and as of today: monitoring
+    # indicators (EVIDENCE_INDICATORS) or "storage_years".
+    evidence: list[str] = Field(default_factory=list)
+    seed: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChecklistItem:
+        if self.mode == "points" and self.max_points is None:
+            raise ValueError(f"checklist item {self.key}: a points item needs max_points")
+        if self.mode == "verdict" and self.max_points is not None:
+            raise ValueError(f"checklist item {self.key}: a verdict item takes no max_points")
+        return self
+
+
+class Checklist(_Strict):
+    key: str = Field(pattern=KEY_PATTERN)
+    title: Label
+    applies_if: dict[str, Any] | None = None  # e.g. {variant: park}
+    items: list[ChecklistItem] = Field(min_length=1)
+    # How the sheet concludes: a verdict (通过 / 不通过: every applicable item meets) or a score.
+    conclusion: Literal["verdict", "score"] = "verdict"
+    pass_mark: Decimal | None = None  # score sheets: the least combined score that passes
+    seed: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Checklist:
+        keys = [item.key for item in self.items]
+        if len(keys) != len(set(keys)):
+            raise ValueError(f"checklist {self.key}: item keys must be unique")
+        if self.applies_if is not None:
+            condition_check(self.applies_if, f"checklist {self.key}.applies_if")
+        return self
+
+
 class ProgramDefinition(_Strict):
     code: str = Field(pattern=KEY_PATTERN)
     name: str = Field(min_length=1)
@@ -440,8 +489,7 @@ class ProgramDefinition(_Strict):
     documents: list[Document] = Field(default_factory=list)
     summary_table: SummaryTable | None = None
     workflow: WorkflowDef | None = None
-    # Filled in by the reviews work: the checklists this program uses.
-    checklists: list[Any] = Field(default_factory=list)
+    checklists: list[Checklist] = Field(default_factory=list)
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -474,6 +522,9 @@ class ProgramDefinition(_Strict):
             if spec.base_year_field and spec.base_year_field not in keys:
                 raise ValueError(
                     f"evidence {spec.key}: base_year_field {spec.base_year_field!r} is not in the form")
+        checklist_keys = [checklist.key for checklist in self.checklists]
+        if len(checklist_keys) != len(set(checklist_keys)):
+            raise ValueError("checklist keys must be unique")
         for document in self.documents:
             for key in document.sections or ():
                 if key not in section_keys:
