@@ -43,6 +43,12 @@ ATTACHMENT_TYPES: dict[str, tuple[str, ...]] = {
     "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",),
 }
+# The states a submission can be in (applications.models.SubmissionState; a workflow picks from
+# them, so the database's choices always hold). Editable: draft and returned.
+SUBMISSION_STATES = (
+    "draft", "submitted", "returned", "first_review_passed", "first_review_rejected", "accepted",
+    "under_expert_review", "passed", "not_passed", "awarded", "published", "withdrawn",
+)
 CONDITION_OPS = ("equals", "not_equals", "in", "gte", "gt", "lte", "lt", "filled")
 
 
@@ -366,8 +372,6 @@ class StateDef(_Strict):
     key: str = Field(pattern=KEY_PATTERN)
     label: Label
     final: bool = False
-    # The applicant may edit and resubmit in this state (a return for additions).
-    editable: bool = False
 
 
 class TransitionDef(_Strict):
@@ -387,6 +391,8 @@ class TransitionDef(_Strict):
 
 
 class WorkflowDef(_Strict):
+    # Which authority does the first review: the city's (Henan) or the district's (Shanghai).
+    first_review_level: Literal["district", "municipal"] = "municipal"
     aggregation: Literal["mean", "median"] = "mean"
     min_expert_reviews: int = Field(default=1, ge=1)
     states: list[StateDef] = Field(min_length=2)
@@ -399,6 +405,10 @@ class WorkflowDef(_Strict):
             raise ValueError("state keys must be unique")
         if "draft" not in states or "submitted" not in states:
             raise ValueError("a workflow has the states 'draft' and 'submitted'")
+        unknown_states = [state for state in states if state not in SUBMISSION_STATES]
+        if unknown_states:
+            raise ValueError(f"unknown state(s) {', '.join(unknown_states)}: states are those of "
+                             f"applications.models.SubmissionState ({', '.join(SUBMISSION_STATES)})")
         keys = [transition.key for transition in self.transitions]
         if len(keys) != len(set(keys)):
             raise ValueError("transition keys must be unique")

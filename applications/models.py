@@ -110,6 +110,8 @@ class Submission(models.Model):
     submitted_by = models.ForeignKey("portal.User", verbose_name=_("提交人"), null=True, blank=True,
                                      on_delete=models.SET_NULL, related_name="+")
     submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    # Set by a return for additions (reviews.services.transition_perform), cleared on resubmission.
+    additions_due = models.DateField(_("补正期限"), null=True, blank=True)
 
     objects = TenantScopedManager(enterprise="enterprise")
 

@@ -234,32 +234,41 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, ensure_ascii=False, default=str))
 
 
+def submission_file(*, submission: Submission, user: User | None,
+                    today: dt.date | None = None) -> SubmissionFiling:
+    """File a locked, editable submission: refuse while anything is missing; otherwise keep a filing
+    of what was filed and freeze the measured evidence. The caller changes the state (the review
+    workflow's transition, or `submission_submit` for a program without one) and saves."""
+    if not submission.is_editable:
+        raise SubmissionRefused(_("该申报已提交"))
+    status = submission_status(submission, today=today)
+    if not status.ready:
+        raise SubmissionRefused(status.blockers)
+    number = submission.filings.count() + 1
+    attachments = [{"id": item.pk, "kind": item.kind, "name": item.original_name, "sha256": item.sha256,
+                    "size": item.size} for item in submission.attachment_files.order_by("kind", "id")]
+    filing = SubmissionFiling.objects.create(submission=submission, number=number, data=submission.data,
+                                             values=_jsonable(status.form.values), attachments=attachments,
+                                             filed_by=user)
+    evidence_freeze(submission=submission, filing=filing, figures=status.figures, values=status.form.values,
+                    definition=status.definition)
+    submission.submitted_at = timezone.now()
+    submission.submitted_by = user
+    return filing
+
+
 @transaction.atomic
 def submission_submit(*, submission: Submission, user: User | None,
                       today: dt.date | None = None) -> Submission:
-    """File the submission: refuse while anything is missing; otherwise keep a filing of what was
-    filed, freeze the measured evidence, and move it to 'submitted'."""
+    """File a submission of a program that has no review workflow and move it to 'submitted'.
+    Programs with a workflow file through reviews.services.transition_perform."""
     locked = Submission.objects.select_for_update().select_related("enterprise__region").get(pk=submission.pk)
-    if not locked.is_editable:
-        raise SubmissionRefused(_("该申报已提交"))
-    status = submission_status(locked, today=today)
-    if not status.ready:
-        raise SubmissionRefused(status.blockers)
-    number = locked.filings.count() + 1
-    attachments = [{"id": item.pk, "kind": item.kind, "name": item.original_name, "sha256": item.sha256,
-                    "size": item.size} for item in locked.attachment_files.order_by("kind", "id")]
-    filing = SubmissionFiling.objects.create(submission=locked, number=number, data=locked.data,
-                                             values=_jsonable(status.form.values), attachments=attachments,
-                                             filed_by=user)
-    evidence_freeze(submission=locked, filing=filing, figures=status.figures, values=status.form.values,
-                    definition=status.definition)
+    filing = submission_file(submission=locked, user=user, today=today)
     previous = locked.state
     locked.state = SubmissionState.SUBMITTED
-    locked.submitted_at = timezone.now()
-    locked.submitted_by = user
     locked.save(update_fields=["state", "submitted_at", "submitted_by"])
     audit.record("submit", obj=locked, actor=user, changes={
-        "state": [previous, locked.state], "filing": number,
+        "state": [previous, locked.state], "filing": filing.number,
         "flagged_evidence": [row.key for row in filing.evidence.all() if row.flagged]})
     submission.state, submission.submitted_at = locked.state, locked.submitted_at
     return locked

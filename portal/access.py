@@ -15,12 +15,13 @@ Reach separates what an actor sees from what it changes:
 | enterprise admin and staff   | their own enterprise, and a park's members  | their own only     |
 | municipal reviewer           | enterprises in their authority's region     | nothing            |
 | provincial officer           | enterprises in their province               | nothing            |
-| expert                       | nothing yet (later: assigned submissions)   | nothing            |
+| expert                       | their assignments and those enterprises     | nothing            |
 | anonymous and inactive users | nothing                                     | nothing            |
 | API client (machine key)     | its reach: one enterprise, a region, a program | nothing         |
 
 Submissions (`visible_submissions`): an enterprise's users read their own, drafts included; officials
-and API clients read filed ones in their reach, never drafts; experts nothing yet.
+and API clients read filed ones in their reach, never drafts; experts the ones assigned to them.
+Who takes which review step (`workflow_actors`) follows from the same reach.
 
 An API client's reach (`portal.models.ApiClient`, keys in portal/api/clients.py):
 - enterprise: that enterprise, and a park's members, exactly what the enterprise's own users see;
@@ -55,12 +56,11 @@ from django.http import Http404
 from django_scopes import scope, scopes_disabled
 
 from applications.models import Submission, SubmissionState
-from portal.models import ApiClient, ApiClientActor, Enterprise, Role
+from portal.models import ApiClient, ApiClientActor, Authority, Enterprise, Role, User
+from reviews.models import Assignment
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
-
-    from portal.models import User
 
     Actor = User | AnonymousUser | ApiClientActor
 
@@ -132,6 +132,12 @@ def _compute_reach(user: User | ApiClientActor) -> Reach:
             ids = _enterprise_ids(everything.filter(region__path__startswith=region_path))
             # Read only: their decisions go through their own guarded services (module docstring).
             return Reach(everything=False, visible_ids=ids, changeable_ids=())
+        if user.role == Role.EXPERT:
+            # The enterprises of their active assignments, read only: an on-site check inspects the
+            # metering points and the data collection (seed 001 附件1 五(二)).
+            assigned = (Assignment.objects.filter(expert_id=user.pk, withdrawn_at__isnull=True)
+                        .values_list("submission__enterprise_id", flat=True))
+            return Reach(everything=False, visible_ids=tuple(sorted(set(assigned))), changeable_ids=())
     return NO_REACH
 
 
@@ -247,7 +253,7 @@ def visible_submissions(user: Actor, queryset: QuerySet[Submission] | None = Non
     their members' applications: membership shares meter data, not filings). Officials and API
     clients read what was filed (never drafts) by enterprises in their reach; an API client whose
     reach is a program reads only that program's. Platform admins read everything. Experts read
-    nothing until the reviews part assigns them submissions."""
+    the submissions assigned to them."""
     queryset = queryset if queryset is not None else Submission.objects.all()
     if user is None or not user.is_authenticated or not user.is_active:
         return queryset.none()
@@ -264,7 +270,42 @@ def visible_submissions(user: Actor, queryset: QuerySet[Submission] | None = Non
         return queryset.filter(enterprise_id__in=reach.changeable_ids)
     if role in (Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER):
         return queryset.exclude(state=SubmissionState.DRAFT).filter(enterprise_id__in=reach.visible_ids)
+    if role == Role.EXPERT:
+        # An expert's reach is the submissions assigned to them (and not withdrawn), nothing else.
+        with scopes_disabled():  # the policy defines the scope: assignments are read to build it
+            assigned = list(Assignment.objects.filter(expert_id=user.pk, withdrawn_at__isnull=True)
+                            .values_list("submission_id", flat=True))
+        return queryset.exclude(state=SubmissionState.DRAFT).filter(pk__in=assigned)
     return queryset.none()
+
+
+def workflow_actors(user: Actor, submission: Submission, *, first_review_level: str = "municipal"
+                    ) -> frozenset[str]:
+    """Which of a workflow's actors (applications.definitions, "Actors") the user is for this
+    submission. Nothing for a submission the user may not read."""
+    if not visible_submissions(user).filter(pk=submission.pk).exists():
+        return frozenset()
+    if not isinstance(user, User):
+        return frozenset()  # machine clients read; they take no review step
+    role = user.role
+    if user.is_superuser or role == Role.PLATFORM_ADMIN:
+        return frozenset({"platform_admin"})
+    if role in (Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_STAFF):
+        return frozenset({"applicant"}) if submission.enterprise_id == user.enterprise_id else frozenset()
+    if role in (Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER) and user.authority is not None:
+        level = user.authority.level
+        if role == Role.PROVINCIAL_OFFICER or level == Authority.Level.PROVINCIAL:
+            return frozenset({"provincial"})
+        wanted = Authority.Level.DISTRICT if first_review_level == "district" else Authority.Level.MUNICIPAL
+        return frozenset({"first_reviewer"}) if level == wanted else frozenset()
+    if role == Role.EXPERT:
+        with scopes_disabled():  # as above: the assignment is what grants the reach
+            assignment = Assignment.objects.filter(submission_id=submission.pk, expert_id=user.pk,
+                                                   withdrawn_at__isnull=True).first()
+        if assignment is None:
+            return frozenset()
+        return frozenset({"expert", "lead_expert"}) if assignment.is_lead else frozenset({"expert"})
+    return frozenset()
 
 
 def get_submission_for_user(user: Actor, submission_id: Any) -> Submission:

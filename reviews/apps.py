@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ReviewsConfig(AppConfig):
     name = "reviews"
     verbose_name = "评审"
+
+    def ready(self) -> None:
+        from reviews import signals  # noqa: F401  (registers the audited models)

@@ -1,1 +1,162 @@
-from django.db import models  # noqa: F401
+"""Reviews: the activity of each submission (every transition), expert assignments, conflict of
+interest declarations, and the experts' score sheets."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.scoping import TenantScopedManager
+
+
+class Activity(models.Model):
+    """One transition of a submission: who took which action, from which state to which, and why.
+    Written only by reviews.services.transition_perform, never changed."""
+
+    submission = models.ForeignKey("applications.Submission", verbose_name=_("申报"),
+                                   on_delete=models.CASCADE, related_name="activity")
+    action = models.CharField(_("操作"), max_length=64)
+    from_state = models.CharField(_("原状态"), max_length=32)
+    to_state = models.CharField(_("新状态"), max_length=32)
+    actor = models.ForeignKey("portal.User", verbose_name=_("操作人"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    # Kept as written: the account may be renamed or removed later, the record may not change.
+    actor_name = models.CharField(_("操作人姓名"), max_length=150, blank=True)
+    actor_kind = models.CharField(_("身份"), max_length=32, blank=True)
+    reason = models.TextField(_("理由"), blank=True)
+    deadline = models.DateField(_("补正期限"), null=True, blank=True)
+    created_at = models.DateTimeField(_("时间"), default=timezone.now)
+
+    objects = TenantScopedManager(enterprise="submission__enterprise")
+    audit_enterprise_path = "submission.enterprise_id"
+
+    class Meta:
+        verbose_name = _("流转记录")
+        verbose_name_plural = _("流转记录")
+        ordering = ["submission", "created_at", "id"]
+        indexes = [models.Index(fields=["submission", "created_at"], name="activity_submission_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action}: {self.from_state} → {self.to_state}"
+
+
+class Assignment(models.Model):
+    """An expert assigned to review a submission; one of a submission's experts leads."""
+
+    submission = models.ForeignKey("applications.Submission", verbose_name=_("申报"),
+                                   on_delete=models.CASCADE, related_name="assignments")
+    expert = models.ForeignKey("portal.User", verbose_name=_("专家"), on_delete=models.PROTECT,
+                               related_name="assignments", limit_choices_to={"role": "expert"})
+    is_lead = models.BooleanField(_("组长"), default=False)
+    assigned_by = models.ForeignKey("portal.User", verbose_name=_("分配人"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    assigned_at = models.DateTimeField(_("分配时间"), default=timezone.now)
+    # Set when an officer assigns despite a declared conflict: the reason is required and audited.
+    conflict_override_reason = models.TextField(_("回避例外理由"), blank=True)
+    withdrawn_at = models.DateTimeField(_("撤回时间"), null=True, blank=True)
+
+    objects = TenantScopedManager(enterprise="submission__enterprise")
+    audit_enterprise_path = "submission.enterprise_id"
+
+    class Meta:
+        verbose_name = _("专家分配")
+        verbose_name_plural = _("专家分配")
+        ordering = ["submission", "-is_lead", "assigned_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "expert"],
+                                    condition=models.Q(withdrawn_at__isnull=True),
+                                    name="assignment_one_active_per_expert"),
+            models.UniqueConstraint(fields=["submission"],
+                                    condition=models.Q(withdrawn_at__isnull=True, is_lead=True),
+                                    name="assignment_one_active_lead"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.expert} → {self.submission_id}"
+
+
+class ConflictDeclaration(models.Model):
+    """What an expert declares: an employer, a relation, or an enterprise served in the last three
+    years (consulting, or building its energy management center). Either an enterprise of the
+    portal or a group (集团) by name; the expert's own employer's group counts too."""
+
+    class Kind(models.TextChoices):
+        EMPLOYER = "employer", _("任职单位")
+        RELATION = "relation", _("亲属或利害关系")
+        CONSULTING = "consulting", _("近三年提供咨询服务")
+        BUILT_CENTER = "built_center", _("近三年承建能源管理中心")
+
+    expert = models.ForeignKey("portal.User", verbose_name=_("专家"), on_delete=models.CASCADE,
+                               related_name="conflict_declarations")
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    enterprise = models.ForeignKey("portal.Enterprise", verbose_name=_("企业"), null=True, blank=True,
+                                   on_delete=models.CASCADE, related_name="+")
+    group_name = models.CharField(_("所属集团"), max_length=200, blank=True)
+    description = models.CharField(_("说明"), max_length=500, blank=True)
+    since = models.DateField(_("起始日期"), null=True, blank=True)
+    until = models.DateField(_("截止日期"), null=True, blank=True)
+    declared_at = models.DateTimeField(_("声明时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("利益冲突声明")
+        verbose_name_plural = _("利益冲突声明")
+        ordering = ["expert", "kind", "id"]
+        constraints = [models.CheckConstraint(
+            condition=models.Q(enterprise__isnull=False) | ~models.Q(group_name=""),
+            name="conflict_names_an_enterprise_or_group")]
+
+    def __str__(self) -> str:
+        return f"{self.expert}: {self.get_kind_display()} {self.enterprise or self.group_name}"
+
+
+class ScoreSheet(models.Model):
+    """One expert's sheet for one checklist of one submission; kept as the expert filled it."""
+
+    submission = models.ForeignKey("applications.Submission", verbose_name=_("申报"),
+                                   on_delete=models.CASCADE, related_name="score_sheets")
+    assignment = models.ForeignKey(Assignment, verbose_name=_("专家分配"), on_delete=models.PROTECT,
+                                   related_name="sheets")
+    checklist = models.CharField(_("核查表"), max_length=64)
+    conclusion_note = models.TextField(_("核查意见"), blank=True)
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("最后保存时间"), default=timezone.now)
+
+    objects = TenantScopedManager(enterprise="submission__enterprise")
+    audit_enterprise_path = "submission.enterprise_id"
+
+    class Meta:
+        verbose_name = _("评审表")
+        verbose_name_plural = _("评审表")
+        ordering = ["submission", "checklist", "assignment"]
+        constraints = [models.UniqueConstraint(fields=["assignment", "checklist"],
+                                               name="sheet_per_checklist")]
+
+    def __str__(self) -> str:
+        return f"{self.checklist} · {self.assignment}"
+
+
+class ScoreItem(models.Model):
+    class Verdict(models.TextChoices):
+        MEETS = "meets", _("符合")
+        FAILS = "fails", _("不符合")
+        NOT_APPLICABLE = "na", _("不适用")
+
+    sheet = models.ForeignKey(ScoreSheet, verbose_name=_("评审表"), on_delete=models.CASCADE,
+                              related_name="items")
+    item = models.CharField(_("核查项"), max_length=64)
+    verdict = models.CharField(_("结论"), max_length=8, choices=Verdict.choices, blank=True)
+    points = models.DecimalField(_("得分"), max_digits=8, decimal_places=2, null=True, blank=True)
+    note = models.TextField(_("说明"), blank=True)
+
+    objects = TenantScopedManager(enterprise="sheet__submission__enterprise")
+    audit_enterprise_path = "sheet.submission.enterprise_id"
+
+    class Meta:
+        verbose_name = _("核查项结果")
+        verbose_name_plural = _("核查项结果")
+        ordering = ["sheet", "id"]
+        constraints = [models.UniqueConstraint(fields=["sheet", "item"], name="score_item_once_per_sheet")]
+
+    def __str__(self) -> str:
+        return f"{self.item}: {self.verdict or self.points}"

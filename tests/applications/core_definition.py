@@ -62,3 +62,38 @@ def core_definition(code: str = "test_core_2026", version: int = 1) -> dict[str,
             {"key": "seq", "label": {"zh": "序号", "en": "No."}, "source": "seq"},
             {"key": "name", "label": {"zh": "企业名称", "en": "Enterprise"}, "source": "enterprise.name"}]},
     }
+
+
+def core_workflow() -> dict[str, Any]:
+    """A first review by the city with returns for additions, then the province decides."""
+    def label(zh: str, en: str) -> dict[str, str]:
+        return {"zh": zh, "en": en}
+
+    return {
+        "first_review_level": "municipal",
+        "states": [
+            {"key": "draft", "label": label("草稿", "Draft")},
+            {"key": "submitted", "label": label("已提交", "Submitted")},
+            {"key": "returned", "label": label("退回补正", "Returned")},
+            {"key": "first_review_passed", "label": label("初审通过", "First review passed")},
+            {"key": "passed", "label": label("通过", "Passed"), "final": True},
+            {"key": "not_passed", "label": label("不通过", "Not passed"), "final": True},
+        ],
+        "transitions": [
+            {"key": "submit", "label": label("提交", "Submit"), "sources": ["draft"], "target": "submitted",
+             "actors": ["applicant"], "notify": ["first_reviewer"]},
+            {"key": "return_for_additions", "label": label("退回补正", "Return for additions"),
+             "sources": ["submitted"], "target": "returned", "actors": ["first_reviewer"],
+             "needs_reason": True, "needs_deadline": True, "notify": ["applicant"]},
+            {"key": "resubmit", "label": label("补正后重新提交", "Resubmit"), "sources": ["returned"],
+             "target": "submitted", "actors": ["applicant"], "guards": ["deadline_not_passed"]},
+            {"key": "first_review_pass", "label": label("初审通过", "Pass first review"),
+             "sources": ["submitted"], "target": "first_review_passed", "actors": ["first_reviewer"], "batch": True},
+            {"key": "decide_pass", "label": label("评审通过", "Decide: passed"),
+             "sources": ["first_review_passed"], "target": "passed", "actors": ["provincial"],
+             "needs_reason": True, "outcome": "passed"},
+            {"key": "decide_fail", "label": label("评审不通过", "Decide: not passed"),
+             "sources": ["first_review_passed"], "target": "not_passed", "actors": ["provincial"],
+             "needs_reason": True, "outcome": "not_passed"},
+        ],
+    }
