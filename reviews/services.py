@@ -24,7 +24,7 @@ from applications.services import SubmissionRefused, submission_file
 from portal import audit
 from portal.access import workflow_actors
 from portal.models import User
-from reviews.models import Activity
+from reviews.models import Activity, ScoreSheet
 from reviews.signals import transition_performed
 
 # The applicant's filing actions: they file the application (a filing record, frozen evidence)
@@ -184,3 +184,56 @@ def transition_perform(*, submission: Submission, action: str, actor: object, re
                                                             transition=transition))
     submission.state, submission.additions_due = locked.state, locked.additions_due
     return activity
+
+
+@guard("lead_expert_assigned")
+def _lead_expert_assigned(context: GuardContext) -> str | None:
+    from reviews.selectors import active_assignments
+
+    if not active_assignments(context.submission).filter(is_lead=True).exists():
+        return _("尚未分配评审专家组长")
+    return None
+
+
+@guard("expert_reviews_received")
+def _expert_reviews_received(context: GuardContext) -> str | None:
+    from reviews.selectors import checklists_for
+
+    wanted = context.workflow.min_expert_reviews
+    for checklist in checklists_for(context.submission):
+        received = ScoreSheet.objects.filter(submission=context.submission, checklist=checklist.key,
+                                             submitted_at__isnull=False,
+                                             assignment__withdrawn_at__isnull=True).count()
+        if received < wanted:
+            return _("%(checklist)s：已收到 %(received)s 份专家评审表，至少需要 %(wanted)s 份") % {
+                "checklist": checklist.title.zh, "received": received, "wanted": wanted}
+    return None
+
+
+@guard("checklists_complete")
+def _checklists_complete(context: GuardContext) -> str | None:
+    from reviews.selectors import active_assignments, submission_scores
+
+    experts = active_assignments(context.submission).count()
+    if experts == 0:
+        return _("尚未分配评审专家")
+    for scores in submission_scores(context.submission):
+        if len(scores.sheets) < experts:
+            return _("%(checklist)s：还有专家未提交评审表") % {"checklist": scores.checklist.title.zh}
+        for sheet, result in scores.sheets:
+            if not result.complete:
+                return _("%(checklist)s：%(expert)s 的评审表还有 %(count)s 项未评判") % {
+                    "checklist": scores.checklist.title.zh, "expert": sheet.assignment.expert,
+                    "count": len(result.unjudged)}
+    return None
+
+
+@guard("signed_scan_attached")
+def _signed_scan_attached(context: GuardContext) -> str | None:
+    definition = submission_definition(context.submission)
+    kinds = [kind for kind in definition.attachments if kind.signed_scan_of]
+    present = set(context.submission.attachment_files.values_list("kind", flat=True))
+    missing = [kind.label.zh for kind in kinds if kind.key not in present]
+    if missing:
+        return _("请上传签字盖章后的扫描件：%(kinds)s") % {"kinds": "、".join(missing)}
+    return None
