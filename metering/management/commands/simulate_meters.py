@@ -88,9 +88,11 @@ class Command(BaseCommand):
         client: mqtt.Client | None = None
         if mqtt_url and credit_code:
             from metering.demo.data import DEMO_MQTT_PLANT_UNIT
+            from metering.demo.simulator import DEMO_MQTT_PLANT_SCALE
 
             targets = [
-                MqttTarget(credit_code, DemoPlant(unit_id=DEMO_MQTT_PLANT_UNIT, layout=DEMO_MQTT_LAYOUT))
+                MqttTarget(credit_code, DemoPlant(unit_id=DEMO_MQTT_PLANT_UNIT, layout=DEMO_MQTT_LAYOUT,
+                                                    scale=DEMO_MQTT_PLANT_SCALE))
             ]
             client = self._mqtt_client(mqtt_url)
             self.stdout.write(
