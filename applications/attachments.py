@@ -125,7 +125,7 @@ def max_size_bytes(kind: AttachmentKind) -> int:
     return int(kind.max_size_mb * 1024 * 1024)
 
 
-def _size_text(size: int | Decimal) -> str:
+def size_text(size: int | Decimal) -> str:
     mb = Decimal(size) / (1024 * 1024)
     return f"{mb.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP).normalize():f} MB"
 
@@ -214,7 +214,7 @@ def _digest(upload: File) -> tuple[str, int]:  # type: ignore[type-arg]
     return sha.hexdigest(), size
 
 
-def _kind_of(definition: ProgramDefinition, kind_key: str) -> AttachmentKind | None:
+def attachment_kind(definition: ProgramDefinition, kind_key: str) -> AttachmentKind | None:
     return next((kind for kind in definition.attachments if kind.key == kind_key), None)
 
 
@@ -237,7 +237,7 @@ def attachment_add(*, submission: Submission, kind_key: str, upload: UploadedFil
         if not locked.is_editable:
             _refuse(_("申报已提交，不能再上传附件；退回补正后可以上传"), "not_editable")
         definition = submission_definition(locked)
-        kind = _kind_of(definition, kind_key)
+        kind = attachment_kind(definition, kind_key)
         if kind is None:
             _refuse(_("本项目没有“%(kind)s”这类附件") % {"kind": kind_key}, "unknown_kind")
         label = label_of(kind.label)
@@ -249,8 +249,8 @@ def attachment_add(*, submission: Submission, kind_key: str, upload: UploadedFil
         limit = max_size_bytes(kind)
         if upload.size is None or upload.size > limit:
             _refuse(_("“%(name)s”有 %(size)s，超过“%(kind)s”每个文件 %(limit)s 的上限") % {
-                "name": name, "size": _size_text(upload.size or 0), "kind": label,
-                "limit": _size_text(limit)}, "too_large")
+                "name": name, "size": size_text(upload.size or 0), "kind": label,
+                "limit": size_text(limit)}, "too_large")
         if upload.size == 0:
             _refuse(_("“%(name)s”是空文件") % {"name": name}, "empty")
         count = locked.attachment_files.filter(kind=kind.key).count()
