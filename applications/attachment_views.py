@@ -8,6 +8,7 @@ rules of what may be uploaded are `applications.attachments.attachment_add`'s.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -157,9 +158,10 @@ def _upload(request: HttpRequest, submission: Submission, kind: str,
 def _disposition(disposition: str, name: str) -> str:
     """RFC 6266 with the RFC 5987 `filename*` carrying the original (often Chinese) name, and a
     plain ASCII `filename` for clients that know only that."""
-    fallback = "".join(char if char.isascii() and char.isprintable() and char not in '"\\;' else "_"
-                       for char in name).strip() or "attachment"
-    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    plain = "".join(char if char.isascii() and char.isprintable() and char not in '"\\;' else "_"
+                    for char in name)
+    fallback = re.sub(r"_+", "_", plain).strip()
+    return f"{disposition}; filename=\"{fallback or 'attachment'}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _file_response(request: HttpRequest, file: FieldFile, *, content_type: str, name: str, etag: str,

@@ -85,6 +85,9 @@ def attachments_check(definition: ProgramDefinition, *, counts: Mapping[str, int
 
 HEAD_BYTES = 8 * 1024
 THUMBNAIL_PX = 320
+# Decoding takes about 4 bytes a pixel: a small file can claim a huge picture. 80 MP is beyond
+# what a phone or scanner writes for a document or a site photo.
+IMAGE_PIXELS_MAX = 80_000_000
 # [Content_Types].xml is a few KiB; more is not an Office file's and is never read.
 CONTENT_TYPES_XML_MAX = 256 * 1024
 ZIP_MIME = "application/zip"
@@ -184,6 +187,11 @@ def _thumbnail_of(upload: File, name: str) -> ContentFile[bytes]:  # type: ignor
             probe.verify()
         upload.seek(0)
         with Image.open(upload) as opened:
+            width, height = opened.size
+            if width * height > IMAGE_PIXELS_MAX:
+                _refuse(_("图片“%(name)s”有 %(width)s × %(height)s 像素，超过 %(most)s 万像素，"
+                          "请缩小后上传") % {"name": name, "width": width, "height": height,
+                                        "most": IMAGE_PIXELS_MAX // 10_000}, "image_too_large")
             opened.load()
             image = ImageOps.exif_transpose(opened) or opened
             image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
@@ -248,9 +256,12 @@ def attachment_add(*, submission: Submission, kind_key: str, upload: UploadedFil
                 _refuse(_("按目前填写的内容，本申报不需要“%(kind)s”") % {"kind": label}, "not_applicable")
         limit = max_size_bytes(kind)
         if upload.size is None or upload.size > limit:
+            size, most = size_text(upload.size or 0), size_text(limit)
+            if size == most:  # just over: in MB both would read the same
+                size = _("%(n)s 字节") % {"n": f"{upload.size or 0:,}"}
+                most = _("%(n)s 字节") % {"n": f"{limit:,}"}
             _refuse(_("“%(name)s”有 %(size)s，超过“%(kind)s”每个文件 %(limit)s 的上限") % {
-                "name": name, "size": size_text(upload.size or 0), "kind": label,
-                "limit": size_text(limit)}, "too_large")
+                "name": name, "size": size, "kind": label, "limit": most}, "too_large")
         if upload.size == 0:
             _refuse(_("“%(name)s”是空文件") % {"name": name}, "empty")
         count = locked.attachment_files.filter(kind=kind.key).count()
