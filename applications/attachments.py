@@ -256,12 +256,12 @@ def attachment_add(*, submission: Submission, kind_key: str, upload: UploadedFil
                 _refuse(_("按目前填写的内容，本申报不需要“%(kind)s”") % {"kind": label}, "not_applicable")
         limit = max_size_bytes(kind)
         if upload.size is None or upload.size > limit:
-            size, most = size_text(upload.size or 0), size_text(limit)
-            if size == most:  # just over: in MB both would read the same
-                size = _("%(n)s 字节") % {"n": f"{upload.size or 0:,}"}
+            shown, most = size_text(upload.size or 0), size_text(limit)
+            if shown == most:  # just over: in MB both would read the same
+                shown = _("%(n)s 字节") % {"n": f"{upload.size or 0:,}"}
                 most = _("%(n)s 字节") % {"n": f"{limit:,}"}
             _refuse(_("“%(name)s”有 %(size)s，超过“%(kind)s”每个文件 %(limit)s 的上限") % {
-                "name": name, "size": size, "kind": label, "limit": most}, "too_large")
+                "name": name, "size": shown, "kind": label, "limit": most}, "too_large")
         if upload.size == 0:
             _refuse(_("“%(name)s”是空文件") % {"name": name}, "empty")
         count = locked.attachment_files.filter(kind=kind.key).count()
