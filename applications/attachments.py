@@ -14,6 +14,7 @@ import struct
 import unicodedata
 import zipfile
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NoReturn
@@ -29,6 +30,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from applications.definitions import ATTACHMENT_TYPES, AttachmentKind, ProgramDefinition
 from applications.models import Attachment, Submission, private_storage
 from applications.values import Context, condition_holds, form_check, label_of
+from portal import audit
 from portal.models import User
 
 
@@ -226,6 +228,15 @@ def attachment_kind(definition: ProgramDefinition, kind_key: str) -> AttachmentK
     return next((kind for kind in definition.attachments if kind.key == kind_key), None)
 
 
+def _acting(user: User | None) -> AbstractContextManager[Any]:
+    """The audit rows name `user` where no request (or task) has named the actor already."""
+    current = audit.current_context()
+    if current.actor is not None or user is None:
+        return nullcontext()
+    return audit.audit_context(actor=user, channel=current.channel, ip_address=current.ip_address,
+                               user_agent=current.user_agent, extra=current.extra)
+
+
 def attachment_add(*, submission: Submission, kind_key: str, upload: UploadedFile,
                    user: User | None) -> Attachment:
     """Attach `upload` to the submission as one file of kind `kind_key`.
@@ -238,7 +249,7 @@ def attachment_add(*, submission: Submission, kind_key: str, upload: UploadedFil
     from applications.selectors import submission_context, submission_definition
 
     name = display_name(upload.name)
-    with transaction.atomic():
+    with _acting(user), transaction.atomic():
         # Locked, so two uploads at once cannot both take the last place of a kind.
         locked = (Submission.objects.select_for_update().select_related("enterprise", "program_version")
                   .get(pk=submission.pk))
@@ -307,7 +318,7 @@ def _delete_files(names: list[str]) -> None:
 def attachment_remove(*, attachment: Attachment, user: User | None) -> None:
     """Remove an attachment while its submission is editable. Its files go once the deletion
     is committed, so a rolled-back removal never leaves a row without its file."""
-    with transaction.atomic():
+    with _acting(user), transaction.atomic():
         locked = Submission.objects.select_for_update().get(pk=attachment.submission_id)
         if not locked.is_editable:
             _refuse(_("申报已提交，不能删除附件“%(name)s”") % {"name": attachment.original_name},
