@@ -3,19 +3,41 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.core.files.storage import Storage, storages
+from django.core.signals import setting_changed
 from django.db import models
+from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
 from portal.scoping import TenantScopedManager
 
 
 # Attachments never get a public URL: STORAGES["private"] has none, and
-# applications.views serves a file only after the access check.
+# applications.attachment_views serves a file only after the access check.
+class _PrivateStorage(LazyObject):
+    """settings.STORAGES["private"], looked up when first used: a FileField calls its storage
+    callable once, at import, and would otherwise keep the storage of the settings of that moment
+    (tests point it at a folder of their own)."""
+
+    def _setup(self) -> None:
+        self._wrapped = storages["private"]
+
+
+_private_storage = _PrivateStorage()
+
+
 def private_storage() -> Storage:
-    return storages["private"]
+    return _private_storage  # type: ignore[return-value]
+
+
+@receiver(setting_changed)
+def _storages_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "STORAGES":
+        _private_storage._wrapped = empty  # type: ignore[assignment]  # LazyObject's "not set up" marker
 
 
 class Program(models.Model):
