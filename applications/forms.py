@@ -278,13 +278,15 @@ def field_view(item: FormField, name: str, *, raw: Any, value: Any, error: str =
     elif item.type in ("choice", "multichoice"):
         picked = raw if isinstance(raw, list) else ([raw] if raw not in (None, "") else [])
         picked_keys = {str(key) for key in picked}
-        view.choices = [ChoiceView(key=choice.key, label=label_of(choice.label), checked=choice.key in picked_keys,
-                                   with_text=choice.with_text) for choice in item.choices or ()]
+        view.choices = [ChoiceView(key=choice.key, label=label_of(choice.label),
+                                   checked=choice.key in picked_keys, with_text=choice.with_text)
+                        for choice in item.choices or ()]
         if _has_text_choice(item):
             view.companion_name = f"{name}__text"
             view.companion_text = _text_of(companion)
     elif item.type == "boolean":
-        current = "yes" if raw in (True, "yes", "true", "on") else "no" if raw in (False, "no", "false") else ""
+        current = ("yes" if raw in (True, "yes", "true", "on")
+                   else "no" if raw in (False, "no", "false") else "")
         view.choices = [ChoiceView(key="yes", label=_("是"), checked=current == "yes"),
                         ChoiceView(key="no", label=_("否"), checked=current == "no")]
     elif item.type == "declaration":
@@ -380,21 +382,27 @@ class ReadOnlyItem:
     table_rows: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
+def _column_heading(column: FormField) -> str:
+    return label_of(column.label) + (f"（{column.unit}）" if column.unit else "")
+
+
 def section_read_only(section: Section, values: Mapping[str, Any], context: Context) -> list[ReadOnlyItem]:
     """A section's values as the filed application (or an authority's section) reads them."""
     items: list[ReadOnlyItem] = []
     for item in section.items:
-        if item.applies_if is not None and not condition_holds(item.applies_if, values=values, context=context):
+        if item.applies_if is not None and not condition_holds(item.applies_if, values=values,
+                                                               context=context):
             continue
         if isinstance(item, TableField):
             rows = values.get(item.key) or []
             labelled = []
             for index, row in enumerate(rows):
-                label = label_of(item.rows[index].label) if item.rows and index < len(item.rows) else str(index + 1)
-                labelled.append((label, [value_display(column, row.get(column.key)) for column in item.columns]))
+                fixed = item.rows is not None and index < len(item.rows)
+                label = label_of(item.rows[index].label) if item.rows and fixed else str(index + 1)
+                labelled.append((label, [value_display(column, row.get(column.key))
+                                         for column in item.columns]))
             items.append(ReadOnlyItem(label=label_of(item.label),
-                                      columns=[label_of(column.label) + (f"（{column.unit}）" if column.unit else "")
-                                               for column in item.columns],
+                                      columns=[_column_heading(column) for column in item.columns],
                                       table_rows=labelled))
             continue
         items.append(ReadOnlyItem(label=label_of(item.label),

@@ -24,6 +24,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
+from django_htmx.middleware import HtmxDetails
 
 from applications import forms, selectors, services
 from applications.definitions import ProgramDefinition, Section
@@ -31,6 +32,15 @@ from applications.evidence import evidence_measure
 from applications.models import Program, Submission, SubmissionState
 from applications.values import form_check, label_of
 from portal import access
+from portal.models import User
+
+
+class PageRequest(HttpRequest):
+    """What these @login_required views receive: a signed-in user, and django-htmx's details."""
+
+    user: User
+    htmx: HtmxDetails
+
 
 PAGE_SIZE = 20
 # Tells the form's script that an autosave reached the server and was stored; an answer without it
@@ -38,7 +48,7 @@ PAGE_SIZE = 20
 SAVED_HEADER = "X-Draft-Saved"
 
 
-def _own_enterprise_only(request: HttpRequest) -> None:
+def _own_enterprise_only(request: PageRequest) -> None:
     """Applicants file for their own enterprise only: `?enterprise=` naming any other is 404, exactly
     like an id no row has."""
     requested = request.GET.get("enterprise") or request.POST.get("enterprise")
@@ -57,12 +67,12 @@ def _labels(definition: ProgramDefinition, submission: Submission) -> dict[str, 
 
 @login_required
 @require_safe
-def submission_list(request: HttpRequest) -> HttpResponse:
+def submission_list(request: PageRequest) -> HttpResponse:
     user = request.user
     enterprise = None
     if request.GET.get("enterprise"):
         enterprise = access.get_enterprise_for_user(user, request.GET["enterprise"])
-    if getattr(user, "enterprise_id", None) is not None:
+    if user.enterprise is not None:
         submissions = access.visible_submissions(user, selectors.submissions_of(user.enterprise))
     else:
         submissions = access.visible_submissions(user).select_related(
@@ -108,7 +118,7 @@ def _program_choices(enterprise: Any) -> list[dict[str, Any]]:
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-def submission_new(request: HttpRequest) -> HttpResponse:
+def submission_new(request: PageRequest) -> HttpResponse:
     _own_enterprise_only(request)
     user = request.user
     can_file = access.can_file_applications(user)
@@ -146,7 +156,7 @@ def _sections_for_tabs(definition: ProgramDefinition, applicable: list[str]) -> 
             if section.key in applicable or section.filled_by == "authority"]
 
 
-def _status_context(request: HttpRequest, submission: Submission, status: selectors.SubmissionStatus,
+def _status_context(request: PageRequest, submission: Submission, status: selectors.SubmissionStatus,
                     current: str) -> dict[str, Any]:
     definition = status.definition
     by_key = {section.key: section for section in status.form.sections}
@@ -180,7 +190,7 @@ def _section_needs_figures(section: Section) -> bool:
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-def submission_section(request: HttpRequest, submission_id: int, section: str) -> HttpResponse:
+def submission_section(request: PageRequest, submission_id: int, section: str) -> HttpResponse:
     submission = access.get_rw_submission_for_user(request.user, submission_id)
     definition = selectors.submission_definition(submission)
     current = _section_or_404(definition, section)
@@ -209,7 +219,8 @@ def submission_section(request: HttpRequest, submission_id: int, section: str) -
         if definition.section(target) is None:
             target = current.key
         return redirect("applications:submission_section", submission_id=submission.pk, section=target)
-    status = selectors.submission_status(submission, with_evidence=editable and _section_needs_figures(current))
+    status = selectors.submission_status(submission,
+                                         with_evidence=editable and _section_needs_figures(current))
     context = {**_status_context(request, submission, status, current.key), "section": current,
                "section_title": label_of(current.title), "editable": editable,
                "section_help": label_of(current.help) if current.help else "",
@@ -246,7 +257,7 @@ def _adopted(submission: Submission, definition: ProgramDefinition, key: str) ->
 
 @login_required
 @require_safe
-def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
+def submission_detail(request: PageRequest, submission_id: int) -> HttpResponse:
     """A draft opens its form (for its enterprise's users); a filed application reads back as filed."""
     submission = access.get_submission_for_user(request.user, submission_id)
     user = request.user
@@ -266,7 +277,7 @@ def _pdf_url(submission: Submission) -> str:
         return ""
 
 
-def _filed_view(request: HttpRequest, submission: Submission) -> HttpResponse:
+def _filed_view(request: PageRequest, submission: Submission) -> HttpResponse:
     definition = selectors.submission_definition(submission)
     context_ = selectors.submission_context(submission)
     filing = submission.filings.order_by("-number").first()
@@ -290,8 +301,10 @@ def _filed_view(request: HttpRequest, submission: Submission) -> HttpResponse:
         now = today_by_period[as_of].get(row.key)
         evidence.append({
             "row": row, "period": forms.period_display(row.period_start, row.period_end),
-            "frozen": forms.number_display(row.value.normalize(), row.unit) if row.value is not None else forms.NO_VALUE,
-            "today": forms.figure_display(now) if now is not None and now.period_end == row.period_end else forms.NO_VALUE,
+            "frozen": (forms.number_display(row.value.normalize(), row.unit)
+                       if row.value is not None else forms.NO_VALUE),
+            "today": (forms.figure_display(now)
+                      if now is not None and now.period_end == row.period_end else forms.NO_VALUE),
             "changed": now is not None and now.value is not None and row.value is not None
             and now.value != row.value,
         })
@@ -308,7 +321,7 @@ def _filed_view(request: HttpRequest, submission: Submission) -> HttpResponse:
 
 @login_required
 @require_safe
-def submission_attachments(request: HttpRequest, submission_id: int) -> HttpResponse:
+def submission_attachments(request: PageRequest, submission_id: int) -> HttpResponse:
     submission = access.get_rw_submission_for_user(request.user, submission_id)
     status = selectors.submission_status(submission, with_evidence=False)
     files: dict[str, list[Any]] = {}
@@ -329,7 +342,7 @@ def submission_attachments(request: HttpRequest, submission_id: int) -> HttpResp
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-def submission_submit(request: HttpRequest, submission_id: int) -> HttpResponse:
+def submission_submit(request: PageRequest, submission_id: int) -> HttpResponse:
     submission = access.get_rw_submission_for_user(request.user, submission_id)
     if not submission.is_editable:
         messages.info(request, _("该申报已提交。"))
