@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from applications.models import Evidence, Program, Submission, SubmissionState
@@ -252,6 +253,10 @@ def test_filing_then_reading_the_filed_application(client, world, program_withou
     assert "2010年5月1日" in page  # dates in zh-hans
     assert "80 万元" in page and "25.00%" in page and "十字以内的描述" in page and "已确认" in page
     assert "封存的在线监测测得值" in page and "年综合能耗" in page and "今日同期测得" in page
+    # No meters: 0 tce measured, 1000 typed; the typed value is kept and flagged with both figures.
+    flagged = re.search(r'<tr class="flagged" data-evidence="annual_tce">(.*?)</tr>', page, re.S)
+    assert flagged and "0 tce" in flagged.group(1) and "1000" in flagged.group(1)
+    assert "已标记给评审" in flagged.group(1)
     # A filed submission's form no longer takes changes.
     response = client.post(_section_url(submission, "center"), {**COMPLETE_CENTER, "summary": "改"})
     assert response.status_code == 302 and response["Location"] == detail_url
@@ -356,3 +361,23 @@ def test_the_authority_section_reads_only(client, world):
     assert response.status_code == 403
     submission.refresh_from_db()
     assert "city_opinion_text" not in submission.data
+
+
+@pytest.mark.django_db
+def test_the_measured_figure_is_offered_and_a_disagreeing_value_warned(client, world, program):
+    login(client, world.user("a_admin"))
+    submission = _start(client, program)
+    url = _section_url(submission, "center")
+    client.post(url, {**COMPLETE_CENTER, "energy_tce": "1000"})
+    field = _beside(_page(client.get(url)), "energy_tce")
+    # The enterprise has no meters yet: last year's measured total is 0 tce, with its period.
+    last_year = timezone.localdate().year - 1
+    assert "在线监测测得年综合能耗" in field and "0.00 tce" in field
+    assert f"{last_year}年1月1日 至 {last_year}年12月31日" in field
+    assert "采用测得值" in field and 'data-value="0.00"' in field
+    assert "填报值 1,000 tce 与测得值 0.00 tce 相差超过 5%" in field and "标记给评审人员" in field
+    # "采用测得值" without the script: the button posts the section and the field takes the figure.
+    client.post(url, {**COMPLETE_CENTER, "energy_tce": "1000", "adopt": "energy_tce"})
+    submission.refresh_from_db()
+    assert submission.data["energy_tce"] == "0.00" and submission.data["summary"] == "十字以内的描述"
+    assert "相差超过" not in _beside(_page(client.get(url)), "energy_tce")
