@@ -293,7 +293,10 @@ def test_a_refused_upload_keeps_the_draft_and_its_other_files(world, program):
     client = client_for(world, "a_admin")
     response = client.post(upload_url(submission, "audit_report"),
                            {"file": upload("审计报告.pdf", elf_bytes())}, HTTP_REFERER="http://testserver/back/")
-    assert response.status_code == 302 and response["Location"] == "http://testserver/back/"
+    # Back to the attachments page, where the message sits next to the kind's upload.
+    assert response.status_code == 302
+    assert response["Location"] == reverse("applications:submission_attachments",
+                                           kwargs={"submission_id": submission.pk})
     shown = [(str(message), message.tags) for message in response.wsgi_request._messages]
     assert shown == [(
         "“审计报告.pdf”实际上是可执行程序（ELF 64-bit LSB shared object），不是PDF文件，不能上传",
