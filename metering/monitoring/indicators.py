@@ -67,7 +67,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -82,9 +82,10 @@ from metering.monitoring.factor_sets import (
     MissingFactorError,
     Quantity,
     default_factor_sets,
+    factor_rows,
     figures_for,
 )
-from metering.monitoring.models import BasePeriod, FactorSet, ProductionRecord, Rollup, RollupInterval
+from metering.monitoring.models import BasePeriod, Factor, FactorSet, ProductionRecord, Rollup, RollupInterval
 from metering.monitoring.rollups import (
     ROLLUP_TZ,
     SLOT,
@@ -393,22 +394,26 @@ def _sums_by_meter(meter_ids: Sequence[int], start: dt.datetime,
     return {meter_id: (value or 0.0, received or 0) for meter_id, value, received in rows}
 
 
-def _gaps(meter_ids: Sequence[int], start: dt.datetime, end: dt.datetime) -> dict[int, int]:
-    """meter id -> its longest run of empty quarter-hours in [start, end), in minutes.
-
-    Each stored bucket keeps its runs of empty slots (leading, trailing, longest), so the period's
-    longest run is combined (`combine_gaps`) from the widest buckets that cover it (`_pieces`): a
-    meter-year is 12 month rows, not 35 040 quarters. A bucket not stored is wholly empty, so a
-    meter that sent nothing has a gap as long as the period.
-    """
-    if not meter_ids or end <= start:
-        return {}
+def _gap_buckets(start: dt.datetime, end: dt.datetime) -> list[tuple[str, dt.datetime]]:
+    """The buckets (interval, start) that tile [start, end), widest first (`_pieces`), in time order."""
     buckets: list[tuple[str, dt.datetime]] = []
     for width, first, following in _pieces(start, end):
         cursor = first
         while cursor < following:
             buckets.append((width, cursor))
             cursor = bucket_end(cursor, width)
+    return buckets
+
+
+def _gaps(meter_ids: Sequence[int], start: dt.datetime, end: dt.datetime) -> dict[int, int]:
+    """meter id -> its longest run of empty quarter-hours in [start, end), in minutes.
+
+    Each stored bucket keeps its runs of empty slots (leading, trailing, longest), so the period's
+    longest run is combined (`combine_gaps`) from the widest buckets that cover it (`_pieces`): a
+    meter-year is 12 month rows, not 35 040 quarters. One query.
+    """
+    if not meter_ids or end <= start:
+        return {}
     stored = {
         (meter_id, width, ts): GapSegment(expected, received, leading, trailing, longest)
         for meter_id, width, ts, expected, received, leading, trailing, longest in (
@@ -417,6 +422,14 @@ def _gaps(meter_ids: Sequence[int], start: dt.datetime, end: dt.datetime) -> dic
                          "empty_trailing", "empty_longest")
         )
     }
+    return _longest_gaps(meter_ids, _gap_buckets(start, end), stored)
+
+
+def _longest_gaps(meter_ids: Sequence[int], buckets: Sequence[tuple[str, dt.datetime]],
+                  stored: Mapping[tuple[int, str, dt.datetime], GapSegment]) -> dict[int, int]:
+    """meter id -> its longest empty run over `buckets` (in minutes), from the stored buckets by
+    (meter, interval, start). A bucket not stored is wholly empty, so a meter that sent nothing has
+    a gap as long as the period."""
     missing = {(width, ts): GapSegment.empty(expected_slots(ts, width)) for width, ts in buckets}
     return {
         meter_id: combine_gaps(
@@ -426,33 +439,60 @@ def _gaps(meter_ids: Sequence[int], start: dt.datetime, end: dt.datetime) -> dic
     }
 
 
-def _stable_months(meter_ids: Sequence[int], until: dt.datetime) -> int:
-    """Consecutive complete-enough months ending with the last complete month before `until`.
+def _lookback_start(last: dt.datetime) -> dt.datetime:
+    """The first month stable months are looked for in, counting back from `last` (exclusive)."""
+    first = last
+    for _ in range(STABLE_LOOKBACK_MONTHS):
+        first = bucket_start(first - dt.timedelta(days=1), RollupInterval.MONTH)
+    return first
+
+
+def _stable_months(meter_ids: Sequence[int], untils: Iterable[dt.datetime]) -> dict[dt.datetime, int]:
+    """until -> consecutive complete-enough months ending with the last complete month before it.
 
     A meter is expected from its first received slot on (its first month bucket with data, less
     that bucket's leading empty run): a meter connected on the 20th does not make its first month
     look incomplete, nor one added this year make last year unstable. The month collection began
-    at all counts only when it began on that month's first slot. Two aggregate queries: the
-    received slots per month, and each meter's first month and leading run.
+    at all counts only when it began on that month's first slot.
+
+    Two aggregate queries for any number of `untils` (the months of a year ask twelve): the
+    received slots per month, and each meter's first month with data and its leading run, over
+    the union of their look-back windows. A window that starts after some meter's first month
+    asks its own first months (one more query; only with data older than the look-back).
     """
-    if not meter_ids:
-        return 0
     # Exclusive: the month holding `until` is not complete yet (or starts at `until`).
-    last = bucket_start(until, RollupInterval.MONTH)
-    first = last
-    for _ in range(STABLE_LOOKBACK_MONTHS):
-        first = bucket_start(first - dt.timedelta(days=1), RollupInterval.MONTH)
-    months = Rollup.objects.filter(interval=RollupInterval.MONTH, meter_id__in=list(meter_ids), ts__gte=first,
-                                   ts__lt=last, received__gt=0)
+    lasts = {until: bucket_start(until, RollupInterval.MONTH) for until in untils}
+    if not meter_ids or not lasts:
+        return dict.fromkeys(lasts, 0)
+    windows = {last: _lookback_start(last) for last in set(lasts.values())}
+    months = Rollup.objects.filter(interval=RollupInterval.MONTH, meter_id__in=list(meter_ids),
+                                   ts__gte=min(windows.values()), ts__lt=max(windows), received__gt=0)
     received = {ts.astimezone(ROLLUP_TZ): count for ts, count in
                 months.values("ts").annotate(count=Sum("received")).values_list("ts", "count")}
-    if not received:
-        return 0
+    firsts = _first_months(months) if received else []
+    stable: dict[dt.datetime, int] = {}
+    for last, first in windows.items():
+        in_window = {ts: count for ts, count in received.items() if first <= ts < last}
+        if not in_window:
+            stable[last] = 0
+            continue
+        if any(since < first for since, _leading in firsts):
+            # That meter's first month in this window is a later one than its first in the union.
+            starts = _first_months(months.filter(ts__gte=first, ts__lt=last))
+        else:
+            starts = [(since, leading) for since, leading in firsts if since < last]
+        stable[last] = _stable_count(in_window, starts, last)
+    return {until: stable[last] for until, last in lasts.items()}
+
+
+def _stable_count(received: Mapping[dt.datetime, int], firsts: Iterable[tuple[dt.datetime, int]],
+                  last: dt.datetime) -> int:
+    """Stable months counted back from `last` (exclusive), from the window's received slots per month
+    and its meters' (first month with data, that month's leading empty run)."""
     starts: dict[dt.datetime, int] = defaultdict(int)  # first month -> slots its meters miss in it
     counts: dict[dt.datetime, int] = defaultdict(int)  # first month -> meters starting then
     first_leading: dict[dt.datetime, int] = {}  # first month -> the earliest start's leading run
-    for since, leading in _first_months(months):
-        since = since.astimezone(ROLLUP_TZ)
+    for since, leading in firsts:
         counts[since] += 1
         starts[since] += leading or 0
         first_leading[since] = min(first_leading.get(since, leading or 0), leading or 0)
@@ -477,28 +517,42 @@ def _first_months(months: Any) -> list[tuple[dt.datetime, int]]:
     """(first month bucket with data, its leading empty run) of each meter among `months`."""
     ordered = months.order_by("meter_id", "ts")
     if connection.vendor == "postgresql":  # DISTINCT ON walks the (meter, interval, ts) index
-        return list(ordered.distinct("meter_id").values_list("ts", "empty_leading"))
+        rows = ordered.distinct("meter_id").values_list("ts", "empty_leading")
+        return [(ts.astimezone(ROLLUP_TZ), leading) for ts, leading in rows]
     first: dict[int, tuple[dt.datetime, int]] = {}
     for meter_id, ts, leading in ordered.values_list("meter_id", "ts", "empty_leading"):
-        first.setdefault(meter_id, (ts, leading))
+        first.setdefault(meter_id, (ts.astimezone(ROLLUP_TZ), leading))
     return list(first.values())
 
 
-def _communication(active: list[_MeterRow], sums: dict[int, tuple[float, int]],
-                   expected_each: int) -> float | None:
-    if not active:
-        return None
+def _polls(active: Sequence[_MeterRow]) -> dict[int, tuple[int, int]]:
+    """meter id -> (polls ok, polls made) of the Modbus devices polling it (meters polled over Modbus
+    only): the collector's counters, kept since the device was added, so not per period. Two queries."""
     ids = [m.id for m in active]
+    if not ids:
+        return {}
     devices: dict[int, set[int]] = defaultdict(set)
     points = ModbusPoint.objects.filter(meter_id__in=ids).values_list("meter_id", "device_id")
     for meter_id, device_id in points:
         devices[meter_id].add(device_id)
+    if not devices:
+        return {}
     polls = {pk: (ok, total) for pk, ok, total in ModbusDevice.objects.filter(
         pk__in={d for ds in devices.values() for d in ds}).values_list("id", "polls_ok", "polls_total")}
+    return {
+        meter_id: (sum(polls[d][0] for d in found if d in polls),
+                   sum(polls[d][1] for d in found if d in polls))
+        for meter_id, found in devices.items()
+    }
+
+
+def _communication(active: list[_MeterRow], polls: Mapping[int, tuple[int, int]],
+                   sums: dict[int, tuple[float, int]], expected_each: int) -> float | None:
+    if not active:
+        return None
     rates: list[float] = []
     for meter in active:
-        ok = sum(polls[d][0] for d in devices.get(meter.id, ()) if d in polls)
-        total = sum(polls[d][1] for d in devices.get(meter.id, ()) if d in polls)
+        ok, total = polls.get(meter.id, (0, 0))
         if total:
             rates.append(ok / total)
         elif expected_each:
@@ -563,9 +617,23 @@ def _line_key(meter: _MeterRow, preferred: dict[str, str]) -> tuple[tuple[str, s
     return (meter.energy_type, meter.unit), Decimal(1)  # another dimension: a line of its own
 
 
+@dataclass(frozen=True)
+class _Factors:
+    """The factor sets a computation converts with, and their factor rows: read once, whatever the
+    number of periods, regions and calendar years it converts."""
+
+    sets: list[FactorSet]
+    rows: list[Factor]
+
+
+def _factors(factor_sets: Sequence[FactorSet] | None) -> _Factors:
+    sets = list(factor_sets) if factor_sets is not None else default_factor_sets()
+    return _Factors(sets=sets, rows=factor_rows(sets))
+
+
 def _add_figures(into: _Figures, meters: Iterable[_MeterRow], sums: dict[int, tuple[float, int]],
                  *, start: dt.datetime, end: dt.datetime, subject: _Subject,
-                 factor_sets: Sequence[FactorSet] | None, preferred: dict[str, str]) -> None:
+                 factors: _Factors, preferred: dict[str, str]) -> None:
     """Add one calendar-year piece's consumption of `meters` (top-of-tree) and its tce and CO₂."""
     by_region: dict[int | None, dict[tuple[str, str], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for meter in meters:
@@ -581,7 +649,7 @@ def _add_figures(into: _Figures, meters: Iterable[_MeterRow], sums: dict[int, tu
         while pending:
             try:
                 rows = [Quantity(energy, amount, unit) for (energy, unit), amount in pending.items()]
-                figures = figures_for(rows, period=period, factor_sets=factor_sets,
+                figures = figures_for(rows, period=period, factor_sets=factors.sets, factors=factors.rows,
                                       region=regions.get(region_id) if region_id is not None else None)
             except MissingFactorError as error:
                 key = (error.energy_type, error.unit)
@@ -611,36 +679,48 @@ def _add_figures(into: _Figures, meters: Iterable[_MeterRow], sums: dict[int, tu
 
 
 # --- the computation ------------------------------------------------------------------------------
+#
+# One period's figures are assembled (`_assemble`) from what was read for it: the per-meter sums of
+# each calendar-year piece, the longest gaps, the stable months, the production rows, the base
+# period and the Modbus counters. `_compute` reads these for one period; `_compute_months` reads
+# them once for a run of whole months (one query of month buckets for all of them) and assembles
+# each month with the same rules.
 
 
 @dataclass
 class _Consumption:
     figures: _Figures
     sums: dict[int, tuple[float, int]]  # whole period, per meter
-    piece_sums: list[tuple[dt.datetime, dt.datetime, dict[int, tuple[float, int]]]]
+    piece_sums: list[_PieceSums]
 
 
-def _consumption(subject: _Subject, start: dt.datetime, end: dt.datetime,
-                 factor_sets: Sequence[FactorSet] | None) -> _Consumption:
-    ids = [m.id for m in subject.meters]
+_PieceSums = tuple[dt.datetime, dt.datetime, dict[int, tuple[float, int]]]  # (start, end, per meter)
+
+
+def _consumption_of(subject: _Subject, pieces: Sequence[_PieceSums], factors: _Factors) -> _Consumption:
+    """The figures of the subject's top-of-tree meters from the sums of each calendar-year piece."""
     preferred = _preferred_units(m for m in subject.meters if m.id in subject.top_ids)
     top = [m for m in subject.meters if m.id in subject.top_ids]
     figures = _Figures()
     total: dict[int, tuple[float, int]] = {}
-    pieces = []
-    for piece_start, piece_end in _years(start, end):
-        sums = _sums_by_meter(ids, piece_start, piece_end)
-        pieces.append((piece_start, piece_end, sums))
+    for piece_start, piece_end, sums in pieces:
         for meter_id, (value, received) in sums.items():
             before = total.get(meter_id, (0.0, 0))
             total[meter_id] = (before[0] + value, before[1] + received)
         _add_figures(figures, top, sums, start=piece_start, end=piece_end, subject=subject,
-                     factor_sets=factor_sets, preferred=preferred)
-    return _Consumption(figures=figures, sums=total, piece_sums=pieces)
+                     factors=factors, preferred=preferred)
+    return _Consumption(figures=figures, sums=total, piece_sums=list(pieces))
+
+
+def _consumption(subject: _Subject, start: dt.datetime, end: dt.datetime, factors: _Factors) -> _Consumption:
+    ids = [m.id for m in subject.meters]
+    pieces = [(piece_start, piece_end, _sums_by_meter(ids, piece_start, piece_end))
+              for piece_start, piece_end in _years(start, end)]
+    return _consumption_of(subject, pieces, factors)
 
 
 def _tce_of(meters: list[_MeterRow], consumption: _Consumption, subject: _Subject,
-            factor_sets: Sequence[FactorSet] | None) -> Decimal | None:
+            factors: _Factors) -> Decimal | None:
     """tce of some of the subject's meters (their top-most ones), from sums already fetched."""
     top = [m for m in meters if m.id in _top_most(meters)]
     if not top:
@@ -649,40 +729,67 @@ def _tce_of(meters: list[_MeterRow], consumption: _Consumption, subject: _Subjec
     preferred = _preferred_units(top)
     for piece_start, piece_end, sums in consumption.piece_sums:
         _add_figures(figures, top, sums, start=piece_start, end=piece_end, subject=subject,
-                     factor_sets=factor_sets, preferred=preferred)
+                     factors=factors, preferred=preferred)
     return figures.total_tce
 
 
-def _months_in(start: dt.datetime, end: dt.datetime) -> tuple[dt.date, dt.date]:
-    first, following = _date_period(start, end)
-    return first, following
+_PRODUCTION_GROUPS = ("product", "unit", "site_node_id", "site_node__name")
 
 
 def _production(subject: _Subject, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
     if subject.production is None:
         return []
-    first, following = _months_in(start, end)
+    first, following = _date_period(start, end)
     rows = (ProductionRecord.objects.filter(subject.production, month__gte=first, month__lt=following)
-            .values("product", "unit", "site_node_id", "site_node__name")
+            .values(*_PRODUCTION_GROUPS)
             .annotate(quantity=Sum("quantity"), output=Sum("output_value_wan_yuan"))
             .order_by("product", "unit", "site_node_id"))
     return [dict(row) for row in rows]
 
 
+def _production_by_month(subject: _Subject, start: dt.datetime, end: dt.datetime
+                         ) -> dict[dt.date, list[dict[str, Any]]]:
+    """`_production` of each month of [start, end) at once (records are kept per month, on its 1st)."""
+    if subject.production is None:
+        return {}
+    first, following = _date_period(start, end)
+    rows = (ProductionRecord.objects.filter(subject.production, month__gte=first, month__lt=following)
+            .values("month", *_PRODUCTION_GROUPS)
+            .annotate(quantity=Sum("quantity"), output=Sum("output_value_wan_yuan"))
+            .order_by("month", "product", "unit", "site_node_id"))
+    by_month: dict[dt.date, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        month = row.pop("month")
+        by_month[month].append(dict(row))
+    return by_month
+
+
+class _NodeMeters:
+    """The subject's meters installed in a site node's subtree, per node, read once per node."""
+
+    def __init__(self, subject: _Subject) -> None:
+        self.subject = subject
+        self.found: dict[int, list[_MeterRow]] = {}
+
+    def of(self, node_ids: Iterable[int]) -> dict[int, list[_MeterRow]]:
+        wanted = set(node_ids)
+        unknown = wanted - set(self.found)
+        if unknown:
+            for node in SiteNode.objects.filter(pk__in=unknown):
+                subtree = _subtree(node)
+                self.found[node.pk] = [m for m in self.subject.meters if m.site_node_id in subtree]
+        return {pk: self.found[pk] for pk in wanted if pk in self.found}
+
+
 def _unit_products(rows: list[dict[str, Any]], subject: _Subject, consumption: _Consumption,
-                   total_tce: Decimal, factor_sets: Sequence[FactorSet] | None) -> list[UnitProductLine]:
+                   total_tce: Decimal, factors: _Factors, nodes: _NodeMeters) -> list[UnitProductLine]:
     without_node = [row for row in rows if row["site_node_id"] is None]
-    node_meters: dict[int, list[_MeterRow]] = {}
-    if any(row["site_node_id"] is not None for row in rows):
-        nodes = {row["site_node_id"] for row in rows if row["site_node_id"] is not None}
-        for node in SiteNode.objects.filter(pk__in=nodes):
-            subtree = _subtree(node)
-            node_meters[node.pk] = [m for m in subject.meters if m.site_node_id in subtree]
+    node_meters = nodes.of(row["site_node_id"] for row in rows if row["site_node_id"] is not None)
     lines = []
     for row in rows:
         quantity = Decimal(row["quantity"] or 0)
         if row["site_node_id"] is not None:
-            tce = _tce_of(node_meters.get(row["site_node_id"], []), consumption, subject, factor_sets)
+            tce = _tce_of(node_meters.get(row["site_node_id"], []), consumption, subject, factors)
         else:
             # Energy without a workshop or line can be attributed to a product only when it is the one.
             tce = total_tce if len(without_node) == 1 and subject.kind != "park" else None
@@ -701,31 +808,52 @@ def _output_value(rows: list[dict[str, Any]]) -> Decimal | None:
     return sum(values, Decimal(0)) if values else None
 
 
-def _saving(subject: _Subject, *, total_tce: Decimal, output: Decimal | None, start: dt.datetime,
-            end: dt.datetime, factor_sets: Sequence[FactorSet] | None
-            ) -> tuple[Decimal | None, str | None, str | None, Decimal | None, Decimal | None]:
-    """(saving rate, basis, base period label, base intensity, base tce) against the base period."""
+@dataclass(frozen=True)
+class _Base:
+    """The enterprise's base period (`BasePeriod`) and its figures, read once per computation."""
+
+    start: dt.datetime
+    end: dt.datetime
+    label: str  # e.g. "2023-01–2023-12"
+    total_tce: Decimal
+    output: Decimal | None
+
+    @property
+    def intensity(self) -> Decimal | None:
+        return self.total_tce / self.output if self.output else None
+
+
+def _base(subject: _Subject, factors: _Factors) -> _Base | None:
     if subject.kind not in ("enterprise", "park") or subject.enterprise is None:
-        return None, None, None, None, None
+        return None
     base = BasePeriod.objects.filter(enterprise_id=subject.enterprise.pk).first()
     if base is None:
+        return None
+    start = midnight(base.start_month.replace(day=1))
+    end = bucket_end(midnight(base.end_month.replace(day=1)), RollupInterval.MONTH)
+    return _Base(start=start, end=end, label=f"{base.start_month:%Y-%m}–{base.end_month:%Y-%m}",
+                 total_tce=_consumption(subject, start, end, factors).figures.total_tce,
+                 output=_output_value(_production(subject, start, end)))
+
+
+def _saving(base: _Base | None, *, total_tce: Decimal, output: Decimal | None, start: dt.datetime,
+            end: dt.datetime, now: dt.datetime
+            ) -> tuple[Decimal | None, str | None, str | None, Decimal | None, Decimal | None]:
+    """(saving rate, basis, base period label, base intensity, base tce) against the base period."""
+    if base is None:
         return None, None, None, None, None
-    base_start = midnight(base.start_month.replace(day=1))
-    base_end = bucket_end(midnight(base.end_month.replace(day=1)), RollupInterval.MONTH)
-    label = f"{base.start_month:%Y-%m}–{base.end_month:%Y-%m}"
-    base_tce = _consumption(subject, base_start, base_end, factor_sets).figures.total_tce
-    base_output = _output_value(_production(subject, base_start, base_end))
-    base_intensity = base_tce / base_output if base_output else None
+    base_intensity, base_tce = base.intensity, base.total_tce
     if base_intensity and output:
         rate = (base_intensity - total_tce / output) / base_intensity
-        return rate, "intensity", label, base_intensity, base_tce
-    days_base = Decimal((base_end - base_start) / dt.timedelta(days=1))
+        return rate, "intensity", base.label, base_intensity, base_tce
+    days_base = Decimal((base.end - base.start) / dt.timedelta(days=1))
     # Up to now: this month so far is compared per day elapsed, not per day of the whole month.
-    days = Decimal((min(end, timezone.now()) - start) / dt.timedelta(days=1))
+    days = Decimal((min(end, now) - start) / dt.timedelta(days=1))
     if not base_tce or days <= 0:
-        return None, None, label, base_intensity, base_tce
+        return None, None, base.label, base_intensity, base_tce
     per_day_base = base_tce / days_base
-    return (per_day_base - total_tce / days) / per_day_base, "daily_average", label, base_intensity, base_tce
+    rate = (per_day_base - total_tce / days) / per_day_base
+    return rate, "daily_average", base.label, base_intensity, base_tce
 
 
 def _pue(subject: _Subject, consumption: _Consumption) -> tuple[Decimal | None, Decimal | None]:
@@ -755,18 +883,52 @@ def _members_level_1(subject: _Subject, active: list[_MeterRow],
     return _fraction(sum(1 for m in gates if sums.get(m.id, (0.0, 0))[1] > 0), len(gates))
 
 
-def _compute(subject: _Subject, *, start: dt.datetime, end: dt.datetime,
-             factor_sets: Sequence[FactorSet] | None) -> Indicators:
+def _period(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be aware datetimes")
     start, end = start.astimezone(ROLLUP_TZ), end.astimezone(ROLLUP_TZ)
     if end <= start:
         raise ValueError("the period is empty: end must be after start")
-    consumption = _consumption(subject, start, end, factor_sets)
-    figures = consumption.figures
+    return start, end
 
-    active = [m for m in subject.meters if m.is_active]
-    until = min(end, timezone.now().astimezone(ROLLUP_TZ))
+
+@dataclass
+class _Read:
+    """What one period's figures are assembled from, however it was read."""
+
+    consumption: _Consumption
+    gaps: dict[int, int]  # active meter id -> longest gap, minutes
+    stable_months: int
+    production: list[dict[str, Any]]
+
+
+@dataclass
+class _Shared:
+    """What every period of a computation shares: read once."""
+
+    factors: _Factors
+    base: _Base | None
+    polls: dict[int, tuple[int, int]]
+    nodes: _NodeMeters
+    now: dt.datetime
+
+
+def _shared(subject: _Subject, factor_sets: Sequence[FactorSet] | None, now: dt.datetime | None) -> _Shared:
+    factors = _factors(factor_sets)
+    return _Shared(factors=factors, base=_base(subject, factors), polls=_polls(_active(subject)),
+                   nodes=_NodeMeters(subject), now=(now or timezone.now()).astimezone(ROLLUP_TZ))
+
+
+def _active(subject: _Subject) -> list[_MeterRow]:
+    return [m for m in subject.meters if m.is_active]
+
+
+def _assemble(subject: _Subject, *, start: dt.datetime, end: dt.datetime, read: _Read,
+              shared: _Shared) -> Indicators:
+    consumption = read.consumption
+    figures = consumption.figures
+    active = _active(subject)
+    until = min(end, shared.now)
     expected_each = _slots(start, until)
     meters_by_level = {level: 0 for level in LEVELS}
     reporting_by_level = {level: 0 for level in LEVELS}
@@ -778,16 +940,14 @@ def _compute(subject: _Subject, *, start: dt.datetime, end: dt.datetime,
         if got > 0:
             reporting_by_level[str(meter.level)] += 1
     expected = expected_each * len(active)
-    gaps = _gaps([m.id for m in active], _ceil_quarter(start), until) if expected_each else {}
-    longest = max(gaps.items(), key=lambda item: (item[1], -item[0]), default=None)
+    longest = max(read.gaps.items(), key=lambda item: (item[1], -item[0]), default=None)
     codes = {m.id: m.code for m in active}
-    stable = _stable_months([m.id for m in active], until)
+    stable = read.stable_months
 
-    rows = _production(subject, start, end)
+    rows = read.production
     output = _output_value(rows)
     total_tce, co2 = figures.total_tce, figures.co2_t
-    saving = _saving(subject, total_tce=total_tce, output=output, start=start, end=end,
-                     factor_sets=factor_sets)
+    saving = _saving(shared.base, total_tce=total_tce, output=output, start=start, end=end, now=shared.now)
     pue, it_load = _pue(subject, consumption)
     labels = dict(EnergyType.choices)
     lines = [
@@ -802,12 +962,12 @@ def _compute(subject: _Subject, *, start: dt.datetime, end: dt.datetime,
         co2_by_scope=dict(figures.co2_by_scope), output_value_wan_yuan=output,
         energy_intensity=total_tce / output if output else None,
         carbon_intensity=co2 / output if output else None,
-        unit_products=_unit_products(rows, subject, consumption, total_tce, factor_sets),
+        unit_products=_unit_products(rows, subject, consumption, total_tce, shared.factors, shared.nodes),
         saving_rate=saving[0], meters_by_level=meters_by_level, reporting_by_level=reporting_by_level,
         access_rate={level: _fraction(reporting_by_level[level], meters_by_level[level]) for level in LEVELS},
         expected_slots=expected, received_slots=received,
         completeness=min(1.0, received / expected) if expected else None,
-        communication_success_rate=_communication(active, consumption.sums, expected_each),
+        communication_success_rate=_communication(active, shared.polls, consumption.sums, expected_each),
         longest_gap_minutes=longest[1] if longest else 0, stable_months=stable,
         stable_six_months=stable >= STABLE_MONTHS_REQUIRED, pue=pue, factor_sets=list(figures.factor_sets),
         subject_kind=subject.kind, subject_id=subject.id, subject_name=subject.name,
@@ -818,6 +978,83 @@ def _compute(subject: _Subject, *, start: dt.datetime, end: dt.datetime,
         members=subject.members,
         members_access_rate_1=_members_level_1(subject, active, consumption.sums),
     )
+
+
+def _compute(subject: _Subject, *, start: dt.datetime, end: dt.datetime,
+             factor_sets: Sequence[FactorSet] | None, now: dt.datetime | None = None) -> Indicators:
+    """One period's figures: a handful of queries (sums per calendar-year piece, gaps, stable months,
+    production, base period, Modbus counters), whatever its length."""
+    start, end = _period(start, end)
+    shared = _shared(subject, factor_sets, now)
+    active_ids = [m.id for m in _active(subject)]
+    until = min(end, shared.now)
+    read = _Read(
+        consumption=_consumption(subject, start, end, shared.factors),
+        gaps=_gaps(active_ids, _ceil_quarter(start), until) if _slots(start, until) else {},
+        stable_months=_stable_months(active_ids, [until])[until],
+        production=_production(subject, start, end),
+    )
+    return _assemble(subject, start=start, end=end, read=read, shared=shared)
+
+
+def _month_starts(start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The calendar months [month, next month) of [start, end), which must begin and end on a 1st."""
+    start, end = _period(start, end)
+    if bucket_start(start, RollupInterval.MONTH) != start or bucket_start(end, RollupInterval.MONTH) != end:
+        raise ValueError("start and end must be the first instants of calendar months (00:00 on a 1st)")
+    months = []
+    cursor = start
+    while cursor < end:
+        following = bucket_end(cursor, RollupInterval.MONTH)
+        months.append((cursor, following))
+        cursor = following
+    return months
+
+
+def _compute_months(subject: _Subject, *, start: dt.datetime, end: dt.datetime,
+                    factor_sets: Sequence[FactorSet] | None, now: dt.datetime | None = None
+                    ) -> list[Indicators]:
+    """`_compute` of each calendar month of [start, end), from one read of their month buckets.
+
+    A whole month is covered by its month bucket (`_pieces`), so one query of the month buckets
+    answers every month's per-meter sums and, for each month over by `now`, its longest gaps (the
+    bucket's empty runs); the month `now` falls in reads its gaps up to now (one query). Stable
+    months, production, the base period and the Modbus counters are read once for all months.
+    """
+    months = _month_starts(start, end)
+    shared = _shared(subject, factor_sets, now)
+    active_ids = [m.id for m in _active(subject)]
+    ids = [m.id for m in subject.meters]
+    sums: dict[dt.datetime, dict[int, tuple[float, int]]] = defaultdict(dict)
+    stored: dict[tuple[int, str, dt.datetime], GapSegment] = {}
+    for meter_id, ts, value, expected, received, leading, trailing, longest in (
+        Rollup.objects.filter(interval=RollupInterval.MONTH, meter_id__in=ids, ts__gte=months[0][0],
+                              ts__lt=months[-1][1])
+        .values_list("meter_id", "ts", "value", "expected", "received", "empty_leading", "empty_trailing",
+                     "empty_longest")
+    ) if ids else ():
+        ts = ts.astimezone(ROLLUP_TZ)
+        # As `_sums_by_meter`'s SUM over the one bucket that covers the month.
+        sums[ts][meter_id] = (value or 0.0, received or 0)
+        stored[(meter_id, RollupInterval.MONTH.value, ts)] = GapSegment(expected, received, leading, trailing,
+                                                                        longest)
+    untils = [min(month_end, shared.now) for _month, month_end in months]
+    stable = _stable_months(active_ids, untils)
+    production = _production_by_month(subject, months[0][0], months[-1][1])
+    results = []
+    for (month, month_end), until in zip(months, untils, strict=True):
+        if not _slots(month, until):
+            gaps: dict[int, int] = {}
+        elif until == month_end:
+            gaps = _longest_gaps(active_ids, [(RollupInterval.MONTH.value, month)], stored)
+        else:
+            gaps = _gaps(active_ids, month, until)
+        read = _Read(
+            consumption=_consumption_of(subject, [(month, month_end, sums.get(month, {}))], shared.factors),
+            gaps=gaps, stable_months=stable[until], production=production.get(month.date(), []),
+        )
+        results.append(_assemble(subject, start=month, end=month_end, read=read, shared=shared))
+    return results
 
 
 # --- the interface --------------------------------------------------------------------------------
@@ -864,16 +1101,19 @@ def indicators_for(subject: Enterprise | SiteNode | Meter, *, start: dt.datetime
     return _compute(_subject_of(subject), start=start, end=end, factor_sets=factor_sets)
 
 
+def indicators_by_month(subject: Enterprise | SiteNode | Meter, *, start: dt.datetime, end: dt.datetime,
+                        factor_sets: Sequence[FactorSet] | None = None) -> list[Indicators]:
+    """The figures of each calendar month of [start, end) (both the 1st of a month, 00:00), oldest
+    first: the same as `indicators_for` of each month, in one pass over their month buckets (a
+    dozen queries for a year, whatever the number of meters)."""
+    return _compute_months(_subject_of(subject), start=start, end=end, factor_sets=factor_sets)
+
+
 def monthly_indicators(subject: Enterprise | SiteNode | Meter, *, year: int,
                        factor_sets: Sequence[FactorSet] | None = None) -> list[Indicators]:
-    """The twelve months of `year`, January first (the subject's meters are read once)."""
-    resolved = _subject_of(subject)
-    sets = list(factor_sets) if factor_sets is not None else default_factor_sets()
-    months = []
-    for month in range(1, 13):
-        start, end = period_bounds(month=dt.date(year, month, 1))
-        months.append(_compute(resolved, start=start, end=end, factor_sets=sets))
-    return months
+    """The twelve months of `year`, January first (`indicators_by_month`)."""
+    start, end = period_bounds(year=year)
+    return indicators_by_month(subject, start=start, end=end, factor_sets=factor_sets)
 
 
 __all__ = [
@@ -883,6 +1123,7 @@ __all__ = [
     "Indicators",
     "UnitProductLine",
     "enterprise_indicators",
+    "indicators_by_month",
     "indicators_for",
     "meter_indicators",
     "monthly_indicators",
