@@ -45,7 +45,10 @@ def build(meters: int) -> int:
     start, end = year_bounds()
     today = dt.datetime.now(TZ).date()
     with scopes_disabled(), transaction.atomic():
-        Enterprise.objects.filter(name="月度指标计时企业").delete()
+        for old in Enterprise.objects.filter(name="月度指标计时企业"):
+            for level in (3, 2, 1):  # a parent meter is protected while it has children
+                Meter.objects.filter(enterprise=old, level=level).delete()
+            old.delete()
         enterprise = Enterprise.objects.create(
             credit_code=make_credit_code("91410105QMNTH001X"), name="月度指标计时企业",
             region=Region.objects.get(code="410105"), kind=Enterprise.Kind.INDUSTRIAL,

@@ -447,7 +447,18 @@ def _lookback_start(last: dt.datetime) -> dt.datetime:
     return first
 
 
-def _stable_months(meter_ids: Sequence[int], untils: Iterable[dt.datetime]) -> dict[dt.datetime, int]:
+@dataclass(frozen=True)
+class _KnownMonths:
+    """Month buckets already read (by `_compute_months`): (meter id, start, received, leading empty
+    run) of every bucket starting in [since, until)."""
+
+    since: dt.datetime
+    until: dt.datetime
+    rows: list[tuple[int, dt.datetime, int, int]]
+
+
+def _stable_months(meter_ids: Sequence[int], untils: Iterable[dt.datetime],
+                   known: _KnownMonths | None = None) -> dict[dt.datetime, int]:
     """until -> consecutive complete-enough months ending with the last complete month before it.
 
     A meter is expected from its first received slot on (its first month bucket with data, less
@@ -457,30 +468,44 @@ def _stable_months(meter_ids: Sequence[int], untils: Iterable[dt.datetime]) -> d
 
     Two aggregate queries for any number of `untils` (the months of a year ask twelve): the
     received slots per month, and each meter's first month with data and its leading run, over
-    the union of their look-back windows. A window that starts after some meter's first month
-    asks its own first months (one more query; only with data older than the look-back).
+    the union of their look-back windows less the months `known` already holds. A window that
+    starts after some meter's first month asks its own first months (one more query; only with
+    data older than the look-back).
     """
     # Exclusive: the month holding `until` is not complete yet (or starts at `until`).
     lasts = {until: bucket_start(until, RollupInterval.MONTH) for until in untils}
     if not meter_ids or not lasts:
         return dict.fromkeys(lasts, 0)
     windows = {last: _lookback_start(last) for last in set(lasts.values())}
+    lowest, highest = min(windows.values()), max(windows)
     months = Rollup.objects.filter(interval=RollupInterval.MONTH, meter_id__in=list(meter_ids),
-                                   ts__gte=min(windows.values()), ts__lt=max(windows), received__gt=0)
+                                   received__gt=0)
+    # Months from `split` on are known already; those before it are read here.
+    split = highest
+    if known is not None and known.since <= highest <= known.until:
+        split = max(lowest, known.since)
+    unread = months.filter(ts__gte=lowest, ts__lt=split)
     received = {ts.astimezone(ROLLUP_TZ): count for ts, count in
-                months.values("ts").annotate(count=Sum("received")).values_list("ts", "count")}
-    firsts = _first_months(months) if received else []
+                unread.values("ts").annotate(count=Sum("received")).values_list("ts", "count")}
+    firsts = _first_months(unread) if received else {}
+    if split < highest and known is not None:
+        wanted = set(meter_ids)
+        for meter_id, ts, got, leading in known.rows:
+            if split <= ts < highest and got > 0 and meter_id in wanted:
+                received[ts] = received.get(ts, 0) + got
+                if meter_id not in firsts or ts < firsts[meter_id][0]:
+                    firsts[meter_id] = (ts, leading)
     stable: dict[dt.datetime, int] = {}
     for last, first in windows.items():
         in_window = {ts: count for ts, count in received.items() if first <= ts < last}
         if not in_window:
             stable[last] = 0
             continue
-        if any(since < first for since, _leading in firsts):
+        if any(since < first for since, _leading in firsts.values()):
             # That meter's first month in this window is a later one than its first in the union.
-            starts = _first_months(months.filter(ts__gte=first, ts__lt=last))
+            starts = list(_first_months(months.filter(ts__gte=first, ts__lt=last)).values())
         else:
-            starts = [(since, leading) for since, leading in firsts if since < last]
+            starts = [(since, leading) for since, leading in firsts.values() if since < last]
         stable[last] = _stable_count(in_window, starts, last)
     return {until: stable[last] for until, last in lasts.items()}
 
@@ -513,16 +538,16 @@ def _stable_count(received: Mapping[dt.datetime, int], firsts: Iterable[tuple[dt
     return stable
 
 
-def _first_months(months: Any) -> list[tuple[dt.datetime, int]]:
-    """(first month bucket with data, its leading empty run) of each meter among `months`."""
+def _first_months(months: Any) -> dict[int, tuple[dt.datetime, int]]:
+    """meter id -> (first month bucket with data, its leading empty run) of each meter among `months`."""
     ordered = months.order_by("meter_id", "ts")
     if connection.vendor == "postgresql":  # DISTINCT ON walks the (meter, interval, ts) index
-        rows = ordered.distinct("meter_id").values_list("ts", "empty_leading")
-        return [(ts.astimezone(ROLLUP_TZ), leading) for ts, leading in rows]
+        rows = ordered.distinct("meter_id").values_list("meter_id", "ts", "empty_leading")
+        return {meter_id: (ts.astimezone(ROLLUP_TZ), leading) for meter_id, ts, leading in rows}
     first: dict[int, tuple[dt.datetime, int]] = {}
     for meter_id, ts, leading in ordered.values_list("meter_id", "ts", "empty_leading"):
         first.setdefault(meter_id, (ts.astimezone(ROLLUP_TZ), leading))
-    return list(first.values())
+    return first
 
 
 def _polls(active: Sequence[_MeterRow]) -> dict[int, tuple[int, int]]:
@@ -1027,9 +1052,10 @@ def _compute_months(subject: _Subject, *, start: dt.datetime, end: dt.datetime,
     ids = [m.id for m in subject.meters]
     sums: dict[dt.datetime, dict[int, tuple[float, int]]] = defaultdict(dict)
     stored: dict[tuple[int, str, dt.datetime], GapSegment] = {}
+    known = _KnownMonths(since=months[0][0], until=months[-1][1], rows=[])
     for meter_id, ts, value, expected, received, leading, trailing, longest in (
-        Rollup.objects.filter(interval=RollupInterval.MONTH, meter_id__in=ids, ts__gte=months[0][0],
-                              ts__lt=months[-1][1])
+        Rollup.objects.filter(interval=RollupInterval.MONTH, meter_id__in=ids, ts__gte=known.since,
+                              ts__lt=known.until)
         .values_list("meter_id", "ts", "value", "expected", "received", "empty_leading", "empty_trailing",
                      "empty_longest")
     ) if ids else ():
@@ -1038,8 +1064,10 @@ def _compute_months(subject: _Subject, *, start: dt.datetime, end: dt.datetime,
         sums[ts][meter_id] = (value or 0.0, received or 0)
         stored[(meter_id, RollupInterval.MONTH.value, ts)] = GapSegment(expected, received, leading, trailing,
                                                                         longest)
+        known.rows.append((meter_id, ts, received, leading))
     untils = [min(month_end, shared.now) for _month, month_end in months]
-    stable = _stable_months(active_ids, untils)
+    # The look-back before the first month is read; the months themselves are known.
+    stable = _stable_months(active_ids, untils, known)
     production = _production_by_month(subject, months[0][0], months[-1][1])
     results = []
     for (month, month_end), until in zip(months, untils, strict=True):

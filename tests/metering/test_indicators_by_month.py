@@ -202,6 +202,22 @@ def test_a_year_still_running_counts_up_to_now_and_expects_nothing_of_the_future
     assert september.completeness is None and september.stable_months == august.stable_months
 
 
+def test_stable_months_with_data_older_than_some_months_look_back(world) -> None:  # type: ignore[no-untyped-def]
+    """Months from May on look back five years to after June 2020: the meter's first month in their
+    window is a later one than in the earlier months' windows."""
+    meter = make_meter(world.tenant_a, "E-LONG")
+    ingest(world.tenant_a.pk, "E-LONG", then(
+        register(at(6, 1, year=2020), at(7, 1, year=2020), QUARTER, per_hour=10.0),
+        register(at(6, 1), at(9, 1), QUARTER, per_hour=10.0)))
+    recompute_rollups()
+    with enterprise_scope(world.tenant_a.pk):
+        batched = monthly_indicators(meter, year=YEAR)
+        each = [meter_indicators(meter, start=start, end=end) for start, end in months_of(YEAR)]
+    assert as_dicts(batched) == as_dicts(each)
+    # June to August complete; May (a register reading at its last quarter-hour) does not count.
+    assert [m.stable_months for m in batched[5:9]] == [1, 2, 3, 0]
+
+
 def test_a_year_of_months_costs_a_fixed_few_queries(year_of_data) -> None:  # type: ignore[no-untyped-def]
     world, _line, _gate = year_of_data
     start, end = period_bounds(year=YEAR)
