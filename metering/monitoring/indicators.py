@@ -79,6 +79,7 @@ from django.utils import timezone
 from metering.models import EnergyType, Meter, ModbusDevice, ModbusPoint, SiteNode
 from metering.monitoring.factor_sets import (
     UNIT_SCALES,
+    FactorError,
     MissingFactorError,
     Quantity,
     default_factor_sets,
@@ -183,6 +184,29 @@ class Indicators:
     members_access_rate_1: float | None = None
 
 
+@dataclass(frozen=True)
+class PeriodFigures:
+    """Consumption and coverage of one subject in one period: the part of `Indicators` a board or a
+    list of enterprises shows, which `figures_of_enterprises` computes for many at once (the same
+    rules: `Indicators` takes these fields from it)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    by_energy_type: list[EnergyLine]
+    total_tce: Decimal
+    total_tce_equivalent: Decimal | None
+    co2_t: Decimal
+    co2_by_scope: dict[str, Decimal]
+    factor_sets: list[str]
+    missing_factors: list[str]
+    meters_by_level: dict[str, int]
+    reporting_by_level: dict[str, int]
+    access_rate: dict[str, float | None]
+    expected_slots: int
+    received_slots: int
+    completeness: float | None
+
+
 # --- the subject: which meters, which enterprises ------------------------------------------------
 
 
@@ -240,27 +264,62 @@ def _regions(enterprise_ids: Iterable[int]) -> dict[int, Region | None]:
     return {e.pk: e.region for e in rows}
 
 
-def _enterprise_subject(enterprise: Enterprise) -> _Subject:
-    meters = _meter_rows(Meter.objects.filter(enterprise_id=enterprise.pk))
+def _enterprise_subject(enterprise: Enterprise, meters: list[_MeterRow] | None = None,
+                        regions: dict[int, Region | None] | None = None) -> _Subject:
+    """`meters` and `regions`: already read (`_enterprise_subjects`); else read here."""
+    if meters is None:
+        meters = _meter_rows(Meter.objects.filter(enterprise_id=enterprise.pk))
     return _Subject(kind="enterprise", id=enterprise.pk, name=enterprise.name, meters=meters,
                     top_ids=_top_most(meters), it_ids=_it_ids(meters),
-                    regions={enterprise.pk: enterprise.region}, enterprise=enterprise,
-                    production=Q(enterprise_id=enterprise.pk),
+                    regions=regions if regions is not None else {enterprise.pk: enterprise.region},
+                    enterprise=enterprise, production=Q(enterprise_id=enterprise.pk),
                     data_center=enterprise.kind == Enterprise.Kind.DATA_CENTER)
 
 
-def _park_subject(park: Enterprise) -> _Subject:
-    member_ids = list(Enterprise.objects.filter(park_id=park.pk).values_list("id", flat=True))
+def _park_subject(park: Enterprise, member_ids: list[int] | None = None,
+                  meters: list[_MeterRow] | None = None,
+                  regions: dict[int, Region | None] | None = None) -> _Subject:
+    """`member_ids`, `meters` and `regions`: already read (`_enterprise_subjects`); else read here."""
+    if member_ids is None:
+        member_ids = list(Enterprise.objects.filter(park_id=park.pk).values_list("id", flat=True))
     enterprise_ids = [park.pk, *member_ids]
-    meters = _meter_rows(Meter.objects.filter(enterprise_id__in=enterprise_ids))
+    if meters is None:
+        meters = _meter_rows(Meter.objects.filter(enterprise_id__in=enterprise_ids))
     by_enterprise: dict[int, list[_MeterRow]] = defaultdict(list)
     for meter in meters:
         by_enterprise[meter.enterprise_id].append(meter)
     # The park's public-area meters and each member's own top-of-tree meters.
     top = set().union(*(_top_most(rows) for rows in by_enterprise.values())) if by_enterprise else set()
     return _Subject(kind="park", id=park.pk, name=park.name, meters=meters, top_ids=top, it_ids=set(),
-                    regions=_regions(enterprise_ids), enterprise=park,
+                    regions=regions if regions is not None else _regions(enterprise_ids), enterprise=park,
                     production=Q(enterprise_id__in=enterprise_ids), members=len(member_ids))
+
+
+def _enterprise_subjects(enterprises: Sequence[Enterprise]) -> dict[int, _Subject]:
+    """The subjects of many enterprises (a park's: with its members), in three queries: the parks'
+    members, the regions, the meters."""
+    members: dict[int, list[int]] = defaultdict(list)
+    parks = [e.pk for e in enterprises if e.kind == Enterprise.Kind.PARK]
+    if parks:
+        for member_id, park_id in (Enterprise.objects.filter(park_id__in=parks).order_by("id")
+                                   .values_list("id", "park_id")):
+            members[park_id].append(member_id)
+    ids = {e.pk for e in enterprises} | {pk for found in members.values() for pk in found}
+    regions = _regions(ids)
+    rows = _meter_rows(Meter.objects.filter(enterprise_id__in=list(ids)))
+    subjects = {}
+    for enterprise in enterprises:
+        if enterprise.kind == Enterprise.Kind.PARK:
+            counted = {enterprise.pk, *members[enterprise.pk]}
+            subjects[enterprise.pk] = _park_subject(
+                enterprise, member_ids=members[enterprise.pk],
+                meters=[m for m in rows if m.enterprise_id in counted],
+                regions={pk: regions.get(pk) for pk in [enterprise.pk, *members[enterprise.pk]]})
+        else:
+            subjects[enterprise.pk] = _enterprise_subject(
+                enterprise, meters=[m for m in rows if m.enterprise_id == enterprise.pk],
+                regions={enterprise.pk: regions.get(enterprise.pk)})
+    return subjects
 
 
 def _subtree(node: SiteNode) -> set[int]:
@@ -948,13 +1007,13 @@ def _active(subject: _Subject) -> list[_MeterRow]:
     return [m for m in subject.meters if m.is_active]
 
 
-def _assemble(subject: _Subject, *, start: dt.datetime, end: dt.datetime, read: _Read,
-              shared: _Shared) -> Indicators:
-    consumption = read.consumption
+def _period_figures(subject: _Subject, *, start: dt.datetime, end: dt.datetime, consumption: _Consumption,
+                    now: dt.datetime) -> PeriodFigures:
+    """Consumption and coverage of one period from its sums: the rules every figure of a period
+    shares, whether computed with the rest of the indicators or for many enterprises at once."""
     figures = consumption.figures
     active = _active(subject)
-    until = min(end, shared.now)
-    expected_each = _slots(start, until)
+    expected_each = _slots(start, min(end, now))
     meters_by_level = {level: 0 for level in LEVELS}
     reporting_by_level = {level: 0 for level in LEVELS}
     received = 0
@@ -965,15 +1024,6 @@ def _assemble(subject: _Subject, *, start: dt.datetime, end: dt.datetime, read: 
         if got > 0:
             reporting_by_level[str(meter.level)] += 1
     expected = expected_each * len(active)
-    longest = max(read.gaps.items(), key=lambda item: (item[1], -item[0]), default=None)
-    codes = {m.id: m.code for m in active}
-    stable = read.stable_months
-
-    rows = read.production
-    output = _output_value(rows)
-    total_tce, co2 = figures.total_tce, figures.co2_t
-    saving = _saving(shared.base, total_tce=total_tce, output=output, start=start, end=end, now=shared.now)
-    pue, it_load = _pue(subject, consumption)
     labels = dict(EnergyType.choices)
     lines = [
         EnergyLine(energy_type=line.energy_type, label=str(labels.get(line.energy_type, line.energy_type)),
@@ -981,22 +1031,49 @@ def _assemble(subject: _Subject, *, start: dt.datetime, end: dt.datetime, read: 
                    co2_t=line.co2_t, scope=line.scope, factor_missing=line.factor_missing)
         for line in sorted(figures.lines.values(), key=lambda line: (-line.tce, line.energy_type, line.unit))
     ]
-    return Indicators(
-        start=start, end=end, by_energy_type=lines, total_tce=total_tce,
-        total_tce_equivalent=figures.total_tce_equivalent, co2_t=co2,
-        co2_by_scope=dict(figures.co2_by_scope), output_value_wan_yuan=output,
-        energy_intensity=total_tce / output if output else None,
-        carbon_intensity=co2 / output if output else None,
-        unit_products=_unit_products(rows, subject, consumption, total_tce, shared.factors, shared.nodes),
-        saving_rate=saving[0], meters_by_level=meters_by_level, reporting_by_level=reporting_by_level,
+    return PeriodFigures(
+        start=start, end=end, by_energy_type=lines, total_tce=figures.total_tce,
+        total_tce_equivalent=figures.total_tce_equivalent, co2_t=figures.co2_t,
+        co2_by_scope=dict(figures.co2_by_scope), factor_sets=list(figures.factor_sets),
+        missing_factors=[line.factor_missing for line in lines if line.factor_missing],
+        meters_by_level=meters_by_level, reporting_by_level=reporting_by_level,
         access_rate={level: _fraction(reporting_by_level[level], meters_by_level[level]) for level in LEVELS},
         expected_slots=expected, received_slots=received,
         completeness=min(1.0, received / expected) if expected else None,
+    )
+
+
+def _assemble(subject: _Subject, *, start: dt.datetime, end: dt.datetime, read: _Read,
+              shared: _Shared) -> Indicators:
+    consumption = read.consumption
+    period = _period_figures(subject, start=start, end=end, consumption=consumption, now=shared.now)
+    active = _active(subject)
+    expected_each = _slots(start, min(end, shared.now))
+    longest = max(read.gaps.items(), key=lambda item: (item[1], -item[0]), default=None)
+    codes = {m.id: m.code for m in active}
+    stable = read.stable_months
+
+    rows = read.production
+    output = _output_value(rows)
+    total_tce, co2 = period.total_tce, period.co2_t
+    saving = _saving(shared.base, total_tce=total_tce, output=output, start=start, end=end, now=shared.now)
+    pue, it_load = _pue(subject, consumption)
+    return Indicators(
+        start=start, end=end, by_energy_type=period.by_energy_type, total_tce=total_tce,
+        total_tce_equivalent=period.total_tce_equivalent, co2_t=co2,
+        co2_by_scope=period.co2_by_scope, output_value_wan_yuan=output,
+        energy_intensity=total_tce / output if output else None,
+        carbon_intensity=co2 / output if output else None,
+        unit_products=_unit_products(rows, subject, consumption, total_tce, shared.factors, shared.nodes),
+        saving_rate=saving[0], meters_by_level=period.meters_by_level,
+        reporting_by_level=period.reporting_by_level, access_rate=period.access_rate,
+        expected_slots=period.expected_slots, received_slots=period.received_slots,
+        completeness=period.completeness,
         communication_success_rate=_communication(active, shared.polls, consumption.sums, expected_each),
         longest_gap_minutes=longest[1] if longest else 0, stable_months=stable,
-        stable_six_months=stable >= STABLE_MONTHS_REQUIRED, pue=pue, factor_sets=list(figures.factor_sets),
+        stable_six_months=stable >= STABLE_MONTHS_REQUIRED, pue=pue, factor_sets=period.factor_sets,
         subject_kind=subject.kind, subject_id=subject.id, subject_name=subject.name,
-        missing_factors=[line.factor_missing for line in lines if line.factor_missing],
+        missing_factors=period.missing_factors,
         saving_rate_basis=saving[1], base_period=saving[2], base_energy_intensity=saving[3],
         base_total_tce=saving[4], it_load_kwh=it_load,
         longest_gap_meter=codes.get(longest[0]) if longest and longest[1] else None,
@@ -1144,13 +1221,47 @@ def monthly_indicators(subject: Enterprise | SiteNode | Meter, *, year: int,
     return indicators_by_month(subject, start=start, end=end, factor_sets=factor_sets)
 
 
+def figures_of_enterprises(enterprises: Sequence[Enterprise], *, start: dt.datetime, end: dt.datetime,
+                           now: dt.datetime | None = None, factor_sets: Sequence[FactorSet] | None = None
+                           ) -> dict[int, PeriodFigures | FactorError]:
+    """enterprise id -> the consumption and coverage figures of each enterprise (a park: with its
+    members) for [start, end), or the factor error that keeps them from being computed.
+
+    The `Indicators` rules (`_period_figures`) for any number of enterprises in a fixed number of
+    queries: the subjects' meters (three), the factor sets (two), one grouped query of rollup sums
+    per calendar year of the period. Gaps, stable months and production are not computed here
+    (`indicators_for` has them).
+    """
+    start, end = _period(start, end)
+    now = (now or timezone.now()).astimezone(ROLLUP_TZ)
+    subjects = _enterprise_subjects(enterprises)
+    factors = _factors(factor_sets)
+    ids = sorted({m.id for subject in subjects.values() for m in subject.meters})
+    pieces = [(piece_start, piece_end, _sums_by_meter(ids, piece_start, piece_end))
+              for piece_start, piece_end in _years(start, end)]
+    result: dict[int, PeriodFigures | FactorError] = {}
+    for pk, subject in subjects.items():
+        own = {m.id for m in subject.meters}
+        subject_pieces = [(piece_start, piece_end, {k: v for k, v in sums.items() if k in own})
+                          for piece_start, piece_end, sums in pieces]
+        try:
+            consumption = _consumption_of(subject, subject_pieces, factors)
+        except FactorError as error:  # an unusable or ambiguous set: this one cannot be converted
+            result[pk] = error
+            continue
+        result[pk] = _period_figures(subject, start=start, end=end, consumption=consumption, now=now)
+    return result
+
+
 __all__ = [
     "STABLE_COMPLETENESS",
     "STABLE_MONTHS_REQUIRED",
     "EnergyLine",
     "Indicators",
+    "PeriodFigures",
     "UnitProductLine",
     "enterprise_indicators",
+    "figures_of_enterprises",
     "indicators_by_month",
     "indicators_for",
     "meter_indicators",
