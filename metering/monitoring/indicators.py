@@ -5,6 +5,9 @@ Every figure here comes from `monitoring.Rollup` (never from raw readings) and t
 whatever the period: the period is covered by the widest calendar buckets that fit in it
 (whole months as month buckets, then whole days, hours, and quarter-hours at the edges), and one
 GROUP BY per calendar year of the period answers every meter's consumption and received slots.
+The months of a year (`indicators_by_month`, `monthly_indicators`) are read in one pass over their
+month buckets, and the consumption and coverage of many enterprises at once (the board, the home
+pages: `figures_of_enterprises`) with the same rules; each rule is in one place here.
 Callers must be inside a tenant scope (portal.access.enterprise_scope / reach_scope).
 
 What is counted, and how double counting is avoided
