@@ -16,7 +16,7 @@ network), against its raw counterpart in the same run, whose answer must agree:
 
 - the daily series of one meter for a year (`GET /api/v1/meters/{id}/readings/?interval=day`), raw:
   that meter's readings turned into consumption and summed per day;
-- the monthly indicators of the enterprise for a year (`monthly_indicators`), and the indicators
+- the monthly indicators of the enterprise for a year (`indicators_by_month`), and the indicators
   request for the year (`GET /api/v1/enterprises/{id}/indicators/`), raw: the top-of-tree meters'
   readings summed per month and converted with the same factor set, and the received 15-minute
   slots of every meter counted from the readings;
@@ -323,8 +323,8 @@ def measure(size: str, enterprise_id: int, start: dt.datetime, end: dt.datetime)
         results.append(QueryResult(size, "daily series, 1 meter × 1 year (API)", rollup_ms, raw_ms, agrees))
 
         # 2. monthly indicators of the enterprise for a year
-        rollup_ms, monthly = timed(lambda: [ind.enterprise_indicators(enterprise, start=a, end=b)
-                                            for a, b in months_of(start, end)], ROLLUP_RUNS)
+        rollup_ms, monthly = timed(lambda: ind.indicators_by_month(enterprise, start=start, end=end),
+                                   ROLLUP_RUNS)
 
         def raw_monthly() -> tuple[dict[dt.datetime, Decimal], dict[dt.datetime, int]]:
             return raw_monthly_tce(enterprise, start, end), raw_received_slots(enterprise_id, start, end)

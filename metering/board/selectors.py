@@ -385,123 +385,41 @@ class FactorTable:
         return self._found[(region.pk if region is not None else None, year, energy_type, unit)]
 
 
-def _slots_until(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> int:
-    """Quarter-hours of [start, end) begun by `now` (the indicators' expected slots per meter)."""
-    until = min(end, now)
-    return max(0, math.ceil((until - start) / SLOT)) if until > start else 0
-
-
-def _year_pieces(period: Period) -> list[tuple[int, dt.datetime, dt.datetime]]:
-    """The period split at each 1 January: grid factors are annual."""
-    pieces = []
-    cursor = period.start
-    while cursor < period.end:
-        year = cursor.astimezone(ROLLUP_TZ).year
-        following = min(period.end, midnight(dt.date(year + 1, 1, 1)))
-        pieces.append((year, cursor, following))
-        cursor = following
-    return pieces
-
-
 def figures_by_enterprise(enterprises: Sequence[Enterprise], *, period: Period,
-                          now: dt.datetime | None = None,
-                          factors: FactorTable | None = None) -> dict[int, dict[str, Any]]:
-    """The period figures of many enterprises at once (a park with its members), with the indicators'
-    definitions (metering/monitoring/indicators.py): consumption of the top-of-tree meters converted
-    with the default factor sets of each enterprise's region and year; access rate per level and
-    completeness of the active meters, every quarter-hour begun by `now` expected.
-
-    One meter query and one grouped rollup query per calendar year of the period, plus a factor
-    lookup per (region, energy type, unit), whatever the number of enterprises: what lets a board
-    compare periods and list a park's members, and an official's home page list a page of
-    enterprises, without one indicators computation each. (The indicators service remains the one
-    for a single subject's full set: gaps, stable months, intensities; tests/metering/test_board.py
-    checks that both give the same figures.)
+                          now: dt.datetime | None = None) -> dict[int, dict[str, Any]]:
+    """The period figures of many enterprises at once (a park with its members), as the board and
+    the home pages show them: the indicators' own computation for many enterprises
+    (`indicators.figures_of_enterprises`: consumption of the top-of-tree meters converted with the
+    default factor sets of each enterprise's region and year; access rate per level and
+    completeness of the active meters, every quarter-hour begun by `now` expected), in a fixed
+    number of queries whatever the number of enterprises. An enterprise whose figures cannot be
+    converted (an unusable or ambiguous factor set) gets the reason, as `period_figures` gives it.
     """
-    now = now or timezone.now()
-    factors = factors or FactorTable()
-    ids = [enterprise.pk for enterprise in enterprises]
-    regions: dict[int, Any] = {enterprise.pk: enterprise.region for enterprise in enterprises}
-    counts_in: dict[int, list[int]] = {enterprise_id: [enterprise_id] for enterprise_id in ids}
-    parks = [enterprise.pk for enterprise in enterprises if enterprise.kind == Enterprise.Kind.PARK]
-    if parks:
-        for member in Enterprise.objects.filter(park_id__in=parks).select_related("region"):
-            regions.setdefault(member.pk, member.region)
-            counts_in.setdefault(member.pk, []).append(member.park_id)  # type: ignore[arg-type]
-    meters = list(Meter.objects.filter(enterprise_id__in=list(counts_in)).values_list(
-        "id", "enterprise_id", "parent_id", "level", "energy_type", "unit", "is_active"))
-    meter_ids = {meter[0] for meter in meters}
-    top = {meter[0] for meter in meters if meter[2] is None or meter[2] not in meter_ids}
-    lines: dict[int, dict[tuple[str, str], dict[str, Any]]] = {pk: {} for pk in ids}
-    received: dict[int, int] = dict.fromkeys(meter_ids, 0)
-    used_sets: dict[int, dict[str, None]] = {pk: {} for pk in ids}
-    for year, start, end in _year_pieces(period):
-        sums = selectors.rollup_sums_by_meter(list(counts_in), interval=RollupInterval.DAY,
-                                              start=start, end=end)
-        by_region: dict[int | None, tuple[Any, set[tuple[str, str]]]] = {}
-        for meter_id, enterprise_id, _parent, _level, energy_type, unit, _active in meters:
-            if meter_id in top:
-                region = regions.get(enterprise_id)
-                key = region.pk if region is not None else None
-                by_region.setdefault(key, (region, set()))[1].add((energy_type, unit))
-        for region, kinds in by_region.values():
-            factors.prime(kinds, year=year, region=region)
-        for meter_id, enterprise_id, _parent, _level, energy_type, unit, _active in meters:
-            value, slots = sums.get(meter_id, (0.0, 0))
-            received[meter_id] += slots
-            if meter_id not in top:
-                continue
-            unit_factors = factors.get(energy_type, unit, year=year, region=regions.get(enterprise_id))
-            for subject in counts_in[enterprise_id]:
-                line = lines[subject].setdefault((energy_type, unit), {
-                    "energy_type": energy_type, "unit": unit, "quantity": 0.0, "tce": 0.0, "co2_t": 0.0,
-                    "scope": None, "factor_missing": ""})
-                line["quantity"] += value
-                if unit_factors is None:
-                    line["factor_missing"] = factors.missing.get((energy_type, unit), "")
-                    continue
-                line["tce"] += float(Decimal(repr(value)) * unit_factors.tce)
-                if unit_factors.co2_t is not None:
-                    line["co2_t"] += float(Decimal(repr(value)) * unit_factors.co2_t)
-                    line["scope"] = unit_factors.scope
-                for label in unit_factors.factor_sets:
-                    used_sets[subject][label] = None
-    expected_each = _slots_until(period.start, period.end, now)
-    result = {}
-    for subject in ids:
-        meters_by_level = dict.fromkeys(LEVELS, 0)
-        reporting_by_level = dict.fromkeys(LEVELS, 0)
-        got = 0
-        for meter_id, enterprise_id, _parent, level, _energy, _unit, active in meters:
-            if not active or subject not in counts_in[enterprise_id]:
-                continue
-            meters_by_level[str(level)] += 1
-            got += received[meter_id]
-            if received[meter_id]:
-                reporting_by_level[str(level)] += 1
-        expected = expected_each * sum(meters_by_level.values())
-        subject_lines = sorted(lines[subject].values(), key=lambda line: (-line["tce"], line["energy_type"]))
-        total = sum(line["tce"] for line in subject_lines if not line["factor_missing"])
-        co2 = sum(line["co2_t"] for line in subject_lines if not line["factor_missing"])
-        by_scope = {"1": 0.0, "2": 0.0}
-        for line in subject_lines:
-            if line["scope"] is not None and not line["factor_missing"]:
-                by_scope[str(line["scope"])] += line["co2_t"]
-        result[subject] = {
+    computed = indicator_service.figures_of_enterprises(enterprises, start=period.start, end=period.end,
+                                                        now=now or timezone.now())
+    result: dict[int, dict[str, Any]] = {}
+    for pk, figures in computed.items():
+        if isinstance(figures, FactorError):
+            logger.warning("board figures of enterprise %s for %s: %s", pk, period.label, figures)
+            result[pk] = {"period": period.as_dict(), "error": str(figures)}
+            continue
+        total = float(figures.total_tce)
+        result[pk] = {
             "period": period.as_dict(), "error": None,
-            "total_tce": total, "co2_t": co2, "co2_by_scope": by_scope,
+            "total_tce": total, "co2_t": float(figures.co2_t),
+            "co2_by_scope": {scope: float(amount) for scope, amount in figures.co2_by_scope.items()},
             "by_energy_type": [{
-                **line, "label": _energy_label(line["energy_type"]),
-                "share": line["tce"] / total if total and not line["factor_missing"] else None,
-            } for line in subject_lines],
-            "meters_by_level": meters_by_level, "reporting_by_level": reporting_by_level,
-            "access_rate": {level: (reporting_by_level[level] / meters_by_level[level]
-                                    if meters_by_level[level] else None) for level in LEVELS},
-            "expected_slots": expected, "received_slots": got,
-            "completeness": min(1.0, got / expected) if expected else None,
-            "factor_sets": list(used_sets[subject]),
-            "missing_factors": sorted({line["factor_missing"] for line in subject_lines
-                                       if line["factor_missing"]}),
+                "energy_type": line.energy_type, "unit": line.unit, "quantity": float(line.quantity),
+                "tce": float(line.tce), "co2_t": float(line.co2_t), "scope": line.scope,
+                "factor_missing": line.factor_missing, "label": _energy_label(line.energy_type),
+                "share": float(line.tce) / total if total and not line.factor_missing else None,
+            } for line in figures.by_energy_type],
+            "meters_by_level": figures.meters_by_level, "reporting_by_level": figures.reporting_by_level,
+            "access_rate": figures.access_rate,
+            "expected_slots": figures.expected_slots, "received_slots": figures.received_slots,
+            "completeness": figures.completeness,
+            "factor_sets": figures.factor_sets,
+            "missing_factors": sorted(set(figures.missing_factors)),
         }
     return result
 
@@ -632,7 +550,7 @@ def board_data(enterprise: Enterprise, *, trend: str = TREND_QUARTERS, day: dt.d
     factors = FactorTable()
 
     def figures_of(period: Period) -> dict[str, Any]:
-        return figures_by_enterprise([enterprise], period=period, now=now, factors=factors)[enterprise.pk]
+        return figures_by_enterprise([enterprise], period=period, now=now)[enterprise.pk]
 
     this_month = month_to_date(today)
     current, earlier = comparison_periods(today, compare=compare, custom=custom)
@@ -658,7 +576,7 @@ def board_data(enterprise: Enterprise, *, trend: str = TREND_QUARTERS, day: dt.d
         "alarms": {"open": alarms, "count": alarm_count},
     }
     if enterprise.kind == Enterprise.Kind.PARK:
-        data["members"] = _member_rows(subjects[1:], meters, period=this_month, now=now, factors=factors)
+        data["members"] = _member_rows(subjects[1:], meters, period=this_month, now=now)
     return data
 
 
@@ -666,10 +584,10 @@ MEMBER_FIGURES = ("total_tce", "co2_t", "access_rate", "completeness", "error")
 
 
 def _member_rows(members: Sequence[Enterprise], meters: Sequence[MeterRow], *, period: Period,
-                 now: dt.datetime, factors: FactorTable) -> list[dict[str, Any]]:
+                 now: dt.datetime) -> list[dict[str, Any]]:
     """Each park member with its figures for the period, worst first (`worst_first_key`)."""
     counts = open_alarm_counts_for([member.pk for member in members])
-    figures = figures_by_enterprise(members, period=period, now=now, factors=factors)
+    figures = figures_by_enterprise(members, period=period, now=now)
     rows = []
     for member in members:
         rows.append({

@@ -191,12 +191,19 @@ def _region_codes(region: Region | None) -> list[str]:
     return [*reversed(codes), ""]
 
 
+def factor_rows(factor_sets: Sequence[FactorSet]) -> list[Factor]:
+    """Every factor of the sets, as `figures_for` searches them: read once by a caller that converts
+    many periods with the same sets (`figures_for(..., factors=...)`)."""
+    return list(Factor.objects.filter(factor_set__in=list(factor_sets)).select_related("factor_set"))
+
+
 class _Lookup:
-    def __init__(self, factor_sets: Sequence[FactorSet], *, year: int, region: Region | None) -> None:
+    def __init__(self, factor_sets: Sequence[FactorSet], *, year: int, region: Region | None,
+                 factors: Sequence[Factor] | None = None) -> None:
         self.factor_sets = factor_sets
         self.year = year
         self.region_codes = _region_codes(region)
-        self.factors = list(Factor.objects.filter(factor_set__in=factor_sets).select_related("factor_set"))
+        self.factors = list(factors) if factors is not None else factor_rows(factor_sets)
 
     def find(self, quantity: Quantity, basis: str, *, required: bool = True) -> Factor | None:
         def missing(why: str) -> Factor | None:
@@ -264,12 +271,13 @@ def _check_usable(factor_sets: Sequence[FactorSet], start: date, last_day: date)
 
 def figures_for(quantities: Iterable[Quantity] | Mapping[str, tuple[Decimal, str]], *,
                 period: tuple[date, date], factor_sets: Sequence[FactorSet] | None = None,
-                region: Region | None = None) -> Figures:
+                region: Region | None = None, factors: Sequence[Factor] | None = None) -> Figures:
     """tce (当量值, and 等价值 where configured) and CO₂ by scope for the quantities used in `period`
     ([start, end), within one calendar year, since grid factors are annual), in `region` (grid
     factors by province; None: national). `factor_sets`: the sets to use, at most one providing
     each factor; None: the default set of each kind. `quantities`: `Quantity` rows, or a mapping
-    energy type → (amount, unit)."""
+    energy type → (amount, unit). `factors`: `factor_rows(factor_sets)`, when the caller has read
+    them already (they are read here otherwise)."""
     if isinstance(quantities, Mapping):
         quantities = [Quantity(energy_type, amount, unit)
                       for energy_type, (amount, unit) in quantities.items()]
@@ -281,7 +289,7 @@ def figures_for(quantities: Iterable[Quantity] | Mapping[str, tuple[Decimal, str
         raise ValueError("the period spans more than one calendar year: split it by year")
     sets = list(factor_sets) if factor_sets is not None else default_factor_sets()
     _check_usable(sets, start, last_day)
-    lookup = _Lookup(sets, year=start.year, region=region)
+    lookup = _Lookup(sets, year=start.year, region=region, factors=factors)
     lines: list[FigureLine] = []
     used: dict[str, None] = {}  # insertion-ordered set of labels
     by_scope = {"1": Decimal(0), "2": Decimal(0)}

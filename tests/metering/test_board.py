@@ -346,8 +346,9 @@ def test_park_admin_reads_members_on_the_park_board(client, world) -> None:  # t
 
 def test_the_boards_figures_are_the_indicators_figures(world) -> None:  # type: ignore[no-untyped-def]
     """`figures_by_enterprise` (one query for many enterprises) answers what the indicators service
-    answers for each: an enterprise, a park with its members, and an enterprise with a retired
-    meter, an unreported meter and water (a medium without CO₂ of its own)."""
+    answers for each, to the last digit (one computation): an enterprise, a park with its members,
+    and an enterprise with a retired meter, an unreported meter, water (a medium without CO₂ of its
+    own) and electricity in two units (one line, in the unit most of its meters use)."""
     from metering.monitoring.indicators import indicators_for
 
     morning(world.tenant_a)
@@ -355,6 +356,8 @@ def test_the_boards_figures_are_the_indicators_figures(world) -> None:  # type: 
     water = make_meter(world.tenant_a, "BOARD-W-2", energy_type="water", unit="t", level=2)
     ingest(world.tenant_a.pk, "BOARD-W-2", register(DAY, 0.5, 20))
     make_meter(world.tenant_a, "BOARD-E-9", level=3)  # never reports
+    make_meter(world.tenant_a, "BOARD-MWH", unit="MWh")
+    ingest(world.tenant_a.pk, "BOARD-MWH", register(DAY, 0.002, 10, base=5.0))
     make_meter(world.park, "PARK-E-1")
     ingest(world.park.pk, "PARK-E-1", register(DAY, 2.0, 30))
     recompute_rollups()
@@ -369,18 +372,44 @@ def test_the_boards_figures_are_the_indicators_figures(world) -> None:  # type: 
         for enterprise in enterprises:
             indicators = indicators_for(enterprise, start=period.start, end=period.end)
             figures = bulk[enterprise.pk]
-            assert figures["total_tce"] == pytest.approx(float(indicators.total_tce), abs=1e-9)
-            assert figures["co2_t"] == pytest.approx(float(indicators.co2_t), abs=1e-9)
+            assert figures["total_tce"] == float(indicators.total_tce)
+            assert figures["co2_t"] == float(indicators.co2_t)
+            assert figures["co2_by_scope"] == {k: float(v) for k, v in indicators.co2_by_scope.items()}
             assert figures["access_rate"] == indicators.access_rate
             assert figures["meters_by_level"] == indicators.meters_by_level
             assert figures["reporting_by_level"] == indicators.reporting_by_level
-            assert figures["completeness"] == pytest.approx(indicators.completeness)
+            assert figures["completeness"] == indicators.completeness
+            assert (figures["expected_slots"], figures["received_slots"]) == (
+                indicators.expected_slots, indicators.received_slots)
+            assert figures["factor_sets"] == indicators.factor_sets
             lines = figures["by_energy_type"]
-            assert {line["energy_type"]: pytest.approx(line["tce"]) for line in lines} == {
-                line.energy_type: float(line.tce) for line in indicators.by_energy_type}
+            assert [(line["energy_type"], line["unit"], line["quantity"], line["tce"]) for line in lines] == [
+                (line.energy_type, line.unit, float(line.quantity), float(line.tce))
+                for line in indicators.by_energy_type]
+    # 480 kWh and 20 kWh (0.02 MWh) on one line, in kWh (two meters of three use it).
+    electricity = next(line for line in bulk[world.tenant_a.pk]["by_energy_type"]
+                       if line["energy_type"] == "electricity")
+    assert (electricity["unit"], electricity["quantity"]) == ("kWh", pytest.approx(500.0))
     assert bulk[world.park.pk]["total_tce"] == pytest.approx(
         (480 + 60) * TCE_PER_KWH + 48 * TCE_PER_M3_GAS)  # the member's and the park's own
     assert bulk[world.tenant_a.pk]["access_rate"]["3"] == 0.0  # the unreported level-3 meter
+
+
+def test_figures_that_cannot_be_converted_say_why_and_the_board_still_shows_its_meters(world) -> None:  # type: ignore[no-untyped-def]
+    """Default factor sets that do not apply to the period: the board and the home page's list say
+    so (as the single enterprise's home page does) instead of showing figures."""
+    from metering.monitoring.models import FactorSet
+
+    morning(world.tenant_a)
+    with unscoped():  # test setup: the sets end before the period
+        FactorSet.objects.filter(is_default=True).update(valid_to=dt.date(2024, 12, 31))
+    data = data_of(world.tenant_a)
+    assert "does not apply" in data["month"]["error"] and "total_tce" not in data["month"]
+    assert len(data["meters"]["tree"]) == 3 and data["structure"] == []
+    with reach_scope(world.user("platform_admin")):
+        many = board.home_figures_many([world.tenant_a, world.tenant_b], now=NOON)
+    assert many[world.tenant_a.pk]["error"] == data["month"]["error"]
+    assert many[world.tenant_a.pk]["open_alarms"] == 0
 
 
 def test_the_demo_enterprise_board_shows_data_right_after_seeding(world) -> None:  # type: ignore[no-untyped-def]
