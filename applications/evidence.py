@@ -26,6 +26,11 @@ INDICATOR_UNITS: dict[str, str] = {
     "saving_rate": "%", "longest_gap_minutes": "分钟", "pue": "", "energy_intensity": "tce/万元",
     "carbon_intensity": "tCO₂/万元",
 }
+# Intensities per 万元 are small numbers: four places keep them meaningful; PUE three.
+INDICATOR_PLACES: dict[str, Decimal] = {"energy_intensity": Decimal("0.0001"),
+                                        "carbon_intensity": Decimal("0.0001"), "pue": Decimal("0.001")}
+# Whole numbers: meters, months, minutes.
+COUNT_INDICATORS = frozenset({"meters_1", "meters_2", "meters_3", "stable_months", "longest_gap_minutes"})
 # Fractions (0–1) in the indicators, shown and compared as percentages in the forms.
 PERCENT_INDICATORS = frozenset(
     {"access_rate_1", "access_rate_2", "access_rate_3", "completeness", "saving_rate"})
@@ -89,9 +94,9 @@ def _indicator_value(indicators: Indicators, indicator: str) -> Decimal | None:
     value = Decimal(str(raw))
     if indicator in PERCENT_INDICATORS:
         value = value * 100
-    if indicator in ("stable_months", "longest_gap_minutes"):
-        return value
-    return value.quantize(Decimal("0.01"))
+    if indicator in COUNT_INDICATORS:
+        return value.to_integral_value()
+    return value.quantize(INDICATOR_PLACES.get(indicator, Decimal("0.01")))
 
 
 def _trace(indicators: Indicators, indicator: str) -> dict[str, Any]:

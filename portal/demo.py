@@ -286,4 +286,8 @@ def seed_metering_demo_if_available() -> bool:
 def seed_demo() -> list[DemoAccount]:
     accounts = seed_organizations()
     seed_metering_demo_if_available()
+    # After the meters: the applications' measured figures come from their history.
+    from applications.demo import seed_demo_applications
+
+    seed_demo_applications()
     return accounts

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,6 +29,8 @@ from metering.demo.simulator import (
 )
 from metering.ingest.services import ResolvedReading, readings_ingest_resolved
 from metering.models import Meter, ModbusDevice, ModbusPoint, SiteNode, Source
+from metering.monitoring.models import ProductionRecord
+from metering.monitoring.production import production_record_create
 from metering.monitoring.rollups import rollups_recompute_dirty
 from portal.models import Enterprise, User
 
@@ -59,6 +62,16 @@ DEMO_DAILY_HISTORY_DAYS = 800
 # Shanghai fund asks for collection stable for six months or more (seed 001 二.5), which the
 # portal measures from the slots received; their applications meet it.
 DEMO_STABLE_HISTORY_DAYS = 215
+# Monthly production entered for the demo enterprises (product, unit, quantity and 万元 output a
+# month), so intensities and unit product consumption are measured; from DEMO_OUTPUT_GROWTH_FROM
+# output grows by DEMO_OUTPUT_GROWTH, as the applications' "after" figures report.
+DEMO_PRODUCTION: dict[str, tuple[str, str, int, int]] = {
+    "demo_enterprise": ("数控机床", "台", 180, 3900),
+    "demo_enterprise_b": ("矿山机械", "t", 2600, 7800),
+    "demo_shanghai": ("精密零部件", "万件", 42, 5600),
+}
+DEMO_OUTPUT_GROWTH_FROM = dt.date(2025, 11, 1)
+DEMO_OUTPUT_GROWTH = 1.08
 # Dirty rollup ranges recomputed per pass when the seed brings the rollups up to date itself.
 DEMO_ROLLUP_PASS = 500
 
@@ -188,6 +201,22 @@ def _bring_rollups_up_to_date() -> None:
         pass
 
 
+def _seed_production(enterprise: Enterprise, spec: tuple[str, str, int, int], *, today: dt.date) -> None:
+    """A production record per month over the daily history, where one is missing."""
+    product, unit, quantity, output = spec
+    month = (today - dt.timedelta(days=DEMO_DAILY_HISTORY_DAYS)).replace(day=1)
+    have = set(ProductionRecord.objects.filter(enterprise=enterprise, product=product)
+               .values_list("month", flat=True))
+    while month < today.replace(day=1):
+        if month not in have:
+            growth = DEMO_OUTPUT_GROWTH if month >= DEMO_OUTPUT_GROWTH_FROM else 1.0
+            production_record_create(enterprise=enterprise, fields={
+                "month": month, "product": product, "unit": unit,
+                "quantity": Decimal(str(round(quantity * growth, 1))),
+                "output_value_wan_yuan": Decimal(str(round(output * growth, 1)))})
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+
+
 def seed_metering_demo(*, now: dt.datetime | None = None) -> None:
     """Create or repair the demo meter trees, Modbus devices, MQTT meters and their history (see
     DEMO_HISTORY_DAYS), with its rollups.
@@ -219,6 +248,10 @@ def seed_metering_demo(*, now: dt.datetime | None = None) -> None:
             meters = _meters(member, DEMO_MQTT_LAYOUT, registers=False)
             history += _history_rows(DemoPlant(unit_id=unit_id, layout=DEMO_MQTT_LAYOUT), meters, now=now,
                                      recent_days=DEMO_STABLE_HISTORY_DAYS)
+        for username, spec in DEMO_PRODUCTION.items():
+            enterprise = _enterprise_of(username)
+            if enterprise is not None:
+                _seed_production(enterprise, spec, today=now.astimezone(SHANGHAI).date())
     if history:
         # Idempotent on (meter, ts): a second seed counts these as duplicates.
         result = readings_ingest_resolved(rows=history, source=Source.IMPORT.value)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.urls import reverse
 
-from applications.models import Program
+from applications.models import Evidence, Program, Submission, SubmissionState
 from portal.access import reach_for
 from portal.credit_code import credit_code_problem
 from portal.demo import DEMO_ENTERPRISES, DEMO_USERS, seed_organizations
@@ -80,6 +80,30 @@ def test_seed_is_idempotent(seeded):
     assert before["portal.Enterprise"] == len(DEMO_ENTERPRISES)
     programs = ["henan_dcmc_2023", "shanghai_emc_2024", "henan_contest_2025"]
     assert Program.objects.filter(code__in=programs).count() == 3
+
+
+def test_demo_applications_are_filed_with_measured_evidence(seeded):
+    """Each demo application is filled throughout and filed: the Shanghai ones meet 二.5 and 二.6
+    from the demo meters' history, and one of the Luoyang figures is typed off its measurement."""
+    with unscoped():
+        filed = {(s.enterprise.name, s.program.code, s.track or s.variant): s
+                 for s in Submission.objects.select_related("enterprise", "program")}
+        assert set(filed) == {
+            (NAMES["zhengzhou"], "henan_dcmc_2023", ""), (NAMES["luoyang"], "henan_dcmc_2023", ""),
+            (NAMES["zhengzhou"], "henan_contest_2025", "energy_saving"),
+            (NAMES["shanghai"], "shanghai_emc_2024", "enterprise"),
+            (NAMES["park"], "shanghai_emc_2024", "park")}
+        for submission in filed.values():
+            assert submission.state == SubmissionState.SUBMITTED, submission
+            assert submission.filings.count() == 1
+        shanghai_filing = filed[(NAMES["shanghai"], "shanghai_emc_2024", "enterprise")]
+        shanghai = {row.key: row for row in shanghai_filing.evidence.all()}
+        assert shanghai["annual_tce"].value >= 2000 and shanghai["stable_months"].value >= 6
+        assert shanghai["access_rate_1"].value == 100
+        henan = filed[(NAMES["zhengzhou"], "henan_dcmc_2023", "")]
+        assert henan.attachment_files.filter(kind="photos").count() >= 10
+        flagged = Evidence.objects.filter(flagged=True).values_list("submission__enterprise__name", "key")
+        assert list(flagged) == [(NAMES["luoyang"], "energy_after")]
 
 
 def test_demo_accounts_have_their_role_organization_and_password(seeded, client):
