@@ -93,19 +93,23 @@ def prepare() -> tuple[Any, str]:
         Submission.objects.filter(enterprise=enterprise).delete()
         today = dt.date.today()
         submission = submission_start(program=program, enterprise=enterprise, user=user, today=today)
-        submission_save(submission=submission, user=user, changes=_data(definition), title="数字化能碳管理中心建设项目")
+        submission_save(submission=submission, user=user, changes=_data(definition),
+                        title="数字化能碳管理中心建设项目")
         kinds = {kind["key"]: kind for kind in definition.get("attachments", [])}
-        photo_kind = next((key for key, kind in kinds.items() if kind.get("min_count", 0) >= PHOTOS), "photos")
+        photo_kind = next((key for key, kind in kinds.items() if kind.get("min_count", 0) >= PHOTOS),
+                          "photos")
         for number in range(PHOTOS):
             content = photo(number)
-            attachment = Attachment(submission=submission, kind=photo_kind, original_name=f"现场照片{number + 1}.jpg",
-                                    content_type="image/jpeg", size=len(content), sha256="0" * 64)
+            attachment = Attachment(submission=submission, kind=photo_kind,
+                                    original_name=f"现场照片{number + 1}.jpg", content_type="image/jpeg",
+                                    size=len(content), sha256="0" * 64)
             attachment.file.save(f"photo{number}.jpg", ContentFile(content), save=False)
             attachment.save()
         for key, kind in kinds.items():
             if key != photo_kind and (kind.get("required") or kind.get("min_count")):
                 for number in range(max(1, kind.get("min_count", 1))):
-                    attachment = Attachment(submission=submission, kind=key, original_name=f"{key}{number}.pdf",
+                    attachment = Attachment(submission=submission, kind=key,
+                                            original_name=f"{key}{number}.pdf",
                                             content_type="application/pdf", size=16, sha256="0" * 64)
                     attachment.file.save(f"{key}{number}.pdf", ContentFile(b"%PDF-1.4\n%%EOF\n"), save=False)
                     attachment.save()
@@ -141,7 +145,8 @@ def measure(submission: Any, rounds: int) -> dict[str, Any]:
             # CPU time of this process: what the render costs when it does not share the cores
             # (the wall time includes waiting for them on a busy machine, see load_average).
             "median_cpu_s": round(statistics.median(cpu_times), 3), "worst_cpu_s": round(max(cpu_times), 3),
-            "load_average": [round(value, 2) for value in os.getloadavg()], "pages": pages, "pdf_bytes": size, "photos": PHOTOS,
+            "load_average": [round(value, 2) for value in os.getloadavg()],
+            "pages": pages, "pdf_bytes": size, "photos": PHOTOS,
             "photo_size": f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}", "target_s": TARGET_S,
             "median_to_target": round(median / TARGET_S, 2), "times_s": [round(value, 3) for value in times]}
 
@@ -190,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     result = measure(submission, args.rounds)
     result.update({"definition": source, "run_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                    "cpus": os.cpu_count(), "python": platform.python_version(),
-                   "note": "end to end as the view renders: database read, HTML, layout, PDF with subset fonts"})
+                   "note": "end to end as the view renders: database read, HTML, layout, "
+                           "PDF with subset fonts"})
     print(f"PDF of a full Henan application with {PHOTOS} photos ({source}): "
           f"median {result['median_s']:.2f} s, worst {result['worst_s']:.2f} s over {args.rounds} rounds "
           f"(CPU {result['median_cpu_s']:.2f} s, load {result['load_average'][0]}); "

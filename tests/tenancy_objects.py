@@ -106,6 +106,7 @@ def authority_action(url_name: str) -> None:
 import tests.tenancy_admin  # noqa: E402
 import tests.tenancy_alarms  # noqa: E402
 import tests.tenancy_api  # noqa: E402
+import tests.tenancy_applications_pdf9  # noqa: E402
 import tests.tenancy_indicators  # noqa: E402
 import tests.tenancy_ingest  # noqa: E402
 import tests.tenancy_metering  # noqa: E402

@@ -90,7 +90,7 @@ def filed_content(submission: Submission, *, with_attachments: bool = True) -> F
     check = form_check(definition, data, context=context)
     evidence = (list(Evidence.objects.filter(submission=submission, filing=filing).order_by("id"))
                 if filing else [])
-    attachments = (list(Attachment.objects.filter(submission=submission).order_by("kind", "uploaded_at", "id"))
-                   if with_attachments else [])
+    attachments = (list(Attachment.objects.filter(submission=submission)
+                        .order_by("kind", "uploaded_at", "id")) if with_attachments else [])
     return FiledContent(definition=definition, data=data, values=check.values, context=context, filing=filing,
                         evidence=evidence, attachments=attachments)

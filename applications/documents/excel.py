@@ -210,5 +210,6 @@ def submission_list_xlsx(program: Program, submissions: Iterable[Submission]) ->
             ])
         generated = timezone.localtime()
         subtitle = _("导出时间：%(date)s %(time)s") % {
-            "date": f"{generated.year}年{generated.month}月{generated.day}日", "time": generated.strftime("%H:%M")}
+            "date": f"{generated.year}年{generated.month}月{generated.day}日",
+            "time": generated.strftime("%H:%M")}
         return _sheet(_("%(program)s申报列表") % {"program": definition.name}, subtitle, header, rows)

@@ -262,8 +262,10 @@ def _cell_text(column: FormField, value: Any, raw: Any) -> str:
 
 def _table_view(table: TableField, values: dict[str, Any], data: dict[str, Any]) -> TableView:
     cleaned = values.get(table.key) or []
-    typed = data.get(table.key) if isinstance(data.get(table.key), list) else []
-    columns = [column.label.zh + (f"（{_unit(column)}）" if _unit(column) else "") for column in table.columns]
+    raw = data.get(table.key)
+    typed: list[Any] = raw if isinstance(raw, list) else []
+    columns = [column.label.zh + (f"（{_unit(column)}）" if _unit(column) else "")
+               for column in table.columns]
     rows: list[tuple[str, list[str]]] = []
     for index, row in enumerate(cleaned):
         raw_row = typed[index] if index < len(typed) and isinstance(typed[index], dict) else {}
@@ -272,7 +274,8 @@ def _table_view(table: TableField, values: dict[str, Any], data: dict[str, Any])
                              for column in table.columns]))
     if not rows and table.rows is None:
         # An empty repeating table still prints its grid, for filling in by hand.
-        rows = [(str(index + 1), ["" for _column in table.columns]) for index in range(max(table.min_rows, 3))]
+        blank = ["" for _column in table.columns]
+        rows = [(str(index + 1), list(blank)) for index in range(max(table.min_rows, 3))]
     return TableView(key=table.key, label=table.label.zh, columns=columns, rows=rows,
                      row_header="" if table.rows is not None else _("序号"),
                      help=table.help.zh if table.help else "")
@@ -303,12 +306,15 @@ def _period(row: Evidence) -> str:
 
 
 def _figure_view(row: Evidence) -> FigureView:
-    value = "" if row.value is None else number_text(row.value.normalize() if row.value == row.value.to_integral()
-                                                      else row.value.quantize(Decimal("0.01")))
+    value = ""
+    if row.value is not None:
+        whole = row.value == row.value.to_integral()
+        value = number_text(row.value.normalize() if whole else row.value.quantize(Decimal("0.01")))
     factor_sets = "、".join(str(item.get("name") or item.get("code") or item) if isinstance(item, dict)
                            else str(item) for item in row.factor_sets or [])
     return FigureView(label=row.label, value=f"{value} {row.unit}".strip() if value else _("无数据"),
-                      period=_period(row), factor_sets=factor_sets, typed=row.typed_value, flagged=row.flagged)
+                      period=_period(row), factor_sets=factor_sets, typed=row.typed_value,
+                      flagged=row.flagged)
 
 
 def _attachment_lines(definition: ProgramDefinition, attachments: list[Attachment], values: dict[str, Any],
@@ -421,7 +427,9 @@ def submission_document_html(submission: Submission, *, document_key: str | None
 # -- rendering ---------------------------------------------------------------------------------
 
 def _allowed_roots() -> tuple[Path, ...]:
-    location = settings.STORAGES.get("private", {}).get("OPTIONS", {}).get("location")
+    storages: dict[str, Any] = settings.STORAGES
+    options: dict[str, Any] = storages.get("private", {}).get("OPTIONS", {})
+    location = options.get("location")
     return (Path(location).resolve(),) if location else ()
 
 

@@ -9,10 +9,11 @@ code, not 403, so the URL tells them nothing about which programs exist or whose
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
-from urllib.parse import quote
 from django.views.decorators.http import require_safe
 
 from applications.documents.excel import submission_list_xlsx, summary_table_xlsx
@@ -34,7 +35,8 @@ def submission_pdf_view(request: HttpRequest, submission_id: int) -> HttpRespons
     except UnknownDocument:
         raise Http404 from None
     response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = _disposition("inline", name, f"{submission.program.code}-{submission.pk}.pdf")
+    ascii_name = f"{submission.program.code}-{submission.pk}.pdf"
+    response["Content-Disposition"] = _disposition("inline", name, ascii_name)
     # A filing's document is personal data of its enterprise: never kept by shared caches.
     response["Cache-Control"] = "private, no-store"
     return response

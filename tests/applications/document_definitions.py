@@ -53,7 +53,8 @@ def _money(key: str, zh: str) -> dict[str, Any]:
 
 
 def _figure(key: str, zh: str, unit: str, evidence: str | None = None) -> dict[str, Any]:
-    field: dict[str, Any] = {"key": key, "type": "decimal", "unit": unit, "label": _label(zh), "required": True}
+    field: dict[str, Any] = {"key": key, "type": "decimal", "unit": unit, "label": _label(zh),
+                             "required": True}
     if evidence:
         field["evidence"] = evidence
     return field
@@ -120,14 +121,16 @@ def henan_like_definition(code: str = "henan_like_2023") -> dict[str, Any]:
                  "required": True, "past_only": True},
                 {"key": "center_completed", "type": "month", "label": _label("能碳管理中心建成投运时间"),
                  "required": True, "past_only": True},
-                {"key": "gov_connected", "type": "choice", "label": _label("是否与政府部门能耗在线监测系统联网"),
+                {"key": "gov_connected", "type": "choice",
+                 "label": _label("是否与政府部门能耗在线监测系统联网"),
                  "required": True, "choices": [{"key": "yes", "label": _label("是")},
                                                {"key": "no", "label": _label("否")}]},
                 _long("center_overall", "能碳管理中心总体描述", OVERALL_LIMIT,
                       "从能碳源数据采集网络、重点设备能耗上云与节能优化控制等方面简要描述"),
                 *[_long(key, zh, ELEMENT_LIMIT, hint) for key, zh, hint in SEVEN_ELEMENTS],
             ]},
-            {"key": "benefits", "part": "一、基本信息表", "title": _label("建设前后经济、社会效益情况"), "items": [
+            {"key": "benefits", "part": "一、基本信息表", "title": _label("建设前后经济、社会效益情况"),
+             "items": [
                 _long("benefits_overall", "建设前后经济、社会效益情况总体描述", OVERALL_LIMIT),
                 _figure("tce_before", "建设完成前能源消耗总量", "tce", "tce_before"),
                 _figure("tce_after", "建设完成后能源消耗总量", "tce", "tce_after"),
@@ -145,8 +148,10 @@ def henan_like_definition(code: str = "henan_like_2023") -> dict[str, Any]:
             {"key": "recommendation", "part": "一、基本信息表", "filled_by": "authority",
              "title": _label("省辖市、济源示范区、航空港区、县（市）工业和信息化主管部门推荐意见"), "items": [
                  {"key": "recommendation_opinion", "type": "textarea", "label": _label("推荐意见")}]},
-            {"key": "overview", "part": "二、申报企业情况概述", "title": _label("申报企业情况概述"), "items": [
-                _long("company_profile", "申报企业概况", 2000, "成立时间、发展历程、资本性质、财务状况、经营情况等"),
+            {"key": "overview", "part": "二、申报企业情况概述", "title": _label("申报企业情况概述"),
+             "items": [
+                _long("company_profile", "申报企业概况", 2000,
+                      "成立时间、发展历程、资本性质、财务状况、经营情况等"),
                 _long("products", "产品介绍", 1000, "主营产品介绍"),
                 _long("advantages", "行业优势", 1500, "技术优势、服务优势、已有的数字化能碳管控基础"),
             ]},
@@ -159,13 +164,16 @@ def henan_like_definition(code: str = "henan_like_2023") -> dict[str, Any]:
         "attachments": [
             {"key": "licence", "label": _label("企业法人营业执照复印件"), "types": ["pdf", "jpg"],
              "required": True},
-            {"key": "audit_report", "label": _label("上年度财务审计报告复印件"), "types": ["pdf"], "required": True},
+            {"key": "audit_report", "label": _label("上年度财务审计报告复印件"), "types": ["pdf"],
+             "required": True},
             {"key": "honour_proof", "label": _label("绿色工厂、绿色供应链或能碳管理示范企业称号证明"),
              "types": ["pdf", "jpg"], "required": True},
-            {"key": "photos", "label": _label("体现建设成效的照片"), "types": ["jpg", "png"], "min_count": 10},
+            {"key": "photos", "label": _label("体现建设成效的照片"), "types": ["jpg", "png"],
+             "min_count": 10},
             {"key": "screenshots", "label": _label("能碳管理中心应用屏幕截图"), "types": ["jpg", "png"],
              "min_count": 1},
-            {"key": "signed_commitment", "label": _label("签字盖章的真实性承诺页扫描件"), "types": ["pdf", "jpg"],
+            {"key": "signed_commitment", "label": _label("签字盖章的真实性承诺页扫描件"),
+             "types": ["pdf", "jpg"],
              "signed_scan_of": "commitment_section"},
         ],
         "documents": [
@@ -173,7 +181,8 @@ def henan_like_definition(code: str = "henan_like_2023") -> dict[str, Any]:
              "print_rules": {"cover": True, "cover_title": "河南省数字化能碳管理中心申报书",
                              "page_numbers": "bottom-center", "seed": "000 附件1"}},
         ],
-        "summary_table": {"title": _label("河南省数字化能碳管理中心申报汇总表"), "seed": "000 附件2", "columns": [
+        "summary_table": {"title": _label("河南省数字化能碳管理中心申报汇总表"), "seed": "000 附件2",
+                          "columns": [
             {"key": "seq", "label": _label("序号"), "source": "seq"},
             {"key": "center_name", "label": _label("能碳管理中心名称"), "source": "field:center_name"},
             {"key": "enterprise", "label": _label("所属企业名称"), "source": "enterprise.name"},
@@ -201,7 +210,8 @@ def henan_like_data(definition: dict[str, Any]) -> dict[str, Any]:
         "address": "河南省郑州市金水区经三路 88 号", "honours": ["green_factory", "other"],
         "honours__text": "省级智能工厂",
         "contact_name": "王建国", "contact_phone": "0371-65509953", "contact_title": "能源管理部部长",
-        "contact_mobile": "13800138000", "contact_fax": "0371-65509954", "contact_email": "energy@example.com",
+        "contact_mobile": "13800138000", "contact_fax": "0371-65509954",
+        "contact_email": "energy@example.com",
         "leader_name": "李志强", "leader_title": "总经理", "leader_phone": "0371-65500001",
         "economic_indicators": [
             {"total_assets": "125000", "total_liabilities": "56250", "revenue": "98000", "profit": "6200",

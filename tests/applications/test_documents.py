@@ -175,7 +175,8 @@ def test_a_filed_submission_prints_what_was_filed_with_its_frozen_evidence(world
     with scopes_disabled():
         assert submission.state == SubmissionState.SUBMITTED
         # Later edits of the data (by anyone) never reach the printed filing.
-        Submission.objects.filter(pk=submission.pk).update(data={**submission.data, "center_name": "改过的名称"})
+        Submission.objects.filter(pk=submission.pk).update(
+            data={**submission.data, "center_name": "改过的名称"})
         Evidence.objects.filter(submission=submission, key="tce_before").update(
             value=Decimal("185000"), flagged=True, typed_value="186500")
         submission.refresh_from_db()
@@ -219,16 +220,19 @@ def test_print_rules_of_shanghai_margins_cover_toc_and_page_numbers(world, priva
     # The cover: the title in 二号 (22 pt) bold 黑体, the names in 一号 (26 pt) 黑体, the date in
     # 三号 (16 pt) 仿宋 (the serif CJK face: no 仿宋 is installed), and no page number.
     assert "@bottom-right { content: counter(page);" in html
-    assert ".cover-title { font-family: \"Noto Sans CJK SC\", sans-serif; font-size: 22pt; font-weight: bold;" in html
+    assert (".cover-title { font-family: \"Noto Sans CJK SC\", sans-serif; font-size: 22pt; "
+            "font-weight: bold;") in html
     assert ".cover-names dd { font-family: \"Noto Sans CJK SC\", sans-serif; font-size: 26pt;" in html
     assert ".cover-date { font-family: \"Noto Serif CJK SC\", serif; font-size: 16pt;" in html
     assert ".toc { break-after: page; font-family: \"Noto Serif CJK SC\", serif; font-size: 16pt; " \
            "line-height: normal; }" in html
     cover = document.pages[0]
-    assert "上海市工业通信业节能减排和合同能源管理专项资金（能源管理中心）项目申报材料" in page_texts(document)[0]
-    assert world.outsider.name in page_texts(document)[0] and "能源管理中心建设项目" in page_texts(document)[0]
+    cover_text = page_texts(document)[0]
+    assert "上海市工业通信业节能减排和合同能源管理专项资金（能源管理中心）项目申报材料" in cover_text
+    assert world.outsider.name in cover_text and "能源管理中心建设项目" in cover_text
     assert _bottom_right(cover) == "", "the cover carries no page number"
-    title_box = next(box for box in _boxes(cover._page_box) if getattr(box, "text", "").startswith("上海市工业"))
+    title_box = next(box for box in _boxes(cover._page_box)
+                     if getattr(box, "text", "").startswith("上海市工业"))
     assert title_box.style["font_size"] == pytest.approx(22 * 96 / 72)
     assert title_box.style["font_weight"] == 700
     assert title_box.style["font_family"][0] == "Noto Sans CJK SC"
@@ -247,7 +251,8 @@ def test_print_rules_of_shanghai_margins_cover_toc_and_page_numbers(world, priva
 
 
 def _bottom_right(page: Any) -> str:
-    boxes = [box for box in page._page_box.children if getattr(box, "at_keyword", "").lstrip("@") == "bottom-right"]
+    boxes = [box for box in page._page_box.children
+             if getattr(box, "at_keyword", "").lstrip("@") == "bottom-right"]
     return "".join(child.text for box in boxes for child in _boxes(box) if hasattr(child, "text"))
 
 
