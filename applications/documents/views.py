@@ -12,9 +12,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.utils import timezone
-from django.views.decorators.http import require_safe
 
 from applications.documents.excel import submission_list_xlsx, summary_table_xlsx
 from applications.documents.pdf import UnknownDocument, pdf_file_name, submission_pdf
@@ -24,10 +23,20 @@ from portal.access import get_program_for_official, get_submission_for_user, vis
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+SAFE_METHODS = ("GET", "HEAD")
+
+
+def _refuse_unsafe(request: HttpRequest) -> HttpResponse | None:
+    # Checked after the object is found, so anything out of reach answers 404 whatever the
+    # method: a 405 must not tell an outsider that a program or submission exists.
+    return None if request.method in SAFE_METHODS else HttpResponseNotAllowed(SAFE_METHODS)
+
+
 @login_required
-@require_safe
 def submission_pdf_view(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = get_submission_for_user(request.user, submission_id)
+    if refused := _refuse_unsafe(request):
+        return refused
     document_key = request.GET.get("document") or None
     try:
         content = submission_pdf(submission, document_key=document_key)
@@ -67,17 +76,19 @@ def _stamp() -> str:
 
 
 @login_required
-@require_safe
 def program_summary_table(request: HttpRequest, code: str) -> HttpResponse:
     program = get_program_for_official(request.user, code)
+    if refused := _refuse_unsafe(request):
+        return refused
     content = summary_table_xlsx(program, _filed_in_reach(request, program))
     return _xlsx(content, f"{program.name}-汇总表-{_stamp()}.xlsx", f"{program.code}-summary-{_stamp()}.xlsx")
 
 
 @login_required
-@require_safe
 def program_submission_list(request: HttpRequest, code: str) -> HttpResponse:
     program = get_program_for_official(request.user, code)
+    if refused := _refuse_unsafe(request):
+        return refused
     content = submission_list_xlsx(program, _filed_in_reach(request, program))
     return _xlsx(content, f"{program.name}-申报列表-{_stamp()}.xlsx",
                  f"{program.code}-submissions-{_stamp()}.xlsx")

@@ -256,6 +256,24 @@ def _bottom_right(page: Any) -> str:
     return "".join(child.text for box in boxes for child in _boxes(box) if hasattr(child, "text"))
 
 
+def test_a_definition_without_documents_prints_every_section_in_one_document(world, private_storage):
+    from tests.applications.core_definition import core_definition
+
+    program = _program(core_definition())
+    user = world.user("a_admin")
+    with scopes_disabled():
+        submission = submission_start(program=program, enterprise=world.tenant_a, user=user, today=TODAY)
+        submission_save(submission=submission, user=user, changes={"investment": "-3", "summary": "十字以内"})
+        text = "".join(page_texts(submission_render(submission)))
+    assert "测试项目申报书" in text
+    assert text.index("基本信息") < text.index("中心情况") < text.index("附件清单")
+    # What was typed and failed its check still prints, so nothing typed is lost on paper either.
+    assert "-3 万元" in text
+        html = submission_document_html(submission)
+    # The core definition keeps the default print rules: numbers at the bottom centre.
+    assert "@bottom-center { content: counter(page);" in html
+
+
 def test_the_pdf_embeds_subset_cjk_fonts(world, private_storage):
     submission = henan_submission(world, filed=False, photos=0)
     with scopes_disabled():
@@ -380,7 +398,9 @@ def test_the_excel_views_are_for_officials_over_filed_submissions_in_reach(clien
         login(client, world.user(role))
         assert client.get(summary).status_code == 404, role
         assert client.get(listing).status_code == 404, role
+        assert client.post(summary).status_code == 404, role
     login(client, world.user("henan_officer"))
+    assert client.post(summary).status_code == 405
     unknown = reverse("applications:program_summary_table", kwargs={"code": "no_such_program"})
     assert client.get(unknown).status_code == 404
     client.logout()
