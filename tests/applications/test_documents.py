@@ -265,11 +265,11 @@ def test_a_definition_without_documents_prints_every_section_in_one_document(wor
         submission = submission_start(program=program, enterprise=world.tenant_a, user=user, today=TODAY)
         submission_save(submission=submission, user=user, changes={"investment": "-3", "summary": "十字以内"})
         text = "".join(page_texts(submission_render(submission)))
+        html = submission_document_html(submission)
     assert "测试项目申报书" in text
     assert text.index("基本信息") < text.index("中心情况") < text.index("附件清单")
     # What was typed and failed its check still prints, so nothing typed is lost on paper either.
     assert "-3 万元" in text
-        html = submission_document_html(submission)
     # The core definition keeps the default print rules: numbers at the bottom centre.
     assert "@bottom-center { content: counter(page);" in html
 
