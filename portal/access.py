@@ -55,7 +55,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404
 from django_scopes import scope, scopes_disabled
 
-from applications.models import Submission, SubmissionState
+from applications.models import Program, Submission, SubmissionState
 from portal.models import ApiClient, ApiClientActor, Authority, Enterprise, Role, User
 from reviews.models import Assignment
 
@@ -431,3 +431,27 @@ def can_handle_alarms(user: Actor, enterprise_id: int | None) -> bool:
 def can_manage_api_clients(user: Actor) -> bool:
     """Only platform admins create, change and revoke API clients: a key can reach a province."""
     return bool(user.is_authenticated and user.is_active and user.is_platform_admin)
+
+
+def can_download_program_tables(user: Actor, program: Program) -> bool:
+    """A program's summary table and submission list are the authorities' working papers: platform
+    admins, and officials whose authority's region and the program's region overlap (a city's
+    reviewer for the province's program, a provincial officer for a city's). Never enterprise
+    users or experts. What the tables list is still `visible_submissions` of the official."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_platform_admin:
+        return True
+    if user.role not in (Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER) or user.authority is None:
+        return False
+    mine, theirs = user.authority.region.path, program.region.path
+    return mine.startswith(theirs) or theirs.startswith(mine)
+
+
+def get_program_for_official(user: Actor, code: str) -> Program:
+    """The program whose tables the user may download; 404 alike for an unknown code and for a
+    program out of the user's reach (whose tables, for them, do not exist)."""
+    program = Program.objects.select_related("region").filter(code=code).first()
+    if program is None or not can_download_program_tables(user, program):
+        raise Http404
+    return program

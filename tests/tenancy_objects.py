@@ -107,6 +107,7 @@ import tests.tenancy_admin  # noqa: E402
 import tests.tenancy_alarms  # noqa: E402
 import tests.tenancy_api  # noqa: E402
 import tests.tenancy_applications_att9  # noqa: E402
+import tests.tenancy_applications_pdf9  # noqa: E402
 import tests.tenancy_applications_ui9  # noqa: E402
 import tests.tenancy_indicators  # noqa: E402
 import tests.tenancy_ingest  # noqa: E402
