@@ -136,13 +136,15 @@ def placeholder_attachments(submission, *, today=None):  # type: ignore[no-untyp
             wanted = max(status.kind.min_count, 1) - status.count
             kind_type = next((t for t in status.kind.types if t in _PLACEHOLDERS), None)
             if wanted > 0 and kind_type is None:
-                raise AssertionError(f"no placeholder for attachment kind {status.kind.key} ({status.kind.types})")
+                raise AssertionError(f"no placeholder for attachment kind {status.kind.key} "
+                                     f"({status.kind.types})")
             for index in range(max(wanted, 0)):
                 content_type, suffix, build = _PLACEHOLDERS[kind_type]  # type: ignore[index]
                 content = build()
                 attachment = Attachment(
-                    submission=submission, kind=status.kind.key, original_name=f"{status.kind.key}-{index + 1}.{suffix}",
-                    content_type=content_type, size=len(content), sha256=hashlib.sha256(content).hexdigest(),
+                    submission=submission, kind=status.kind.key,
+                    original_name=f"{status.kind.key}-{index + 1}.{suffix}", content_type=content_type,
+                    size=len(content), sha256=hashlib.sha256(content).hexdigest(),
                     uploaded_by=submission.created_by)
                 attachment.file.save(attachment.original_name, ContentFile(content), save=False)
                 attachment.save()
@@ -186,7 +188,8 @@ def small_definition(code: str, region_code: str = "310000", **overrides):  # ty
     the year's measured tce), no attachments, a region rule. For tests that need a program of
     another province (the walk's outsider files one of Shanghai's, 310000) without the real ones."""
     return {
-        "code": code, "name": f"测试小项目{code}", "name_en": f"Small test program {code}", "region": region_code,
+        "code": code, "name": f"测试小项目{code}", "name_en": f"Small test program {code}",
+        "region": region_code,
         "document": "测试〔2026〕9号", "version": 1, "description": "测试用的小项目。",
         "evidence": [{"key": "annual_tce", "label": {"zh": "上年综合能耗", "en": "Last year's energy"},
                       "indicator": "total_tce", "period": "last_full_year"}],

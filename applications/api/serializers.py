@@ -19,6 +19,7 @@ from applications.api.selectors import submission_form_values, submission_frozen
 from applications.definitions import definition_of
 from applications.models import Evidence, Program, Submission
 from metering.api.readings_serializers import API_TIME_ZONE
+from portal.models import Enterprise, Region
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "nullable": True, "example": "2350.5"})
@@ -35,7 +36,9 @@ class PlainDecimalField(serializers.Field):
 
 class ChoiceSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField(help_text=_("中文名称。"))
+    # DRF's metaclass takes declared fields off the class, so `label` (and `data` below) shadow no
+    # Field/Serializer attribute at run time; mypy only sees the class body.
+    label = serializers.CharField(help_text=_("中文名称。"))  # type: ignore[assignment]
     label_en = serializers.CharField()
 
 
@@ -49,8 +52,8 @@ class TrackSerializer(ChoiceSerializer):
 
 
 class ProgramSerializer(serializers.ModelSerializer):
-    region = serializers.SlugRelatedField(slug_field="code", read_only=True,
-                                          help_text=_("所属省市的行政区划代码，例如 410000。"))
+    region: serializers.SlugRelatedField[Region] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, help_text=_("所属省市的行政区划代码，例如 410000。"))
     region_name = serializers.CharField(source="region.full_name", read_only=True)
     enterprise_kinds = serializers.SerializerMethodField()
     variants = serializers.SerializerMethodField()
@@ -102,15 +105,17 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Evidence
-        fields = ["key", "label", "indicator", "value", "unit", "period", "factor_set", "field", "typed_value",
-                  "flagged", "computed_at"]
+        fields = ["key", "label", "indicator", "value", "unit", "period", "factor_set", "field",
+                  "typed_value", "flagged", "computed_at"]
         read_only_fields = fields
 
 
 class SubmissionSerializer(serializers.ModelSerializer):
-    program = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text=_("申报项目代码。"))
+    program: serializers.SlugRelatedField[Program] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, help_text=_("申报项目代码。"))
     program_name = serializers.CharField(source="program.name", read_only=True)
-    enterprise = serializers.PrimaryKeyRelatedField(read_only=True, help_text=_("申报单位（企业 ID）。"))
+    enterprise: serializers.PrimaryKeyRelatedField[Enterprise] = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text=_("申报单位（企业 ID）。"))
     enterprise_name = serializers.CharField(source="enterprise.name", read_only=True)
     state_label = serializers.CharField(source="get_state_display", read_only=True)
     definition_version = serializers.IntegerField(read_only=True, help_text=_(
@@ -121,13 +126,14 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Submission
-        fields = ["id", "program", "program_name", "enterprise", "enterprise_name", "variant", "track", "title",
-                  "state", "state_label", "submitted_at", "definition_version", "created_at", "updated_at"]
+        fields = ["id", "program", "program_name", "enterprise", "enterprise_name", "variant", "track",
+                  "title", "state", "state_label", "submitted_at", "definition_version", "created_at",
+                  "updated_at"]
         read_only_fields = fields
 
 
 class SubmissionDetailSerializer(SubmissionSerializer):
-    data = serializers.SerializerMethodField(help_text=_(
+    data = serializers.SerializerMethodField(help_text=_(  # type: ignore[assignment]
         "表单内容：已提交的申报为最近一次提交的校验后内容；草稿为当前校验后的内容。"
         "数值为文本形式的十进制数，日期为 ISO 日期。"))
     evidence = serializers.SerializerMethodField(help_text=_(

@@ -1,7 +1,12 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from applications.api.views import ProgramSummaryTableView, ProgramViewSet, SubmissionPdfView, SubmissionViewSet
+from applications.api.views import (
+    ProgramSummaryTableView,
+    ProgramViewSet,
+    SubmissionPdfView,
+    SubmissionViewSet,
+)
 
 # Programs and submissions under /api/v1/. URL names: program-list, program-detail,
 # program-summary-table, submission-list, submission-detail, submission-pdf.
@@ -11,6 +16,7 @@ router.register("submissions", SubmissionViewSet, basename="submission")
 
 urlpatterns = [
     *router.urls,
-    path("programs/<slug:code>/summary-table/", ProgramSummaryTableView.as_view(), name="program-summary-table"),
+    path("programs/<slug:code>/summary-table/", ProgramSummaryTableView.as_view(),
+         name="program-summary-table"),
     path("submissions/<int:pk>/pdf/", SubmissionPdfView.as_view(), name="submission-pdf"),
 ]

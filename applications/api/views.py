@@ -17,6 +17,7 @@ fail on content negotiation); their errors are the API's one JSON shape.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import django_filters
@@ -119,7 +120,8 @@ class SubmissionViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = "[0-9]+"
 
     def base_queryset(self) -> QuerySet[Submission]:
-        queryset = visible_submissions(self.request.user).select_related("program", "program_version", "enterprise")
+        queryset = (visible_submissions(self.request.user)
+                    .select_related("program", "program_version", "enterprise"))
         if self.action == "retrieve":
             queryset = queryset.prefetch_related(Prefetch("filings", queryset=SubmissionFiling.objects.all()))
         return queryset.order_by("-updated_at", "-id")
@@ -139,7 +141,7 @@ class FileRenderer(BaseRenderer):
     render_style = "binary"
 
     def render(self, data: Any, accepted_media_type: str | None = None,
-               renderer_context: dict[str, Any] | None = None) -> bytes:
+               renderer_context: Mapping[str, Any] | None = None) -> bytes:
         if isinstance(data, bytes):
             return data
         return json.dumps(data, ensure_ascii=False).encode("utf-8")
@@ -175,7 +177,8 @@ class FileEndpoint(EdgeReachCheckMixin, APIView):
 
 @extend_schema(
     summary="The submission as PDF",
-    responses={(200, PDF_TYPE): OpenApiResponse(OpenApiTypes.BINARY, description="the application, as printed"),
+    responses={(200, PDF_TYPE): OpenApiResponse(OpenApiTypes.BINARY,
+                                                description="the application, as printed"),
                (404, "application/json"): NOT_FOUND},
 )
 class SubmissionPdfView(FileEndpoint):

@@ -66,13 +66,15 @@ class Filed:
                                         title="甲钢铁的申报（核心项目）")
         self.a_other = submission_filed(world.tenant_a, self.other, core_data(), a_admin, today=TODAY)
         with scopes_disabled():
-            self.a_draft = submission_start(program=self.core, enterprise=world.tenant_a, user=a_admin, today=TODAY)
+            self.a_draft = submission_start(program=self.core, enterprise=world.tenant_a, user=a_admin,
+                                            today=TODAY)
             submission_save(submission=self.a_draft, user=a_admin,
                             changes={"summary": "还在填写", "investment": "12.5", "founded": "2099-01-01"})
         self.b_filed = submission_filed(world.tenant_b, self.core, core_data(energy_tce="5"),
                                         world.user("b_admin"), today=TODAY)
-        self.outsider_filed = submission_filed(world.outsider, self.shanghai, {"project_name": "上海丙的项目"},
-                                               world.user("outsider_admin"), today=TODAY)
+        self.outsider_filed = submission_filed(world.outsider, self.shanghai,
+                                               {"project_name": "上海丙的项目"}, world.user("outsider_admin"),
+                                               today=TODAY)
 
     def ids(self, *names: str) -> set[int]:
         return {getattr(self, name).pk for name in names}
@@ -111,8 +113,8 @@ def test_programs_are_public_with_their_code_version_region_and_variants(filed) 
     contest = core_definition(code="test_contest_2026")
     contest["variants"] = [{"key": "tech", "label": {"zh": "技术类", "en": "Technology"},
                             "enterprise_kinds": ["industrial"]}]
-    contest["tracks"] = [{"key": "clean", "label": {"zh": "清洁生产赛道", "en": "Clean production"}, "form": "tech",
-                          "min_recommended_per_city": 3}]
+    contest["tracks"] = [{"key": "clean", "label": {"zh": "清洁生产赛道", "en": "Clean production"},
+                          "form": "tech", "min_recommended_per_city": 3}]
     program_loaded(contest)
     for client in (as_role(filed.world, "xuhui_reviewer"), as_role(filed.world, "b_admin"),
                    as_key(api_client_with_key(reach_kind="enterprise", enterprise=filed.world.outsider,
@@ -122,9 +124,10 @@ def test_programs_are_public_with_their_code_version_region_and_variants(filed) 
         rows = {row["code"]: row for row in response.json()["results"]}
         assert set(rows) == {"test_contest_2026", "test_core_2026", "test_other_2026", "test_shanghai_2026"}
     core, contest_row = rows["test_core_2026"], rows["test_contest_2026"]
-    assert {key: core[key] for key in ("code", "name", "name_en", "version", "region", "document", "is_active")} == {
-        "code": "test_core_2026", "name": "测试项目", "name_en": "Test program", "version": 1, "region": "410000",
-        "document": "测试〔2026〕1号", "is_active": True}
+    shown = ("code", "name", "name_en", "version", "region", "document", "is_active")
+    assert {key: core[key] for key in shown} == {
+        "code": "test_core_2026", "name": "测试项目", "name_en": "Test program", "version": 1,
+        "region": "410000", "document": "测试〔2026〕1号", "is_active": True}
     assert rows["test_shanghai_2026"]["region"] == "310000"
     assert core["enterprise_kinds"] == ["industrial", "data_center", "park"] and core["variants"] == []
     assert contest_row["variants"] == [{"key": "tech", "label": "技术类", "label_en": "Technology",
@@ -174,8 +177,8 @@ def test_a_filed_submission_answers_the_issue_fields_its_data_and_evidence(filed
     assert body["data"]["founded"] == "2010-05-01"
     [evidence] = body["evidence"]
     assert EVIDENCE_FIELDS <= set(evidence)
-    assert {key: evidence[key] for key in ("key", "indicator", "value", "unit", "period", "typed_value", "flagged",
-                                           "field")} == {
+    shown = ("key", "indicator", "value", "unit", "period", "typed_value", "flagged", "field")
+    assert {key: evidence[key] for key in shown} == {
         "key": "annual_tce", "indicator": "total_tce", "value": "122.9", "unit": "tce",
         "period": {"start": "2025-01-01", "end": "2025-12-31"}, "typed_value": "122.9", "flagged": False,
         "field": "energy_tce"}
@@ -246,7 +249,8 @@ def test_out_of_reach_answers_exactly_like_a_missing_id(filed) -> None:  # type:
 def test_filters_by_program_state_and_enterprise(filed) -> None:  # type: ignore[no-untyped-def]
     officer = as_role(filed.world, "henan_officer")
     assert listed(officer, program="test_core_2026") == filed.ids("a_filed", "b_filed")
-    assert listed(officer, program="test_core_2026", enterprise=filed.world.tenant_b.pk) == filed.ids("b_filed")
+    assert listed(officer, program="test_core_2026",
+                  enterprise=filed.world.tenant_b.pk) == filed.ids("b_filed")
     assert listed(officer, state="submitted") == filed.ids("a_filed", "a_other", "b_filed")
     assert listed(officer, state="draft") == set()
     assert listed(officer, program="no_such_program") == set()
@@ -287,7 +291,8 @@ def test_an_api_key_needs_the_submissions_scope(filed) -> None:  # type: ignore[
     _client, key = api_client_with_key(reach_kind="enterprise", enterprise=filed.world.tenant_a,
                                        scopes=[ApiScope.PROGRAMS_READ])
     for url in ("/api/v1/submissions/", f"/api/v1/submissions/{filed.a_filed.pk}/",
-                f"/api/v1/submissions/{filed.a_filed.pk}/pdf/", "/api/v1/programs/test_core_2026/summary-table/"):
+                f"/api/v1/submissions/{filed.a_filed.pk}/pdf/",
+                "/api/v1/programs/test_core_2026/summary-table/"):
         refused = as_key(key).get(url)
         assert refused.status_code == 403, url
         assert "submissions:read" in refused.json()["error"]["message"]
@@ -296,9 +301,8 @@ def test_an_api_key_needs_the_submissions_scope(filed) -> None:  # type: ignore[
 def test_the_api_only_reads(filed) -> None:  # type: ignore[no-untyped-def]
     client = as_role(filed.world, "a_admin")
     for method in ("post", "put", "patch", "delete"):
-        assert getattr(client, method)(f"/api/v1/submissions/{filed.a_draft.pk}/", {}, format="json"
-                                       ).status_code == 405
-        assert getattr(client, method)("/api/v1/programs/test_core_2026/", {}, format="json").status_code == 405
+        for url in (f"/api/v1/submissions/{filed.a_draft.pk}/", "/api/v1/programs/test_core_2026/"):
+            assert getattr(client, method)(url, {}, format="json").status_code == 405, (method, url)
     with scopes_disabled():
         assert Submission.objects.get(pk=filed.a_draft.pk).data["summary"] == "还在填写"
 
@@ -313,7 +317,8 @@ def test_evidence_stays_as_filed_when_the_meter_data_changes(filed) -> None:  # 
     ingest(filed.world.tenant_a.pk, "API-E-1", [(MAY - QUARTER, 1_500_000.0)])
     recompute_rollups()
     with scopes_disabled():
-        submission = Submission.objects.select_related("enterprise", "program_version").get(pk=filed.a_filed.pk)
+        submission = (Submission.objects.select_related("enterprise", "program_version")
+                      .get(pk=filed.a_filed.pk))
         [now] = evidence_measure(submission.enterprise, submission_definition(submission),
                                  values={}, today=TODAY)
     assert now.value == Decimal("184.35")  # 1,500,000 kWh × 0.1229 kgce/kWh
@@ -392,7 +397,8 @@ def test_the_schema_documents_the_endpoints_and_the_binary_answers(db) -> None: 
     document = APIClient().get("/api/v1/schema/?format=json").json()
     paths = document["paths"]
     assert {"/api/v1/programs/", "/api/v1/programs/{code}/", "/api/v1/programs/{code}/summary-table/",
-            "/api/v1/submissions/", "/api/v1/submissions/{id}/", "/api/v1/submissions/{id}/pdf/"} <= set(paths)
+            "/api/v1/submissions/", "/api/v1/submissions/{id}/",
+            "/api/v1/submissions/{id}/pdf/"} <= set(paths)
     pdf = paths["/api/v1/submissions/{id}/pdf/"]["get"]["responses"]["200"]["content"]
     assert pdf == {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
     table = paths["/api/v1/programs/{code}/summary-table/"]["get"]["responses"]["200"]["content"]
