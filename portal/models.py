@@ -370,6 +370,7 @@ class ApiScope(models.TextChoices):
     METERS_READ = "meters:read", _("计量器具档案")
     READINGS_READ = "readings:read", _("计量数据与汇总")
     INDICATORS_READ = "indicators:read", _("能耗与碳排放指标")
+    PROGRAMS_READ = "programs:read", _("申报项目")
     SUBMISSIONS_READ = "submissions:read", _("申报材料")
 
 

@@ -45,6 +45,18 @@ def out_of_reach_model(label: str) -> Callable[[Callable[[Any], Any]], Callable[
     return register
 
 
+# URL name → the kwargs to walk it with, for routes whose kwargs name reference data that belongs
+# to no tenant (a program's code: programs are public): walked like the URLs without ids, as
+# every role, once per kwargs given (nothing shows that the role may not see, `?enterprise=`
+# answers alike). The builder takes no world and must not touch the database; the rows it names
+# are made by the walk's other builders (OUT_OF_REACH) before the URLs without ids are fetched.
+REFERENCE_KWARGS: dict[str, Callable[[], list[dict[str, Any]]]] = {}
+
+
+def reference_kwargs(url_name: str, build: Callable[[], list[dict[str, Any]]]) -> None:
+    REFERENCE_KWARGS[url_name] = build
+
+
 # --- writes that name the outsider -----------------------------------------------------------------
 
 
@@ -106,6 +118,7 @@ def authority_action(url_name: str) -> None:
 import tests.tenancy_admin  # noqa: E402
 import tests.tenancy_alarms  # noqa: E402
 import tests.tenancy_api  # noqa: E402
+import tests.tenancy_applications_api9  # noqa: E402
 import tests.tenancy_applications_att9  # noqa: E402
 import tests.tenancy_applications_pdf9  # noqa: E402
 import tests.tenancy_applications_ui9  # noqa: E402

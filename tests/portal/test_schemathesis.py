@@ -31,6 +31,9 @@ from schemathesis.checks import not_a_server_error
 
 from metering.monitoring.tasks import recompute_rollups
 from tests.api_clients import api_client_with_key
+from tests.applications.core_definition import core_definition
+from tests.applications.test_api import core_data
+from tests.factories import program_loaded, submission_filed
 from tests.metering.registry_factories import gateway_token_for, modbus_device_for
 from tests.metering.test_ingest import make_meter
 from tests.metering.test_rollups import ingest
@@ -50,20 +53,24 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def demo(world):  # type: ignore[no-untyped-def]
-    """tenant_a as the demo has it: meters with a day of readings and their rollups, a device and
-    a gateway token; the ids an operation's path parameters can take."""
+    """tenant_a as the demo has it: meters with a day of readings and their rollups, a device, a
+    gateway token and a filed application; the ids an operation's path parameters can take."""
     meter = make_meter(world.tenant_a, "SCH-E-1")
     make_meter(world.tenant_a, "SCH-G-2", energy_type="natural_gas", unit="m3", level=2)
     ingest(world.tenant_a.pk, "SCH-E-1", [(DAY + dt.timedelta(minutes=15 * i), 100.0 + i) for i in range(97)])
     recompute_rollups()
     device = modbus_device_for(world.tenant_a)
     token = gateway_token_for(world.tenant_a)
+    program = program_loaded(core_definition())
+    submission = submission_filed(world.tenant_a, program, core_data(), world.user("a_admin"))
     return {
         "/api/v1/meters/{meter_id}/readings/": {"meter_id": meter.pk},
         "/api/v1/meters/{id}/": {"id": meter.pk},
         "/api/v1/enterprises/{id}/": {"id": world.tenant_a.pk},
         "/api/v1/modbus/devices/{id}/": {"id": device.pk},
         "/api/v1/gateway-tokens/{id}/": {"id": token.pk},
+        "/api/v1/programs/{code}/": {"code": program.code},
+        "/api/v1/submissions/{id}/": {"id": submission.pk},
     }
 
 

@@ -16,6 +16,8 @@ without anyone remembering to add a test:
   park's admin) have every write refused (403, 404 or 405). Writes send the form or JSON the
   platform admin is shown at that URL with one text field changed, so a view that forgot its
   rights check would save them.
+- URLs whose kwargs name reference data of no tenant (a program's code: `REFERENCE_KWARGS`) are
+  walked like the URLs without ids, with the kwargs the registry gives.
 - Create routes (pages and API) are sent writes that name the outsider's enterprise or
   objects (`WRITE_ATTEMPTS`), by every role that may not change the outsider; a URL without ids
   that takes a POST and has no attempts (nor a reason in `NO_TENANT_WRITES`) fails the walk.
@@ -64,6 +66,7 @@ from tests.tenancy_objects import (
     NO_TENANT_WRITES,
     OUT_OF_REACH,
     OUT_OF_REACH_MODELS,
+    REFERENCE_KWARGS,
     WRITE_ATTEMPTS,
     Attempt,
 )
@@ -239,6 +242,8 @@ def route_map() -> RouteMap:
             result.plain.append((route, fill))
         elif route.name in NON_OBJECT_KWARGS:
             result.plain.extend((route, {**fill, **kw}) for kw in NON_OBJECT_KWARGS[route.name]())
+        elif route.name in REFERENCE_KWARGS:
+            result.plain.extend((route, {**fill, **kw}) for kw in REFERENCE_KWARGS[route.name]())
         elif route.name in OUT_OF_REACH:
             result.objects.append(route)
         elif is_allowed_unnamed(route):
@@ -674,7 +679,8 @@ def test_every_url_with_ids_has_an_out_of_reach_entry():
         + "\n  ".join(routes.uncovered)
     )
     known = {route.name for route in iter_routes()}
-    registered = set(OUT_OF_REACH) | set(WRITE_ATTEMPTS) | set(NO_TENANT_WRITES) | AUTHORITY_ACTIONS
+    registered = (set(OUT_OF_REACH) | set(WRITE_ATTEMPTS) | set(NO_TENANT_WRITES) | AUTHORITY_ACTIONS
+                  | set(REFERENCE_KWARGS))
     stale = sorted(registered - known)
     assert not stale, f"walk registry names that no URL has (renamed?): {stale}"
 
