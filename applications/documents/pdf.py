@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +213,7 @@ class DocumentView:
     attachments: list[AttachmentLine]
     photos: list[Photo]
     figures: list[FigureView]
+    factor_notes: list[str]
     notes: list[str]
     css: dict[str, str]
 
@@ -305,16 +305,34 @@ def _period(row: Evidence) -> str:
     return f"{zh_date(row.period_start)}—{zh_date(row.period_end)}"
 
 
-def _figure_view(row: Evidence) -> FigureView:
-    value = ""
-    if row.value is not None:
-        whole = row.value == row.value.to_integral()
-        value = number_text(row.value.normalize() if whole else row.value.quantize(Decimal("0.01")))
-    factor_sets = "、".join(str(item.get("name") or item.get("code") or item) if isinstance(item, dict)
-                           else str(item) for item in row.factor_sets or [])
-    return FigureView(label=row.label, value=f"{value} {row.unit}".strip() if value else _("无数据"),
-                      period=_period(row), factor_sets=factor_sets, typed=row.typed_value,
-                      flagged=row.flagged)
+CIRCLED_NUMBERS = "①②③④⑤⑥⑦⑧⑨⑩"
+
+
+def _factor_sets_text(row: Evidence) -> str:
+    return "、".join(str(item.get("name") or item.get("code") or item) if isinstance(item, dict)
+                    else str(item) for item in row.factor_sets or [])
+
+
+def _figure_views(rows: list[Evidence]) -> tuple[list[FigureView], list[str]]:
+    """The figures, each naming its factor sets by a note mark (①…), and the notes themselves:
+    the sets' full names are long and mostly the same for every figure, so they print once."""
+    notes: list[str] = []
+    views = []
+    for row in rows:
+        value = ""
+        if row.value is not None:
+            # Whole numbers print whole; others as measured (intensities per 万元 keep 4 places).
+            value = number_text(row.value.to_integral() if row.value == row.value.to_integral()
+                                else row.value.normalize())
+        sets = _factor_sets_text(row)
+        if sets and sets not in notes:
+            notes.append(sets)
+        mark = CIRCLED_NUMBERS[notes.index(sets) % len(CIRCLED_NUMBERS)] if sets else "—"
+        shown = f"{value} {row.unit}".strip() if value else _("无数据")
+        views.append(FigureView(label=row.label, value=shown, period=_period(row), factor_sets=mark,
+                                typed=row.typed_value, flagged=row.flagged))
+    marks = [CIRCLED_NUMBERS[index % len(CIRCLED_NUMBERS)] for index in range(len(notes))]
+    return views, [f"{mark} {text}" for mark, text in zip(marks, notes, strict=True)]
 
 
 def _attachment_lines(definition: ProgramDefinition, attachments: list[Attachment], values: dict[str, Any],
@@ -387,7 +405,9 @@ def document_view(submission: Submission, *, document_key: str | None = None) ->
     definition = filed.definition
     document = document_of(definition, document_key)
     rules = document.print_rules
-    figures = {row.field: _figure_view(row) for row in filed.evidence if row.field}
+    evidence = list(filed.evidence)
+    figure_views, factor_notes = _figure_views(evidence)
+    figures = {row.field: view for row, view in zip(evidence, figure_views, strict=True) if row.field}
     keys = document.sections or [section.key for section in definition.sections]
     sections = []
     for key in keys:
@@ -410,7 +430,7 @@ def document_view(submission: Submission, *, document_key: str | None = None) ->
         date=zh_date(submission.submitted_at) if not is_draft else "",
         is_draft=is_draft, sections=sections,
         attachments=_attachment_lines(definition, filed.attachments, filed.values, filed.context),
-        photos=photos, figures=[_figure_view(row) for row in filed.evidence],
+        photos=photos, figures=figure_views, factor_notes=factor_notes,
         notes=_notes(rules, is_draft), css=_css(rules))
 
 

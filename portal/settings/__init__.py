@@ -466,7 +466,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": _values["LOG_LEVEL"]},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # WeasyPrint reports each layout step at INFO, fontTools each subset: a PDF would write
+    # hundreds of log lines.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"},
+                "fontTools": {"level": "WARNING"}},
 }
 
 if NENGTAN_ENV == "test":
