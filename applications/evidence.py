@@ -145,12 +145,15 @@ def evidence_measure(enterprise: Enterprise, definition: ProgramDefinition, *, v
             _, end = period_bounds(month=_month_start(period[1]))
             by_period[period] = indicators_for(enterprise, start=start, end=end)
         indicators = by_period[period]
-        value = _indicator_value(indicators, spec.indicator)
+        # No meters at all: nothing was measured, which is not the same as measuring zero.
+        metered = any(indicators.meters_by_level.values())
+        value = _indicator_value(indicators, spec.indicator) if metered else None
         figures.append(MeasuredFigure(
             key=spec.key, label=label, indicator=spec.indicator, value=value, unit=unit,
             period_start=period[0], period_end=period[1], factor_sets=list(indicators.factor_sets),
             trace=_trace(indicators, spec.indicator), field=fields_by_evidence.get(spec.key, ""),
-            why_missing="" if value is not None else "统计期内没有可用的计量数据或生产数据"))
+            why_missing="" if value is not None else
+            ("统计期内没有可用的计量数据或生产数据" if metered else "尚未登记计量器具")))
     return figures
 
 

@@ -27,6 +27,7 @@ from tests.api_clients import api_client_with_key, key_header
 from tests.applications.core_definition import core_definition
 from tests.conftest import login
 from tests.factories import program_loaded, small_definition, submission_filed
+from tests.metering.registry_factories import meter_for
 from tests.metering.test_indicators import ingest
 from tests.metering.test_ingest import make_meter
 
@@ -70,6 +71,7 @@ class Filed:
                                             today=TODAY)
             submission_save(submission=self.a_draft, user=a_admin,
                             changes={"summary": "还在填写", "investment": "12.5", "founded": "2099-01-01"})
+        meter_for(world.tenant_b)  # a meter without readings: 0 tce measured (no meters: nothing measured)
         self.b_filed = submission_filed(world.tenant_b, self.core, core_data(energy_tce="5"),
                                         world.user("b_admin"), today=TODAY)
         self.outsider_filed = submission_filed(world.outsider, self.shanghai,
@@ -189,7 +191,7 @@ def test_a_filed_submission_answers_the_issue_fields_its_data_and_evidence(filed
 
 def test_a_typed_value_that_disagrees_is_flagged(filed) -> None:  # type: ignore[no-untyped-def]
     body = detail(as_role(filed.world, "henan_officer"), filed.b_filed).json()
-    # tenant_b has no meters: 0 tce measured, 5 typed.
+    # tenant_b's meter has no readings: 0 tce measured, 5 typed.
     assert body["evidence"][0]["value"] == "0" and body["evidence"][0]["typed_value"] == "5"
     assert body["evidence"][0]["flagged"] is True
 

@@ -17,6 +17,7 @@ from applications.models import Evidence, Program, Submission, SubmissionState
 from applications.services import program_load
 from tests.applications.core_definition import core_definition
 from tests.conftest import login
+from tests.metering.registry_factories import meter_for
 
 COMPLETE_BASIC = {
     "__present": ["company_name", "founded", "claims_big", "economics"],
@@ -234,6 +235,7 @@ def test_free_table_rows_are_added_and_removed(client, world, program):
 @pytest.mark.django_db
 def test_filing_then_reading_the_filed_application(client, world, program_without_attachments):
     program = program_without_attachments
+    meter_for(world.tenant_a)  # metered, no readings yet: the figure is 0 tce, not "nothing measured"
     login(client, world.user("a_admin"))
     submission = _start(client, program)
     client.post(_section_url(submission, "basic"), COMPLETE_BASIC)
@@ -365,12 +367,13 @@ def test_the_authority_section_reads_only(client, world):
 
 @pytest.mark.django_db
 def test_the_measured_figure_is_offered_and_a_disagreeing_value_warned(client, world, program):
+    meter_for(world.tenant_a)
     login(client, world.user("a_admin"))
     submission = _start(client, program)
     url = _section_url(submission, "center")
     client.post(url, {**COMPLETE_CENTER, "energy_tce": "1000"})
     field = _beside(_page(client.get(url)), "energy_tce")
-    # The enterprise has no meters yet: last year's measured total is 0 tce, with its period.
+    # The enterprise's meter has no readings yet: last year's measured total is 0 tce, with its period.
     last_year = timezone.localdate().year - 1
     assert "在线监测测得年综合能耗" in field and "0.00 tce" in field
     assert f"{last_year}年1月1日 至 {last_year}年12月31日" in field

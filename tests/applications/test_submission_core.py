@@ -121,9 +121,9 @@ def test_filing_freezes_evidence_and_keeps_the_definition_version(world, program
         filed = submission_submit(submission=submission, user=user, today=TODAY)
         assert filed.state == SubmissionState.SUBMITTED and filed.submitted_at is not None
         evidence = Evidence.objects.get(submission=filed)
-        # No meters: the figure is measured as zero tce for 2025, the typed 1000 disagrees.
+        # No meters: nothing is measured for 2025 (not zero), so the typed 1000 is kept, unflagged.
         assert (evidence.period_start, evidence.period_end) == (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
-        assert evidence.value == Decimal(0) and evidence.typed_value == "1000" and evidence.flagged
+        assert evidence.value is None and evidence.typed_value == "1000" and not evidence.flagged
         assert filed.filings.get().values["economics"][1]["debt_ratio"] == "20.00"
         # The program changes: the filed submission keeps the definition it was filed with.
         changed = core_definition(version=2)
