@@ -267,7 +267,8 @@ MEDIA_ROOT = _values["MEDIA_ROOT"]
 # URL), on the same volume, so the worker that writes a file and the web process that hands it out
 # (only after the access check) see the same folder: /data/exports in docker-compose.
 EXPORTS_ROOT = Path(MEDIA_ROOT).parent / "exports"
-PRIVATE_MEDIA_ROOT = Path(MEDIA_ROOT).parent / "private"
+# Under MEDIA_ROOT (which nothing serves by URL), so backups and restores carry the attachments.
+PRIVATE_MEDIA_ROOT = Path(MEDIA_ROOT) / "private"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Never served by URL (no base_url under MEDIA_URL): see metering.reports.views.export_job_download.
