@@ -35,7 +35,8 @@ def test_submit_and_resubmit_go_through_the_workflow(client, world):
         actions = Activity.objects.filter(submission=submission).values_list("action", flat=True)
         assert list(actions) == ["submit"]
         transition_perform(submission=submission, action="return_for_additions",
-                           actor=world.user("zhengzhou_reviewer"), reason="请补充近三年审计报告", deadline=due)
+                           actor=world.user("zhengzhou_reviewer"), reason="请补充近三年审计报告",
+                           deadline=due)
     page = client.get(reverse("applications:submission_section",
                               kwargs={"submission_id": submission.pk, "section": "basic"})).content.decode()
     assert "请补充近三年审计报告" in page and 'id="returned-notice"' in page
