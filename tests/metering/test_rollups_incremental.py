@@ -5,6 +5,7 @@ the readings give day by day (an oracle written out here from metering/storage a
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections import defaultdict
 
@@ -111,7 +112,7 @@ def oracle(meter: Meter) -> dict[tuple[int, str, dt.datetime], tuple]:
         indexes = sorted((slot - start) // dt.timedelta(minutes=15) for slot in slots[(width, start)])
         if indexes:
             leading, trailing = indexes[0], expected - 1 - indexes[-1]
-            inner = max((b - a - 1 for a, b in zip(indexes, indexes[1:], strict=False)), default=0)
+            inner = max((b - a - 1 for a, b in itertools.pairwise(indexes)), default=0)
             runs = (leading, trailing, max(leading, trailing, inner))
         else:
             runs = (expected, expected, expected)
@@ -163,7 +164,8 @@ def test_batch_by_batch_upkeep_gives_the_rows_of_a_full_rebuild_and_of_the_raw_r
         assert (run.claimed, run.recomputed) == (2, 2)
         assert not RollupDirtyRange.objects.exists()
         # Incremental: a quarter far from the late readings was not rewritten.
-        assert Rollup.objects.get(meter=register, interval="15min", ts=at(0, 2, 0)).computed_at == untouched_at
+        untouched = Rollup.objects.get(meter=register, interval="15min", ts=at(0, 2, 0))
+        assert untouched.computed_at == untouched_at
     upkept = stored(meters)
 
     expected = {**oracle(register), **oracle(interval)}
