@@ -548,25 +548,39 @@ def rollups_recompute_dirty(*, limit: int = ROLLUP_RECOMPUTE_BATCH) -> Recompute
 
 
 def rollup_ranges_release(*, claimed: Sequence[ClaimedRange], token: uuid.UUID, done: set[int]) -> set[int]:
-    """`rollup_range_release` for a whole claim in two statements: the ranges in `done` are dropped
-    unless a batch widened them meanwhile; every other claim of `token` is released. Returns the ids
-    of the ranges gone."""
+    """`rollup_range_release` for a whole claim in a few statements: the ranges in `done` are
+    dropped unless a batch widened them meanwhile; every other claim of `token` is released.
+    Returns the ids of the ranges gone.
+
+    The rows are locked first in meter order, the order ingest's upsert (`rollup_ranges_mark`)
+    locks them in: a statement touching many rows in the table's order would deadlock with a
+    batch marking the same meters.
+    """
     if connection.vendor != "postgresql":
         return {item.id for item in claimed
                 if rollup_range_release(claimed=item, token=token, done=item.id in done)}
+    if not claimed:
+        return set()
+    table = RollupDirtyRange._meta.db_table
     finished = [item for item in claimed if item.id in done]
     gone: set[int] = set()
-    if finished:
-        with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id = ANY(%s) AND claim_token = %s::uuid "  # noqa: S608 - constant
+            "ORDER BY meter_id FOR UPDATE",
+            [[item.id for item in claimed], str(token)],
+        )
+        cursor.fetchall()
+        if finished:
             cursor.execute(
-                f"DELETE FROM {RollupDirtyRange._meta.db_table} d USING unnest(%s::bigint[], %s::bigint[]) "  # noqa: S608 - constant
+                f"DELETE FROM {table} d USING unnest(%s::bigint[], %s::bigint[]) "  # noqa: S608 - constant
                 "AS f(id, generation) WHERE d.id = f.id AND d.generation = f.generation "
                 "AND d.claim_token = %s::uuid RETURNING d.id",
                 [[item.id for item in finished], [item.generation for item in finished], str(token)],
             )
             gone = {row[0] for row in cursor.fetchall()}
-    RollupDirtyRange.objects.filter(id__in=[item.id for item in claimed if item.id not in gone],
-                                    claim_token=token).update(claim_token=None, claimed_until=None)
+        RollupDirtyRange.objects.filter(id__in=[item.id for item in claimed if item.id not in gone],
+                                        claim_token=token).update(claim_token=None, claimed_until=None)
     return gone
 
 
