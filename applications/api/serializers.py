@@ -18,7 +18,7 @@ from rest_framework import serializers
 from applications.api.selectors import submission_form_values, submission_frozen_evidence
 from applications.definitions import definition_of
 from applications.models import Evidence, Program, Submission
-from metering.api.readings_serializers import API_TIME_ZONE
+from portal.api.serializers import API_TIME_ZONE
 from portal.models import Enterprise, Region
 
 
