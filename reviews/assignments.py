@@ -116,7 +116,8 @@ def _employer_reasons(expert: User, enterprise: Enterprise) -> list[str]:
     return reasons
 
 
-def _relevant_declarations(expert_ids: Iterable[int], enterprise: Enterprise) -> QuerySet[ConflictDeclaration]:
+def _relevant_declarations(expert_ids: Iterable[int],
+                           enterprise: Enterprise) -> QuerySet[ConflictDeclaration]:
     """Declarations of these experts that may name the enterprise: by it, or by some group (groups
     are compared normalized, in Python)."""
     named = Q(enterprise_id=enterprise.pk)
@@ -188,7 +189,8 @@ def assignment_create(*, submission: Submission, expert: User, by: User, lead: b
     conflicts = conflicts_for(expert, locked.enterprise, today=today)
     reason = (override_reason or "").strip()
     if conflicts and not reason:
-        raise AssignmentRefused([_("该专家存在利益冲突，不能分配（如确需分配，请填写例外理由）："), *conflicts])
+        raise AssignmentRefused([_("该专家存在利益冲突，不能分配（如确需分配，请填写例外理由）："),
+                                 *conflicts])
     if lead:
         _demote_lead(locked)
     assignment = Assignment.objects.create(
@@ -245,7 +247,8 @@ def assignment_withdraw(*, assignment: Assignment, by: User, reason: str) -> Ass
     locked.withdrawn_at = timezone.now()
     locked.save(update_fields=["withdrawn_at"])
     audit.record("assignment_withdraw", obj=locked, actor=by, changes={
-        "expert": locked.expert.username, "expert_id": locked.expert_id, "submission_id": locked.submission_id,
+        "expert": locked.expert.username, "expert_id": locked.expert_id,
+        "submission_id": locked.submission_id,
         "was_lead": locked.is_lead, "reason": reason})
     assignment.withdrawn_at = locked.withdrawn_at
     return locked
@@ -289,8 +292,8 @@ def conflict_declare(*, expert: User, kind: str, enterprise: Enterprise | None =
 
 
 def conflict_remove(*, declaration: ConflictDeclaration, by: User) -> None:
-    """The expert withdraws one of their own declarations (the audit trail keeps it). Existing
-    assignments are not touched: the declaration was what kept them from being made."""
+    """The expert withdraws one of their own declarations (the audit trail keeps it). Assignments
+    made meanwhile are not touched; from now on the enterprise may be offered to the expert."""
     if declaration.expert_id != by.pk or not can_declare_conflicts(by):
         raise ValidationError(_("只能撤回本人的利益冲突声明"))
     declaration.delete()

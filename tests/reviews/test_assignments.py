@@ -282,8 +282,8 @@ def test_one_lead_at_a_time_and_one_active_assignment_per_expert(world, sub_a):
         assert AuditEntry.objects.filter(action="update", object_type="reviews.Assignment",
                                          object_id=str(lead_one.pk)).exists()
         assignment_make_lead(assignment=member, by=officer)
-        assert list(Assignment.objects.filter(submission=sub_a, is_lead=True).values_list("pk", flat=True)) == [
-            member.pk]
+        leads = list(Assignment.objects.filter(submission=sub_a, is_lead=True).values_list("pk", flat=True))
+        assert leads == [member.pk]
         with pytest.raises(AssignmentRefused):
             assignment_make_lead(assignment=member, by=world.user("expert"))
 
@@ -383,6 +383,7 @@ def test_another_experts_declaration_is_out_of_reach(client, world):
 def test_the_page_is_the_experts_only(client, world, role):
     login(client, world.user(role))
     assert client.get(reverse("reviews:conflicts")).status_code == 404
-    assert client.post(reverse("reviews:conflicts"), {"kind": "employer", "group_name": "某集团"}).status_code == 404
+    response = client.post(reverse("reviews:conflicts"), {"kind": "employer", "group_name": "某集团"})
+    assert response.status_code == 404
     assert not ConflictDeclaration.objects.exists()
     assert reverse("reviews:conflicts") not in client.get(reverse("portal:home")).content.decode()
