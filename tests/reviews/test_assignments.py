@@ -387,3 +387,17 @@ def test_the_page_is_the_experts_only(client, world, role):
     assert response.status_code == 404
     assert not ConflictDeclaration.objects.exists()
     assert reverse("reviews:conflicts") not in client.get(reverse("portal:home")).content.decode()
+
+
+def test_the_enterprise_admin_names_its_group_on_the_edit_page(client, world):
+    login(client, world.user("a_admin"))
+    url = reverse("portal:enterprise_edit", kwargs={"enterprise_id": world.tenant_a.pk})
+    assert "所属集团" in client.get(url).content.decode()
+    response = client.post(url, {"industry": world.tenant_a.industry, "group_name": "河南能源集团",
+                                 "address": "郑州市金水区花园路1号", "contact_name": "张三",
+                                 "contact_phone": "0371-12345678", "contact_email": ""})
+    assert response.status_code == 302, response.content.decode()
+    with scopes_disabled():
+        world.tenant_a.refresh_from_db()
+    assert world.tenant_a.group_name == "河南能源集团"
+    assert "河南能源集团" in client.get(response["Location"]).content.decode()
