@@ -56,8 +56,9 @@ from django.http import Http404
 from django_scopes import scope, scopes_disabled
 
 from applications.models import Program, Submission, SubmissionState
+from portal.credit_code import normalize_credit_code
 from portal.models import ApiClient, ApiClientActor, Authority, Enterprise, Role, User
-from reviews.models import Assignment
+from reviews.models import Assignment, ConflictDeclaration
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -455,3 +456,41 @@ def get_program_for_official(user: Actor, code: str) -> Program:
     if program is None or not can_download_program_tables(user, program):
         raise Http404
     return program
+
+
+# --- expert assignments and conflicts of interest (reviews.assignments) -----------------------------
+
+def can_assign_experts(user: Actor, submission: Submission) -> bool:
+    """Experts are assigned by the submission's provincial actors (for Shanghai, the commission's
+    staff) and by platform admins; never by first reviewers, experts or applicants. Answered from
+    `workflow_actors`, so it follows the same reach: a provincial officer of another province has
+    no say over the submission."""
+    if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
+        return False
+    return bool(workflow_actors(user, submission) & {"provincial", "platform_admin"})
+
+
+def can_declare_conflicts(user: Actor) -> bool:
+    """Experts declare their own conflicts of interest; nobody declares on another's behalf."""
+    return bool(isinstance(user, User) and user.is_authenticated and user.is_active
+                and user.role == Role.EXPERT)
+
+
+def get_conflict_declaration_for_user(user: Actor, declaration_id: Any) -> ConflictDeclaration:
+    """One of the user's own declarations; 404 alike for a missing one and another expert's."""
+    if not can_declare_conflicts(user):
+        raise Http404
+    return _get_or_404(ConflictDeclaration.objects.filter(expert_id=user.pk), declaration_id)
+
+
+def enterprise_for_declaration(user: Actor, credit_code: str) -> Enterprise | None:
+    """The enterprise an expert names in a conflict declaration, by its exact credit code.
+
+    The one read of enterprises outside an expert's reach: they must be able to declare an
+    enterprise they are never assigned to, yet never browse enterprises. So only an exact
+    18-character code is looked up, and only the row (for the declaration's link) is answered,
+    never shown: the pages show the code the expert typed, nothing of the enterprise."""
+    if not can_declare_conflicts(user):
+        return None
+    with scopes_disabled():  # outside the expert's reach by design (docstring)
+        return Enterprise.objects.filter(credit_code=normalize_credit_code(credit_code)).first()
