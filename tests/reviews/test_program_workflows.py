@@ -25,7 +25,7 @@ from applications.models import Program, Submission, SubmissionState
 from applications.selectors import submission_definition
 from applications.services import programs_load, submission_save, submission_start
 from metering.monitoring.tasks import recompute_rollups
-from portal.models import Authority, AuditEntry, Enterprise, Role, User
+from portal.models import AuditEntry, Authority, Enterprise, Role, User
 from reviews.models import Activity, Assignment, ScoreItem, ScoreSheet
 from reviews.selectors import checklists_for, submission_scores
 from reviews.services import TransitionRefused, available_transitions, transition_perform
@@ -87,7 +87,8 @@ def _spec(code: str, variant: str = "", track: str = "") -> DemoApplication:
     return found or DemoApplication(username="", program=code, variant=variant, track=track)
 
 
-def _draft(enterprise: Enterprise, user: User, code: str, *, variant: str = "", track: str = "") -> Submission:
+def _draft(enterprise: Enterprise, user: User, code: str, *, variant: str = "",
+           track: str = "") -> Submission:
     """An application filled throughout (as the demo fills it) with its attachments, not yet filed."""
     with scopes_disabled():
         program = Program.objects.get(code=code)
@@ -122,7 +123,8 @@ def _step(cast: Cast, submission: Submission, action: str, owners: set[str], **k
         for key, user in cast.users.items():
             if key in owners:
                 continue
-            offered = [t.key for t in available_transitions(user, submission, today=TODAY, check_guards=False)]
+            offered = [transition.key for transition in
+                       available_transitions(user, submission, today=TODAY, check_guards=False)]
             assert action not in offered, (action, key)
             before = _snapshot(submission)
             with pytest.raises(TransitionRefused) as refused:
@@ -210,7 +212,8 @@ def test_henan_2023_city_recommends_the_province_selects_with_three_experts(worl
     assert _path(submission) == [
         ("submit", "draft", "submitted"), ("return_for_additions", "submitted", "returned"),
         ("resubmit", "returned", "submitted"), ("recommend", "submitted", "first_review_passed"),
-        ("accept", "first_review_passed", "accepted"), ("start_expert_review", "accepted", "under_expert_review"),
+        ("accept", "first_review_passed", "accepted"),
+        ("start_expert_review", "accepted", "under_expert_review"),
         ("decide_pass", "under_expert_review", "passed"), ("publish", "passed", "published")]
     with scopes_disabled():
         assert submission.filings.count() == 2  # filed, and filed again with the additions
@@ -219,7 +222,8 @@ def test_henan_2023_city_recommends_the_province_selects_with_three_experts(worl
 def test_henan_2023_a_lapsed_return_is_closed_by_the_city_and_a_rejection_ends_the_review(world, cast):
     submission = _draft(world.tenant_a, cast["a_admin"], "henan_dcmc_2023")
     _take(submission, cast["a_admin"], "submit")
-    _take(submission, cast["zhengzhou_reviewer"], "return_for_additions", reason="请补充审计报告", deadline=DUE)
+    _take(submission, cast["zhengzhou_reviewer"], "return_for_additions", reason="请补充审计报告",
+          deadline=DUE)
     assert "补正期限尚未届满" in _refused_now(submission, cast["zhengzhou_reviewer"], "close_lapsed_return",
                                          reason="逾期未补正")
     later = DUE + dt.timedelta(days=1)
@@ -316,7 +320,8 @@ def _zhengzhou_entrant(number: int) -> tuple[Enterprise, User]:
 def test_contest_2025_cities_recommend_the_secretariat_collects_the_committee_scores(world, cast):
     entry = _draft(world.tenant_a, cast["a_admin"], "henan_contest_2025", track="energy_saving")
     _step(cast, entry, "submit", APPLICANTS)
-    _step(cast, entry, "return_for_additions", {"zhengzhou_reviewer"}, reason="请补充用户使用报告", deadline=DUE)
+    _step(cast, entry, "return_for_additions", {"zhengzhou_reviewer"}, reason="请补充用户使用报告",
+          deadline=DUE)
     _step(cast, entry, "resubmit", APPLICANTS)
     _step(cast, entry, "recommend", {"zhengzhou_reviewer"}, reason="推荐参加节能降碳技术创新成果赛道")
     # The city has recommended one entry of the track: the secretariat waits for the three.

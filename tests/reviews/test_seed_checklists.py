@@ -67,31 +67,35 @@ def test_shanghai_evidence_sits_beside_the_criteria_it_measures():
         assert "stable_months" in evidence["operation_stable"]
         access = next(items for name, items in evidence.items() if "access_rate_1" in items)
         assert access == ["access_rate_1", "access_rate_2", "access_rate_3"]
-    enterprise = {item.key: item.evidence for item in _checklist("shanghai_emc_2024", "enterprise_check").items}
+    enterprise_check = _checklist("shanghai_emc_2024", "enterprise_check")
+    enterprise = {item.key: item.evidence for item in enterprise_check.items}
     assert "pue" in enterprise["effect_consumption"]  # data centers: 综合PUE (附件1 四（二）(4))
 
 
 def test_contest_rubrics_hold_each_tracks_elements_in_order():
     technology = _checklist("henan_contest_2025", "technology_rubric")
+    expected = [(_normal(part), _normal(element))
+                for part, element, _standard in seed_checklists.CONTEST_TECHNOLOGY]
     assert [(_normal(item.category.zh if item.category else ""), _normal(item.label.zh))
-            for item in technology.items] == [(_normal(part), _normal(element))
-                                              for part, element, _standard in seed_checklists.CONTEST_TECHNOLOGY]
+            for item in technology.items] == expected
     for item, (_part, _element, standard) in zip(technology.items, seed_checklists.CONTEST_TECHNOLOGY,
                                                   strict=True):
         assert _normal(standard) in _normal(item.seed), item.key
     basic = technology.items[:2]
     assert all(item.mode == "verdict" and item.veto and not item.allow_na for item in basic)
-    for key, expected in (("product_rubric", seed_checklists.CONTEST_PRODUCT),
+    for key, elements in (("product_rubric", seed_checklists.CONTEST_PRODUCT),
                           ("service_rubric", seed_checklists.CONTEST_SERVICE)):
         checklist = _checklist("henan_contest_2025", key)
-        assert [_normal(item.label.zh) for item in checklist.items] == [_normal(element) for element, _ in expected]
-        for item, (_element, standard) in zip(checklist.items, expected, strict=True):
+        assert [_normal(item.label.zh) for item in checklist.items] == [
+            _normal(element) for element, _ in elements]
+        for item, (_element, standard) in zip(checklist.items, elements, strict=True):
             assert _normal(standard) in _normal(item.seed), item.key
     # Each form's rubric applies to the tracks that use the form, and scores out of 100.
-    variants = {checklist.key: checklist.applies_if for checklist in _definition("henan_contest_2025").checklists}
-    assert variants == {"technology_rubric": {"variant": "technology"}, "product_rubric": {"variant": "product"},
-                        "service_rubric": {"variant": "service_case"}}
-    for checklist in _definition("henan_contest_2025").checklists:
+    rubrics = _definition("henan_contest_2025").checklists
+    assert {checklist.key: checklist.applies_if for checklist in rubrics} == {
+        "technology_rubric": {"variant": "technology"}, "product_rubric": {"variant": "product"},
+        "service_rubric": {"variant": "service_case"}}
+    for checklist in rubrics:
         points = [item for item in checklist.items if item.mode == "points"]
         assert checklist.conclusion == "score"
         assert sum((item.max_points or 0) * item.weight for item in points) == Decimal(100), checklist.key
