@@ -6,4 +6,5 @@ class ReviewsConfig(AppConfig):
     verbose_name = "评审"
 
     def ready(self) -> None:
+        import reviews.guards_programs  # noqa: F401  (registers the shipped programs' guards)
         from reviews import signals  # noqa: F401  (registers the audited models)
