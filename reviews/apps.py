@@ -7,3 +7,4 @@ class ReviewsConfig(AppConfig):
 
     def ready(self) -> None:
         from reviews import signals  # noqa: F401  (registers the audited models)
+        from reviews import notifications  # noqa: F401  (mails on transitions and assignments)

@@ -1,0 +1,3 @@
+"""Export downloads (filled in below)."""
+
+urlpatterns: list = []
