@@ -6,5 +6,7 @@ class ReviewsConfig(AppConfig):
     verbose_name = "评审"
 
     def ready(self) -> None:
-        from reviews import signals  # noqa: F401  (registers the audited models)
-        from reviews import notifications  # noqa: F401  (mails on transitions and assignments)
+        from reviews import (
+            notifications,  # noqa: F401  (mails on transitions and assignments)
+            signals,  # noqa: F401  (registers the audited models)
+        )

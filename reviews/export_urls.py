@@ -5,8 +5,10 @@ from django.urls import path
 from reviews import export_views as views
 
 urlpatterns = [
-    path("submissions/<int:submission_id>/sheets/<int:sheet_id>.xlsx", views.sheet_xlsx, name="export_sheet_xlsx"),
-    path("submissions/<int:submission_id>/sheets/<int:sheet_id>.pdf", views.sheet_pdf, name="export_sheet_pdf"),
+    path("submissions/<int:submission_id>/sheets/<int:sheet_id>.xlsx", views.sheet_xlsx,
+         name="export_sheet_xlsx"),
+    path("submissions/<int:submission_id>/sheets/<int:sheet_id>.pdf", views.sheet_pdf,
+         name="export_sheet_pdf"),
     path("submissions/<int:submission_id>/scores.xlsx", views.scores_xlsx, name="export_scores_xlsx"),
     path("submissions/<int:submission_id>/scores.pdf", views.scores_pdf, name="export_scores_pdf"),
     path("submissions/<int:submission_id>/onsite-check.pdf", views.onsite_check_pdf,

@@ -39,7 +39,13 @@ from applications.models import Program, Submission, SubmissionState
 from applications.selectors import program_definition, submission_definition
 from reviews.models import Activity, ScoreItem, ScoreSheet
 from reviews.scoring import FAILS, MEETS, NOT_APPLICABLE, CombinedResult, Judgement, SheetResult, sheet_result
-from reviews.selectors import ChecklistScores, active_assignments, checklists_for, sheet_judgements, submission_scores
+from reviews.selectors import (
+    ChecklistScores,
+    active_assignments,
+    checklists_for,
+    sheet_judgements,
+    submission_scores,
+)
 
 VERDICT_TEXT = {MEETS: "符合", FAILS: "不符合", NOT_APPLICABLE: "不适用"}
 PASSED_TEXT = {True: "通过", False: "不通过", None: "未完成"}
@@ -189,7 +195,8 @@ def _expert_name(sheet: ScoreSheet) -> str:
 def combined_view(scores: ChecklistScores) -> CombinedView:
     checklist = scores.checklist
     judgements = [sheet_judgements(sheet) for sheet, _result in scores.sheets]
-    lines = [CombinedLine(category=_category(item), label=item.label.zh, full=_full_points(item), veto=item.veto,
+    lines = [CombinedLine(category=_category(item), label=item.label.zh, full=_full_points(item),
+                          veto=item.veto,
                           judgements=[judgement_text(item, each.get(item.key)) for each in judgements])
              for item in checklist.items]
     return CombinedView(
@@ -318,7 +325,8 @@ def sheet_xlsx(sheet: ScoreSheet) -> bytes:
             (_("提交时间"), _excel_datetime(view.submitted_at))])
         _row(ws, [_("类别"), _("评审内容"), _("满分"), _("否决项"), _("评审结果"), _("说明")], header=True)
         for line in view.lines:
-            _row(ws, [line.category, line.label, line.full, _("是") if line.veto else "", line.judgement, line.note])
+            _row(ws, [line.category, line.label, line.full, _("是") if line.veto else "", line.judgement,
+                      line.note])
         ws.append([])
         _row(ws, [_("得分"), _score(view.result.score)])
         _row(ws, [_("结论"), view.conclusion])
@@ -341,7 +349,8 @@ def combined_xlsx(submission: Submission) -> bytes:
                 (_("申报名称"), submission.title)])
             _row(ws, [_("类别"), _("评审内容"), _("满分"), _("否决项"), *view.experts], header=True)
             for line in view.lines:
-                _row(ws, [line.category, line.label, line.full, _("是") if line.veto else "", *line.judgements])
+                _row(ws, [line.category, line.label, line.full, _("是") if line.veto else "",
+                          *line.judgements])
             ws.append([])
             _row(ws, ["", _("各专家得分"), "", "", *view.sheet_scores])
             _row(ws, ["", _("各专家结论"), "", "", *view.sheet_conclusions])

@@ -108,8 +108,9 @@ def recipients_for(audience: str, submission: Submission, workflow: WorkflowDef 
     enterprise_path = submission.enterprise.region.path
     if audience == FIRST_REVIEWER:
         # Prefiltered by role and region; the access policy decides the level.
-        candidates = [user for user in users.filter(role=Role.MUNICIPAL_REVIEWER, authority__isnull=False)
-                      .order_by("id") if enterprise_path.startswith(user.authority.region.path)]
+        reviewers = users.filter(role=Role.MUNICIPAL_REVIEWER, authority__isnull=False).order_by("id")
+        candidates = [user for user in reviewers
+                      if user.authority is not None and enterprise_path.startswith(user.authority.region.path)]
         return _acting_as(candidates, submission, workflow, FIRST_REVIEWER)
     if audience == PROVINCIAL:
         province = "/" + submission.program.region.path.strip("/").split("/")[0] + "/"
@@ -297,7 +298,8 @@ def assignment_mail_queue(assignment: Assignment) -> list[NotificationMail]:
 
 
 @receiver(transition_performed, dispatch_uid="reviews.notifications.transition")
-def on_transition_performed(sender: Any, activity: Activity, transition: TransitionDef, **kwargs: Any) -> None:
+def on_transition_performed(sender: Any, activity: Activity, transition: TransitionDef,
+                            **kwargs: Any) -> None:
     """After commit: queue the mails. Never raises: the transition is done whatever happens here."""
     if not transition.notify:
         return

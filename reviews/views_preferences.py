@@ -32,7 +32,8 @@ def notification_preferences(request: AuthenticatedRequest) -> HttpResponse:
         if form.is_valid():
             wanted = form.cleaned_data["non_essential"]
             notification_preference_set(user, non_essential=wanted)
-            messages.success(request, _("已开启知悉类评审邮件。") if wanted else _("已关闭知悉类评审邮件；必要通知仍会发送。"))
+            messages.success(request, _("已开启知悉类评审邮件。") if wanted
+                             else _("已关闭知悉类评审邮件；必要通知仍会发送。"))
             return redirect("reviews:notification_preferences")
     else:
         form = PreferenceForm(initial={"non_essential": wants_non_essential(user)})

@@ -49,11 +49,13 @@ def checklists() -> list[dict[str, Any]]:
     return [
         {"key": "onsite", "title": label("上海市工业用能企业（数据中心）能源管理中心核查表", "On-site"),
          "seed": "附表 1", "conclusion": "verdict", "items": [
-             {"key": "policy", "label": label("1、政策符合性：主要生产工艺及设施符合国家产业政策。"), "category": basic},
-             {"key": "metering", "label": label("2、计量器具配置：一级表具接入比例 100%。"), "category": basic,
-              "veto": True},
+             {"key": "policy", "label": label("1、政策符合性：主要生产工艺及设施符合国家产业政策。"),
+              "category": basic},
+             {"key": "metering", "label": label("2、计量器具配置：一级表具接入比例 100%。"),
+              "category": basic, "veto": True},
              {"key": "security", "label": label("3、系统安全可靠性能"), "category": basic}]},
-        {"key": "score", "title": label("评分表", "Scores"), "conclusion": "score", "pass_mark": "60", "items": [
+        {"key": "score", "title": label("评分表", "Scores"), "conclusion": "score", "pass_mark": "60",
+         "items": [
             {"key": "design", "label": label("建设方案合理"), "category": label("建设方案"), "mode": "points",
              "max_points": "40", "allow_na": False},
             {"key": "effect", "label": label("节能效果明显"), "category": label("运行效果"), "mode": "points",
@@ -74,7 +76,8 @@ def workflow() -> dict[str, Any]:
 
 def definition() -> dict[str, Any]:
     return {**core_definition(CODE), "workflow": workflow(), "checklists": checklists(),
-            "variants": [{"key": "industrial", "label": label("工业企业"), "enterprise_kinds": ["industrial"]}],
+            "variants": [{"key": "industrial", "label": label("工业企业"),
+                          "enterprise_kinds": ["industrial"]}],
             "tracks": [{"key": "center", "label": label("能源管理中心赛道"), "form": "industrial"},
                        {"key": "tech", "label": label("节能技术赛道"), "form": "industrial"}]}
 
@@ -125,10 +128,12 @@ def scored(world, experts) -> Submission:  # type: ignore[no-untyped-def]
     submitted = timezone.make_aware(dt.datetime(2026, 5, 20, 15, 30))
     with scopes_disabled():
         for key, expert in experts.items():
-            assignment = Assignment.objects.create(submission=submission, expert=expert, is_lead=key == "wang")
+            assignment = Assignment.objects.create(submission=submission, expert=expert,
+                                                   is_lead=key == "wang")
             for checklist, items in SHEETS[key].items():
-                sheet = ScoreSheet.objects.create(submission=submission, assignment=assignment, checklist=checklist,
-                                                  submitted_at=submitted, conclusion_note=f"{NAMES[key]}意见")
+                sheet = ScoreSheet.objects.create(submission=submission, assignment=assignment,
+                                                  checklist=checklist, submitted_at=submitted,
+                                                  conclusion_note=f"{NAMES[key]}意见")
                 for item, value in items.items():
                     verdict = value if value in ("meets", "fails", "na") else ""
                     points = Decimal(value) if not verdict else None
@@ -231,7 +236,8 @@ def test_the_results_list_per_track(world, experts, scored) -> None:  # type: ig
     third = _start(world, world.tenant_a, "center", "郑州甲二期")
     with scopes_disabled():
         transition_perform(submission=scored, action="award_first", actor=province, today=TODAY)
-        transition_perform(submission=other, action="decide_fail", actor=province, reason="材料不全", today=TODAY)
+        transition_perform(submission=other, action="decide_fail", actor=province, reason="材料不全",
+                           today=TODAY)
         submissions = list(Submission.objects.filter(program__code=CODE).order_by("id"))
         content = exports.results_xlsx(scored.program, submissions)
         only_tech = exports.results_xlsx(scored.program, submissions, track="tech")
@@ -239,14 +245,17 @@ def test_the_results_list_per_track(world, experts, scored) -> None:  # type: ig
     assert book.sheetnames == ["能源管理中心赛道", "节能技术赛道"]
     center = rows(content, 0)
     assert center[0][0] == "测试项目 · 能源管理中心赛道评审结果"
-    at = center.index(["序号", "企业名称", "申报名称", "赛道", "状态", "评审结论", "奖项", "综合得分", "专家评审结论"])
-    assert center[at + 1] == [1, "郑州甲钢铁有限公司", "郑州甲能源管理中心项目", "能源管理中心赛道", "获奖", "一等奖",
-                              "一等奖", 62.24, "不通过"]
-    assert center[at + 2][:8] == [2, "郑州甲钢铁有限公司", "郑州甲二期", "能源管理中心赛道", "初审通过", None, None, None]
+    at = center.index(["序号", "企业名称", "申报名称", "赛道", "状态", "评审结论", "奖项", "综合得分",
+                       "专家评审结论"])
+    assert center[at + 1] == [1, "郑州甲钢铁有限公司", "郑州甲能源管理中心项目", "能源管理中心赛道", "获奖",
+                              "一等奖", "一等奖", 62.24, "不通过"]
+    assert center[at + 2][:8] == [2, "郑州甲钢铁有限公司", "郑州甲二期", "能源管理中心赛道", "初审通过", None,
+                                  None, None]
     assert third.pk
     tech = rows(only_tech, 0)
     assert load_workbook(io.BytesIO(only_tech)).sheetnames == ["节能技术赛道"]
-    assert tech[tech.index(center[at]) + 1][1:7] == ["洛阳乙化工有限公司", "洛阳乙节能改造", "节能技术赛道", "不通过",
+    assert tech[tech.index(center[at]) + 1][1:7] == ["洛阳乙化工有限公司", "洛阳乙节能改造", "节能技术赛道",
+                                                     "不通过",
                                                      "评审不通过", None]
 
 

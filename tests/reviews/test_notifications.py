@@ -143,7 +143,8 @@ def mails_of(submission: Submission) -> list[NotificationMail]:
 def test_each_transition_mails_the_people_it_concerns_with_the_facts_in_chinese(
     world, submission, smtp, django_capture_on_commit_callbacks  # type: ignore[no-untyped-def]  # noqa: F811
 ) -> None:
-    applicant, city, province = world.user("a_admin"), world.user("zhengzhou_reviewer"), world.user("henan_officer")
+    applicant, city = world.user("a_admin"), world.user("zhengzhou_reviewer")
+    province = world.user("henan_officer")
 
     take(django_capture_on_commit_callbacks, submission, applicant, "submit")
     # The first review is Zhengzhou's (the enterprise's city): not Luoyang's, not the province's.
@@ -194,7 +195,8 @@ def test_each_transition_mails_the_people_it_concerns_with_the_facts_in_chinese(
     take(django_capture_on_commit_callbacks, submission, province, "decide_pass", reason="符合遴选条件")
     assert rcpts(smtp) == ["admin@jia-steel.example", "expert@review.example", "staff@jia-steel.example"]
     texts = {batch[0]: body(message) for batch, message in zip(smtp.recipients, smtp.messages, strict=True)}
-    assert "当前状态：通过" in texts["admin@jia-steel.example"] and "理由：符合遴选条件" in texts["expert@review.example"]
+    assert "当前状态：通过" in texts["admin@jia-steel.example"]
+    assert "理由：符合遴选条件" in texts["expert@review.example"]
     assert "办理人：" in texts["expert@review.example"]
     assert all(mail.sent_at is not None and mail.attempts == 1 for mail in mails_of(submission))
 
@@ -204,7 +206,8 @@ def test_an_opt_out_stops_non_essential_mail_only(
 ) -> None:
     for key in ("a_staff", "zhengzhou_reviewer", "henan_officer", "expert"):
         NotificationPreference.objects.create(user=world.user(key), non_essential=False)
-    applicant, city, province = world.user("a_admin"), world.user("zhengzhou_reviewer"), world.user("henan_officer")
+    applicant, city = world.user("a_admin"), world.user("zhengzhou_reviewer")
+    province = world.user("henan_officer")
     with django_capture_on_commit_callbacks(execute=True), scopes_disabled():
         Assignment.objects.create(submission=submission, expert=world.user("expert"), is_lead=True)
     take(django_capture_on_commit_callbacks, submission, applicant, "submit")  # the city: informed only
