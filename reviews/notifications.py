@@ -109,8 +109,8 @@ def recipients_for(audience: str, submission: Submission, workflow: WorkflowDef 
     if audience == FIRST_REVIEWER:
         # Prefiltered by role and region; the access policy decides the level.
         reviewers = users.filter(role=Role.MUNICIPAL_REVIEWER, authority__isnull=False).order_by("id")
-        candidates = [user for user in reviewers
-                      if user.authority is not None and enterprise_path.startswith(user.authority.region.path)]
+        candidates = [user for user in reviewers if user.authority is not None
+                      and enterprise_path.startswith(user.authority.region.path)]
         return _acting_as(candidates, submission, workflow, FIRST_REVIEWER)
     if audience == PROVINCIAL:
         province = "/" + submission.program.region.path.strip("/").split("/")[0] + "/"
