@@ -7,8 +7,7 @@ for them the export does not exist."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.views.decorators.http import require_safe
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 
 from applications.documents.views import XLSX_TYPE, _disposition
 from applications.models import Submission, SubmissionState
@@ -24,6 +23,13 @@ from reviews import exports
 from reviews.models import ScoreSheet
 
 PDF_TYPE = "application/pdf"
+SAFE_METHODS = ("GET", "HEAD")
+
+
+def _refuse_unsafe(request: HttpRequest) -> HttpResponse | None:
+    # Checked once the object is found (as applications/documents/views.py does): out of reach
+    # answers 404 whatever the method, so a 405 never tells an outsider that something exists.
+    return None if request.method in SAFE_METHODS else HttpResponseNotAllowed(SAFE_METHODS)
 
 
 def _download(content: bytes, content_type: str, name: str, ascii_name: str) -> HttpResponse:
@@ -63,16 +69,18 @@ def _sheet_name(sheet: ScoreSheet, suffix: str) -> tuple[str, str]:
 
 
 @login_required
-@require_safe
 def sheet_xlsx(request: HttpRequest, submission_id: int, sheet_id: int) -> HttpResponse:
     sheet = _sheet(request, submission_id, sheet_id)
+    if refused := _refuse_unsafe(request):
+        return refused
     return _download(exports.sheet_xlsx(sheet), XLSX_TYPE, *_sheet_name(sheet, ".xlsx"))
 
 
 @login_required
-@require_safe
 def sheet_pdf(request: HttpRequest, submission_id: int, sheet_id: int) -> HttpResponse:
     sheet = _sheet(request, submission_id, sheet_id)
+    if refused := _refuse_unsafe(request):
+        return refused
     return _download(exports.sheet_pdf(sheet), PDF_TYPE, *_sheet_name(sheet, ".pdf"))
 
 
@@ -82,35 +90,39 @@ def _names(submission: Submission, what: str, ascii_what: str, suffix: str) -> t
 
 
 @login_required
-@require_safe
 def scores_xlsx(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = _exportable(request, submission_id)
+    if refused := _refuse_unsafe(request):
+        return refused
     return _download(exports.combined_xlsx(submission), XLSX_TYPE,
                      *_names(submission, "评分汇总表", "scores", ".xlsx"))
 
 
 @login_required
-@require_safe
 def scores_pdf(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = _exportable(request, submission_id)
+    if refused := _refuse_unsafe(request):
+        return refused
     return _download(exports.combined_pdf(submission), PDF_TYPE,
                      *_names(submission, "评分汇总表", "scores", ".pdf"))
 
 
 @login_required
-@require_safe
 def onsite_check_pdf(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = _exportable(request, submission_id)
+    if refused := _refuse_unsafe(request):
+        return refused
     return _download(exports.check_pdf(submission), PDF_TYPE,
                      *_names(submission, "现场核查记录", "onsite-check", ".pdf"))
 
 
 @login_required
-@require_safe
 def results_xlsx(request: HttpRequest, code: str) -> HttpResponse:
     program = get_program_for_official(request.user, code)
     if not can_export_program_results(request.user, program):
         raise Http404
+    if refused := _refuse_unsafe(request):
+        return refused
     track = request.GET.get("track") or None
     submissions = list(visible_submissions(request.user).filter(program=program)
                        .exclude(state=SubmissionState.DRAFT)
