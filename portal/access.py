@@ -494,3 +494,35 @@ def enterprise_for_declaration(user: Actor, credit_code: str) -> Enterprise | No
         return None
     with scopes_disabled():  # outside the expert's reach by design (docstring)
         return Enterprise.objects.filter(credit_code=normalize_credit_code(credit_code)).first()
+
+
+# --- review exports (reviews/export_views.py) ---------------------------------------------------------
+
+def can_export_reviews(user: Actor, submission: Submission) -> bool:
+    """A submission's score sheets, combined scores and on-site check record are the deciding
+    authority's papers: the provincial officers who act on it and platform admins (the caller has
+    found the submission in the user's reach). An expert exports only their own sheet
+    (`can_export_sheet`)."""
+    if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
+        return False
+    return bool(workflow_actors(user, submission) & {"provincial", "platform_admin"})
+
+
+def can_export_sheet(user: Actor, submission: Submission, assignment: Assignment) -> bool:
+    """One expert's sheet: its expert (while assigned), and whoever may export the submission's."""
+    if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
+        return False
+    if assignment.expert_id == user.pk and assignment.withdrawn_at is None:
+        return True
+    return can_export_reviews(user, submission)
+
+
+def can_export_program_results(user: Actor, program: Program) -> bool:
+    """A program's results list: platform admins and provincial officers whose authority's region
+    and the program's overlap (the rows are still the officer's visible submissions)."""
+    if not isinstance(user, User) or not can_download_program_tables(user, program):
+        return False
+    if user.is_platform_admin:
+        return True
+    return user.role == Role.PROVINCIAL_OFFICER or (
+        user.authority is not None and user.authority.level == Authority.Level.PROVINCIAL)

@@ -160,3 +160,59 @@ class ScoreItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item}: {self.verdict or self.points}"
+
+
+class NotificationPreference(models.Model):
+    """A user's choice about the review mails that only inform them. Essential mails (what changes
+    what an applicant must do, an expert's assignment) are sent whatever it says
+    (reviews/notifications.py decides which mail is which)."""
+
+    user = models.OneToOneField("portal.User", verbose_name=_("用户"), on_delete=models.CASCADE,
+                                related_name="notification_preference")
+    non_essential = models.BooleanField(
+        _("接收知悉类邮件"), default=True,
+        help_text=_("如已提交、初审通过等仅供知悉的评审通知。退回补正、评审结论和专家分配等必要通知始终发送。"))
+    updated_at = models.DateTimeField(_("最后修改时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("通知偏好")
+        verbose_name_plural = _("通知偏好")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.non_essential}"
+
+
+class NotificationMail(models.Model):
+    """One review mail to one person, kept until the SMTP server accepted it: a mail server outage
+    leaves the row unsent and it is offered again (the task's retries, then the sweep), so none is
+    lost. Composed when queued (the transition's facts as they were), sent as composed."""
+
+    submission = models.ForeignKey("applications.Submission", verbose_name=_("申报"),
+                                   on_delete=models.CASCADE, related_name="notification_mails")
+    activity = models.ForeignKey(Activity, verbose_name=_("流转记录"), null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="mails")
+    recipient = models.ForeignKey("portal.User", verbose_name=_("收件人"), on_delete=models.CASCADE,
+                                  related_name="+")
+    address = models.EmailField(_("邮箱"))
+    audience = models.CharField(_("收件身份"), max_length=32)
+    essential = models.BooleanField(_("必要通知"), default=False)
+    subject = models.CharField(_("主题"), max_length=300)
+    body = models.TextField(_("正文"))
+    created_at = models.DateTimeField(_("生成时间"), default=timezone.now)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("发送次数"), default=0)
+    last_error = models.CharField(_("最近错误"), max_length=300, blank=True)
+    next_attempt_at = models.DateTimeField(_("下次发送时间"), default=timezone.now)
+
+    objects = TenantScopedManager(enterprise="submission__enterprise")
+    audit_enterprise_path = "submission.enterprise_id"
+
+    class Meta:
+        verbose_name = _("评审通知邮件")
+        verbose_name_plural = _("评审通知邮件")
+        ordering = ["id"]
+        indexes = [models.Index(fields=["next_attempt_at"], condition=models.Q(sent_at__isnull=True),
+                                name="notification_mail_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.address}: {self.subject}"

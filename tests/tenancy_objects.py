@@ -128,4 +128,5 @@ import tests.tenancy_metering  # noqa: E402
 import tests.tenancy_outbox  # noqa: E402
 import tests.tenancy_reports  # noqa: E402
 import tests.tenancy_reviews_assign10  # noqa: E402
+import tests.tenancy_reviews_notify10  # noqa: E402
 import tests.tenancy_web  # noqa: E402, F401
