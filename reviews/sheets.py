@@ -151,7 +151,10 @@ def sheet_save(sheet: ScoreSheet, judgements: Mapping[str, Mapping[str, Any]], *
             except ValueError as exc:
                 errors[key] = str(exc)
                 continue
-            row = existing.get(key) or ScoreItem(sheet=locked, item=key)
+            row = existing.get(key)
+            if row is None and not (verdict or points is not None or note):
+                continue  # an item left blank stays without a row
+            row = row or ScoreItem(sheet=locked, item=key)
             if row.pk is not None and (row.verdict, row.points, row.note) == (verdict, points, note):
                 continue
             row.verdict, row.points, row.note = verdict, points, note
