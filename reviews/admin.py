@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 from django import forms
@@ -54,14 +55,26 @@ from reviews.services import (
     guard_problems,
     transition_perform,
 )
-from reviews.sheets import SheetRefused, photo_add, sheet_for, sheet_refusal, sheet_save, sheet_status, sheet_submit
+from reviews.sheets import (
+    SheetRefused,
+    photo_add,
+    sheet_for,
+    sheet_refusal,
+    sheet_save,
+    sheet_status,
+    sheet_submit,
+)
 
 VIEW = frozenset({"view"})
+# The changelist request being rendered on this thread (ModelAdmin instances are shared by threads).
+_changelist = threading.local()
 ACTION_PREFIX = "transition__"
 DUE_SOON_DAYS = 7
 
 
-def _definition(request: HttpRequest, version_id: int, stored: dict[str, Any] | None = None) -> ProgramDefinition:
+def _definition(
+    request: HttpRequest, version_id: int, stored: dict[str, Any] | None = None
+) -> ProgramDefinition:
     """A program version's definition, parsed once per request (the changelist shows many rows)."""
     cache: dict[int, ProgramDefinition] = request.__dict__.setdefault("_review_definitions", {})
     if version_id not in cache:
@@ -100,7 +113,9 @@ class RegionFilter(admin.SimpleListFilter):
     parameter_name = "region"
 
     def _regions(self, request: HttpRequest) -> list[Region]:
-        paths = set(_visible(request).order_by().values_list("enterprise__region__path", flat=True).distinct())
+        paths = set(
+            _visible(request).order_by().values_list("enterprise__region__path", flat=True).distinct()
+        )
         codes = {code for region_path in paths for code in region_path.strip("/").split("/") if code}
         user = request.user
         own = user.authority.region.path if isinstance(user, User) and user.authority is not None else ""
@@ -109,8 +124,10 @@ class RegionFilter(admin.SimpleListFilter):
         return [region for region in regions if region.path.startswith(own) and region.path != own]
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(region.code, region.name if region.level != Region.Level.DISTRICT else f"　{region.name}")
-                for region in self._regions(request)]
+        return [
+            (region.code, region.name if region.level != Region.Level.DISTRICT else f"　{region.name}")
+            for region in self._regions(request)
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
@@ -127,8 +144,13 @@ class TrackFilter(admin.SimpleListFilter):
     parameter_name = "track"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        pairs = (_visible(request).exclude(track="").order_by()
-                 .values_list("program_version_id", "track").distinct())
+        pairs = (
+            _visible(request)
+            .exclude(track="")
+            .order_by()
+            .values_list("program_version_id", "track")
+            .distinct()
+        )
         found: dict[str, str] = {}
         for version_id, track in pairs:
             definition = _definition(request, version_id)
@@ -154,8 +176,9 @@ class DeadlineFilter(admin.SimpleListFilter):
         if value == "overdue":
             return queryset.filter(additions_due__lt=today)
         if value == "soon":
-            return queryset.filter(additions_due__gte=today,
-                                   additions_due__lte=today + dt.timedelta(days=DUE_SOON_DAYS))
+            return queryset.filter(
+                additions_due__gte=today, additions_due__lte=today + dt.timedelta(days=DUE_SOON_DAYS)
+            )
         if value == "none":
             return queryset.filter(additions_due__isnull=True)
         return queryset
@@ -165,13 +188,16 @@ class DeadlineFilter(admin.SimpleListFilter):
 
 
 class TransitionForm(forms.Form):
-    reason = forms.CharField(label=_("理由"), required=False, max_length=2000,
-                             widget=forms.Textarea(attrs={"rows": 4, "cols": 60}))
-    deadline = forms.DateField(label=_("补正期限"), required=False,
-                               widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    reason = forms.CharField(
+        label=_("理由"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 4, "cols": 60})
+    )
+    deadline = forms.DateField(
+        label=_("补正期限"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
-    def __init__(self, *args: Any, needs_reason: bool = False, needs_deadline: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, needs_reason: bool = False, needs_deadline: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["reason"].required = needs_reason
         if not needs_deadline:
@@ -233,8 +259,15 @@ class AssignmentInline(_ReadOnlyInline):
 class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
     reach_path = "enterprise"
     role_rights = {Role.MUNICIPAL_REVIEWER: VIEW, Role.PROVINCIAL_OFFICER: VIEW, Role.EXPERT: VIEW}
-    list_display = ("display_title", "program", "enterprise", "variant_track", "state", "submitted_at",
-                    "additions_due")
+    list_display = (
+        "display_title",
+        "program",
+        "enterprise",
+        "variant_track",
+        "state",
+        "submitted_at",
+        "additions_due",
+    )
     list_filter = (ProgramFilter, "state", RegionFilter, TrackFilter, DeadlineFilter)
     list_select_related = ("program", "enterprise", "program_version")
     search_fields = ("title", "enterprise__name", "enterprise__credit_code")
@@ -242,12 +275,35 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
     list_per_page = 50
     inlines = (ActivityInline, AssignmentInline)
     change_form_template = "admin/reviews/submission_change_form.html"
-    readonly_fields = ("program", "enterprise", "variant_track", "title", "state", "submitted_at",
-                       "additions_due", "filed_form", "evidence_panel", "resubmission_panel", "scores_panel",
-                       "assignment_note")
+    readonly_fields = (
+        "program",
+        "enterprise",
+        "variant_track",
+        "title",
+        "state",
+        "submitted_at",
+        "additions_due",
+        "filed_form",
+        "evidence_panel",
+        "resubmission_panel",
+        "scores_panel",
+        "assignment_note",
+    )
     fieldsets = (
-        (None, {"fields": ("program", "enterprise", "variant_track", "title", "state", "submitted_at",
-                           "additions_due")}),
+        (
+            None,
+            {
+                "fields": (
+                    "program",
+                    "enterprise",
+                    "variant_track",
+                    "title",
+                    "state",
+                    "submitted_at",
+                    "additions_due",
+                )
+            },
+        ),
         (_("修改对比（自上次退回以来）"), {"fields": ("resubmission_panel",)}),
         (_("申报内容"), {"fields": ("filed_form",)}),
         (_("监测佐证（提交时冻结 / 今日复测）"), {"fields": ("evidence_panel",)}),
@@ -273,9 +329,11 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
     def variant_track(self, submission: Submission) -> str:
         if not (submission.variant or submission.track):
             return "—"
-        request = getattr(self, "_request", None)
+        request = getattr(_changelist, "request", None)
         if request is not None:
-            definition = _definition(request, submission.program_version_id, submission.program_version.definition)
+            definition = _definition(
+                request, submission.program_version_id, submission.program_version.definition
+            )
         else:
             definition = submission_definition(submission)
         parts = []
@@ -288,11 +346,11 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
         return " / ".join(parts)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
-        self._request = request  # the row methods reuse the request's parsed definitions
+        _changelist.request = request  # the row methods reuse the request's parsed definitions
         try:
             return super().changelist_view(request, extra_context)
         finally:
-            self._request = None
+            _changelist.request = None
 
     # -- the change page's panels ---------------------------------------------------------------------
 
@@ -315,8 +373,16 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
     @admin.display(description=_("得分"))
     def scores_panel(self, submission: Submission) -> SafeString:
         scores = submission_scores(submission)
-        rows = [{"scores": item, "title": label_of(item.checklist.title), "url": reverse("admin:applications_submission_checklist",
-                                                args=[submission.pk, item.checklist.key])} for item in scores]
+        rows = [
+            {
+                "scores": item,
+                "title": label_of(item.checklist.title),
+                "url": reverse(
+                    "admin:applications_submission_checklist", args=[submission.pk, item.checklist.key]
+                ),
+            }
+            for item in scores
+        ]
         return self._panel("scores.html", {"rows": rows})
 
     @admin.display(description=_("分配"))
@@ -324,11 +390,19 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
         # Assigning experts (with the conflict-of-interest checks) is the assignments part's page;
         # here the assignments are only shown (the inline below).
         count = active_assignments(submission).count()
-        return format_html("{}<br>{}", ngettext("已分配 %(count)s 位专家。", "已分配 %(count)s 位专家。", count)
-                           % {"count": count}, _t("分配或撤回专家请使用“专家分配”功能（含利益冲突回避检查）。"))
+        return format_html(
+            "{}<br>{}",
+            ngettext("已分配 %(count)s 位专家。", "已分配 %(count)s 位专家。", count) % {"count": count},
+            _t("分配或撤回专家请使用“专家分配”功能（含利益冲突回避检查）。"),
+        )
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict[str, Any] | None = None) -> Any:
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
         submission = self._object_or_404(request, object_id)
         extra_context = {**(extra_context or {}), **self._buttons(request, submission)}
         return super().change_view(request, object_id, form_url, extra_context)
@@ -339,31 +413,43 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
         if workflow is not None:
             context = GuardContext(submission=submission, workflow=workflow, today=local_today())
             for transition in available_transitions(request.user, submission, check_guards=False):
-                buttons.append({
-                    "label": label_of(transition.label),
-                    "url": reverse("admin:applications_submission_transition", args=[submission.pk, transition.key]),
-                    "problems": guard_problems(transition, context)})
+                buttons.append(
+                    {
+                        "label": label_of(transition.label),
+                        "url": reverse(
+                            "admin:applications_submission_transition", args=[submission.pk, transition.key]
+                        ),
+                        "problems": guard_problems(transition, context),
+                    }
+                )
         checklists = []
         if self._own_assignment(request, submission) is not None or can_view_scores(request.user):
-            checklists = [{"title": label_of(checklist.title),
-                           "url": reverse("admin:applications_submission_checklist",
-                                          args=[submission.pk, checklist.key])}
-                          for checklist in checklists_for(submission)]
+            checklists = [
+                {
+                    "title": label_of(checklist.title),
+                    "url": reverse(
+                        "admin:applications_submission_checklist", args=[submission.pk, checklist.key]
+                    ),
+                }
+                for checklist in checklists_for(submission)
+            ]
         return {"transition_buttons": buttons, "checklist_links": checklists}
 
     # -- actions: one per transition the role may take ----------------------------------------------
 
     def _offered_transitions(self, request: HttpRequest) -> dict[str, TransitionDef]:
         """Transitions of the workflows in reach whose actors include the user's role, by key."""
-        versions = (ProgramVersion.objects
-                    .filter(id__in=self.get_queryset(request).order_by().values("program_version_id"))
-                    .values_list("id", "definition"))
+        versions = ProgramVersion.objects.filter(
+            id__in=self.get_queryset(request).order_by().values("program_version_id")
+        ).values_list("id", "definition")
         offered: dict[str, TransitionDef] = {}
         for version_id, stored in versions:
             workflow = _definition(request, version_id, stored).workflow
             if workflow is None:
                 continue
-            roles = workflow_roles(request.user, first_review_level=workflow.first_review_level) - {"applicant"}
+            roles = workflow_roles(request.user, first_review_level=workflow.first_review_level) - {
+                "applicant"
+            }
             for transition in workflow.transitions:
                 if roles & set(transition.actors):
                     offered.setdefault(transition.key, transition)
@@ -384,8 +470,7 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
         return action
 
     def _transition_batch(self, request: HttpRequest, queryset: QuerySet[Submission], key: str) -> Any:
-        submissions = list(queryset.select_related("program", "program_version", "enterprise")
-                           .order_by("id"))
+        submissions = list(queryset.select_related("program", "program_version", "enterprise").order_by("id"))
         transitions = []
         for submission in submissions:
             workflow = submission_definition(submission).workflow
@@ -397,40 +482,67 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
             return None
         label = label_of(transitions[0].label)
         if len(submissions) > 1 and not all(transition.batch for transition in transitions):
-            self.message_user(request, _t("“%(label)s”须逐项办理，不能批量执行；请只选择一项申报") % {"label": label},
-                              messages.ERROR)
+            self.message_user(
+                request,
+                _t("“%(label)s”须逐项办理，不能批量执行；请只选择一项申报") % {"label": label},
+                messages.ERROR,
+            )
             return None
         needs_reason = any(transition.needs_reason for transition in transitions)
         needs_deadline = any(transition.needs_deadline for transition in transitions)
         applying = "apply" in request.POST
-        form = TransitionForm(request.POST if applying else None, needs_reason=needs_reason,
-                              needs_deadline=needs_deadline)
+        form = TransitionForm(
+            request.POST if applying else None, needs_reason=needs_reason, needs_deadline=needs_deadline
+        )
         if applying and form.is_valid():
             self._perform_all(request, submissions, key, label, form.cleaned_data)
             return None
-        return TemplateResponse(request, "admin/reviews/transition_form.html", {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "title": label,
-            "form": form, "submissions": submissions, "action_name": f"{ACTION_PREFIX}{key}",
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "batch": True,
-            "post_url": request.get_full_path(), "media": self.media + form.media,
-        })
+        return TemplateResponse(
+            request,
+            "admin/reviews/transition_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": label,
+                "form": form,
+                "submissions": submissions,
+                "action_name": f"{ACTION_PREFIX}{key}",
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "batch": True,
+                "post_url": request.get_full_path(),
+                "media": self.media + form.media,
+            },
+        )
 
-    def _perform_all(self, request: HttpRequest, submissions: list[Submission], key: str, label: str,
-                     data: dict[str, Any]) -> int:
+    def _perform_all(
+        self, request: HttpRequest, submissions: list[Submission], key: str, label: str, data: dict[str, Any]
+    ) -> int:
         done = 0
         for submission in submissions:
             try:
-                transition_perform(submission=submission, action=key, actor=request.user,
-                                   reason=data.get("reason") or "", deadline=data.get("deadline"))
+                transition_perform(
+                    submission=submission,
+                    action=key,
+                    actor=request.user,
+                    reason=data.get("reason") or "",
+                    deadline=data.get("deadline"),
+                )
             except TransitionRefused as refused:
-                self.message_user(request, _t("%(submission)s：未执行，%(problems)s") % {
-                    "submission": submission, "problems": "；".join(refused.problems)}, messages.ERROR)
+                self.message_user(
+                    request,
+                    _t("%(submission)s：未执行，%(problems)s")
+                    % {"submission": submission, "problems": "；".join(refused.problems)},
+                    messages.ERROR,
+                )
                 continue
             done += 1
         if done:
-            self.message_user(request, ngettext("已对 %(count)s 项申报执行“%(label)s”",
-                                                "已对 %(count)s 项申报执行“%(label)s”", done)
-                              % {"count": done, "label": label}, messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("已对 %(count)s 项申报执行“%(label)s”", "已对 %(count)s 项申报执行“%(label)s”", done)
+                % {"count": done, "label": label},
+                messages.SUCCESS,
+            )
         return done
 
     # -- pages under a submission ---------------------------------------------------------------------
@@ -438,12 +550,21 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         own = [
-            path("<path:object_id>/transition/<str:action>/", wrap(self.transition_view),
-                 name="applications_submission_transition"),
-            path("<path:object_id>/checklist/<str:key>/", wrap(self.checklist_view),
-                 name="applications_submission_checklist"),
-            path("<path:object_id>/photo/<int:photo_id>/", wrap(self.photo_view),
-                 name="applications_submission_photo"),
+            path(
+                "<path:object_id>/transition/<str:action>/",
+                wrap(self.transition_view),
+                name="applications_submission_transition",
+            ),
+            path(
+                "<path:object_id>/checklist/<str:key>/",
+                wrap(self.checklist_view),
+                name="applications_submission_checklist",
+            ),
+            path(
+                "<path:object_id>/photo/<int:photo_id>/",
+                wrap(self.photo_view),
+                name="applications_submission_photo",
+            ),
         ]
         return own + super().get_urls()  # type: ignore[operator]
 
@@ -461,35 +582,62 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
 
     def transition_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
         submission = self._object_or_404(request, object_id)
-        transition = next((item for item in available_transitions(request.user, submission, check_guards=False)
-                           if item.key == action), None)
+        transition = next(
+            (
+                item
+                for item in available_transitions(request.user, submission, check_guards=False)
+                if item.key == action
+            ),
+            None,
+        )
         if transition is None:
             raise PermissionDenied
-        form = TransitionForm(request.POST if request.method == "POST" else None,
-                              needs_reason=transition.needs_reason, needs_deadline=transition.needs_deadline)
+        form = TransitionForm(
+            request.POST if request.method == "POST" else None,
+            needs_reason=transition.needs_reason,
+            needs_deadline=transition.needs_deadline,
+        )
         problems: list[str] = []
         if request.method == "POST" and form.is_valid():
             try:
-                transition_perform(submission=submission, action=action, actor=request.user,
-                                   reason=form.cleaned_data.get("reason") or "",
-                                   deadline=form.cleaned_data.get("deadline"))
+                transition_perform(
+                    submission=submission,
+                    action=action,
+                    actor=request.user,
+                    reason=form.cleaned_data.get("reason") or "",
+                    deadline=form.cleaned_data.get("deadline"),
+                )
             except TransitionRefused as refused:
                 problems = refused.problems
             else:
-                self.message_user(request, _t("已执行“%(label)s”") % {"label": label_of(transition.label)},
-                                  messages.SUCCESS)
+                self.message_user(
+                    request, _t("已执行“%(label)s”") % {"label": label_of(transition.label)}, messages.SUCCESS
+                )
                 return HttpResponseRedirect(self._change_url(submission))
         workflow = submission_definition(submission).workflow
         assert workflow is not None
         if not problems:
-            problems = guard_problems(transition, GuardContext(submission=submission, workflow=workflow,
-                                                               today=local_today()))
-        return TemplateResponse(request, "admin/reviews/transition_form.html", {
-            **self.admin_site.each_context(request), "opts": self.model._meta,
-            "title": label_of(transition.label), "form": form, "submissions": [submission], "batch": False,
-            "problems": problems, "post_url": request.get_full_path(), "back_url": self._change_url(submission),
-            "original": submission, "media": self.media + form.media,
-        }, status=400 if request.method == "POST" else 200)
+            problems = guard_problems(
+                transition, GuardContext(submission=submission, workflow=workflow, today=local_today())
+            )
+        return TemplateResponse(
+            request,
+            "admin/reviews/transition_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": label_of(transition.label),
+                "form": form,
+                "submissions": [submission],
+                "batch": False,
+                "problems": problems,
+                "post_url": request.get_full_path(),
+                "back_url": self._change_url(submission),
+                "original": submission,
+                "media": self.media + form.media,
+            },
+            status=400 if request.method == "POST" else 200,
+        )
 
     # -- the checklist, filled by the assigned expert ------------------------------------------------
 
@@ -516,14 +664,20 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
         errors: dict[str, str] = {}
         problems: list[str] = []
         if request.method == "POST":
-            typed = {item.key: {name: request.POST.get(f"{name}_{item.key}", "")
-                                for name in ("verdict", "points", "note")}
-                     for item in checklist.items if f"verdict_{item.key}" in request.POST
-                     or f"points_{item.key}" in request.POST or f"note_{item.key}" in request.POST}
+            typed = {
+                item.key: {
+                    name: request.POST.get(f"{name}_{item.key}", "") for name in ("verdict", "points", "note")
+                }
+                for item in checklist.items
+                if f"verdict_{item.key}" in request.POST
+                or f"points_{item.key}" in request.POST
+                or f"note_{item.key}" in request.POST
+            }
             try:
                 sheet = sheet or sheet_for(assignment, key)
-                saved = sheet_save(sheet, typed, actor=request.user,
-                                   conclusion_note=request.POST.get("conclusion_note"))
+                saved = sheet_save(
+                    sheet, typed, actor=request.user, conclusion_note=request.POST.get("conclusion_note")
+                )
                 errors = saved.errors
                 for item in checklist.items:
                     for upload in request.FILES.getlist(f"photo_{item.key}"):
@@ -542,15 +696,29 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
                 return HttpResponseRedirect(request.get_full_path())
         context = self._checklist_context(request, submission, checklist, sheet, typed, errors)
         refusal = sheet_refusal(sheet, request.user) if sheet is not None else []
-        if sheet is None and submission.state not in (SubmissionState.ACCEPTED, SubmissionState.UNDER_EXPERT_REVIEW):
-            refusal = [_t("申报当前状态（%(state)s）下不能填写评审表") % {"state": submission.get_state_display()}]
-        context.update({"problems": problems, "editable": not refusal, "refusal": refusal, "read_only": False})
-        return TemplateResponse(request, "admin/reviews/checklist.html", context,
-                                status=400 if (problems or errors) else 200)
+        if sheet is None and submission.state not in (
+            SubmissionState.ACCEPTED,
+            SubmissionState.UNDER_EXPERT_REVIEW,
+        ):
+            refusal = [
+                _t("申报当前状态（%(state)s）下不能填写评审表") % {"state": submission.get_state_display()}
+            ]
+        context.update(
+            {"problems": problems, "editable": not refusal, "refusal": refusal, "read_only": False}
+        )
+        return TemplateResponse(
+            request, "admin/reviews/checklist.html", context, status=400 if (problems or errors) else 200
+        )
 
-    def _checklist_context(self, request: HttpRequest, submission: Submission, checklist: Checklist,
-                           sheet: ScoreSheet | None, typed: dict[str, dict[str, str]],
-                           errors: dict[str, str]) -> dict[str, Any]:
+    def _checklist_context(
+        self,
+        request: HttpRequest,
+        submission: Submission,
+        checklist: Checklist,
+        sheet: ScoreSheet | None,
+        typed: dict[str, dict[str, str]],
+        errors: dict[str, str],
+    ) -> dict[str, Any]:
         lines = evidence_lines(submission)
         stored = {row.item: row for row in sheet.items.prefetch_related("photos")} if sheet else {}
         categories: list[dict[str, Any]] = []
@@ -562,39 +730,73 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
             entered = typed.get(item.key) or {
                 "verdict": row.verdict if row else "",
                 "points": "" if row is None or row.points is None else f"{row.points.normalize():f}",
-                "note": row.note if row else ""}
-            photos = [{"name": photo.original_name,
-                       "url": reverse("admin:applications_submission_photo", args=[submission.pk, photo.pk])}
-                      for photo in (row.photos.all() if row else [])]
-            categories[-1]["items"].append({
-                "item": item, "label": label_of(item.label), "entered": entered, "error": errors.get(item.key, ""),
-                "evidence": evidence_for_item(item, lines), "photos": photos,
-                "verdicts": [(MEETS, _t("符合")), (FAILS, _t("不符合"))]
-                + ([(NOT_APPLICABLE, _t("不适用"))] if item.allow_na else []),
-            })
+                "note": row.note if row else "",
+            }
+            photos = [
+                {
+                    "name": photo.original_name,
+                    "url": reverse("admin:applications_submission_photo", args=[submission.pk, photo.pk]),
+                }
+                for photo in (row.photos.all() if row else [])
+            ]
+            categories[-1]["items"].append(
+                {
+                    "item": item,
+                    "label": label_of(item.label),
+                    "entered": entered,
+                    "error": errors.get(item.key, ""),
+                    "evidence": evidence_for_item(item, lines),
+                    "photos": photos,
+                    "verdicts": [(MEETS, _t("符合")), (FAILS, _t("不符合"))]
+                    + ([(NOT_APPLICABLE, _t("不适用"))] if item.allow_na else []),
+                }
+            )
         return {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "original": submission,
-            "title": label_of(checklist.title), "checklist": checklist, "categories": categories,
-            "sheet": sheet, "result": sheet_status(sheet) if sheet is not None else None,
-            "errors": errors, "back_url": self._change_url(submission),
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": submission,
+            "title": label_of(checklist.title),
+            "checklist": checklist,
+            "categories": categories,
+            "sheet": sheet,
+            "result": sheet_status(sheet) if sheet is not None else None,
+            "errors": errors,
+            "back_url": self._change_url(submission),
         }
 
-    def _sheets_read_only(self, request: HttpRequest, submission: Submission, checklist: Checklist) -> HttpResponse:
-        scores = next((item for item in submission_scores(submission) if item.checklist.key == checklist.key), None)
+    def _sheets_read_only(
+        self, request: HttpRequest, submission: Submission, checklist: Checklist
+    ) -> HttpResponse:
+        scores = next(
+            (item for item in submission_scores(submission) if item.checklist.key == checklist.key), None
+        )
         sheets = []
         for sheet, result in scores.sheets if scores is not None else []:
             context = self._checklist_context(request, submission, checklist, sheet, {}, {})
             sheets.append({"sheet": sheet, "result": result, "categories": context["categories"]})
-        return TemplateResponse(request, "admin/reviews/checklist.html", {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "original": submission,
-            "title": label_of(checklist.title), "checklist": checklist, "read_only": True, "sheets": sheets,
-            "combined": scores.combined if scores is not None else None, "back_url": self._change_url(submission),
-        })
+        return TemplateResponse(
+            request,
+            "admin/reviews/checklist.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": submission,
+                "title": label_of(checklist.title),
+                "checklist": checklist,
+                "read_only": True,
+                "sheets": sheets,
+                "combined": scores.combined if scores is not None else None,
+                "back_url": self._change_url(submission),
+            },
+        )
 
     def photo_view(self, request: HttpRequest, object_id: str, photo_id: int) -> FileResponse:
         submission = self._object_or_404(request, object_id)
-        photo = (ScoreItemPhoto.objects.select_related("item__sheet__assignment")
-                 .filter(pk=photo_id, item__sheet__submission=submission).first())
+        photo = (
+            ScoreItemPhoto.objects.select_related("item__sheet__assignment")
+            .filter(pk=photo_id, item__sheet__submission=submission)
+            .first()
+        )
         if photo is None:
             raise Http404
         own = photo.item.sheet.assignment.expert_id == request.user.pk

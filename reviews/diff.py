@@ -119,8 +119,13 @@ def _table_change(section: str, table: TableField, before: Any, after: Any) -> T
             was = (old or {}).get(column.key)
             now = (new or {}).get(column.key)
             if old is None or new is None or not _same(column, was, now):
-                cells.append(CellChange(column=label_of(column.label), before=_text(column, was) if old else "",
-                                        after=_text(column, now) if new else ""))
+                cells.append(
+                    CellChange(
+                        column=label_of(column.label),
+                        before=_text(column, was) if old else "",
+                        after=_text(column, now) if new else "",
+                    )
+                )
         if old is None:
             rows.append(RowChange(label=label, change="added", cells=cells))
         elif new is None:
@@ -132,14 +137,19 @@ def _table_change(section: str, table: TableField, before: Any, after: Any) -> T
     return TableChange(section=section, key=table.key, label=label_of(table.label), rows=rows)
 
 
-def _attachment_changes(definition: ProgramDefinition, old: list[dict[str, Any]],
-                        new: list[dict[str, Any]]) -> list[AttachmentChange]:
+def _attachment_changes(
+    definition: ProgramDefinition, old: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> list[AttachmentChange]:
     def label(kind: str) -> str:
         found = definition.attachment_kind(kind)
         return label_of(found.label) if found is not None else kind
 
-    old_left = [entry for entry in old if not any(other.get("sha256") == entry.get("sha256") for other in new)]
-    new_left = [entry for entry in new if not any(other.get("sha256") == entry.get("sha256") for other in old)]
+    old_left = [
+        entry for entry in old if not any(other.get("sha256") == entry.get("sha256") for other in new)
+    ]
+    new_left = [
+        entry for entry in new if not any(other.get("sha256") == entry.get("sha256") for other in old)
+    ]
     changes: list[AttachmentChange] = []
     kinds = list(dict.fromkeys([entry.get("kind", "") for entry in old_left + new_left]))
     for kind in kinds:
@@ -154,12 +164,23 @@ def _attachment_changes(definition: ProgramDefinition, old: list[dict[str, Any]]
                 added.remove(twin)
         while removed and added:
             pairs.append((removed.pop(0), added.pop(0)))
-        changes += [AttachmentChange(kind=label(kind), change="replaced", before=str(was.get("name", "")),
-                                     after=str(now.get("name", ""))) for was, now in pairs]
-        changes += [AttachmentChange(kind=label(kind), change="removed", before=str(entry.get("name", "")),
-                                     after="") for entry in removed]
-        changes += [AttachmentChange(kind=label(kind), change="added", before="",
-                                     after=str(entry.get("name", ""))) for entry in added]
+        changes += [
+            AttachmentChange(
+                kind=label(kind),
+                change="replaced",
+                before=str(was.get("name", "")),
+                after=str(now.get("name", "")),
+            )
+            for was, now in pairs
+        ]
+        changes += [
+            AttachmentChange(kind=label(kind), change="removed", before=str(entry.get("name", "")), after="")
+            for entry in removed
+        ]
+        changes += [
+            AttachmentChange(kind=label(kind), change="added", before="", after=str(entry.get("name", "")))
+            for entry in added
+        ]
     return changes
 
 
@@ -170,7 +191,9 @@ def filing_diff(old: SubmissionFiling, new: SubmissionFiling, definition: Progra
     for section in definition.sections:
         for item in section.items:
             if isinstance(item, TableField):
-                change = _table_change(label_of(section.title), item, before.get(item.key), after.get(item.key))
+                change = _table_change(
+                    label_of(section.title), item, before.get(item.key), after.get(item.key)
+                )
                 if change is not None:
                     diff.tables.append(change)
                 continue
@@ -179,9 +202,18 @@ def filing_diff(old: SubmissionFiling, new: SubmissionFiling, definition: Progra
             was_text, now_text = before.get(text_key), after.get(text_key)
             if _same(item, was, now) and (was_text or "") == (now_text or ""):
                 continue
-            diff.fields.append(FieldChange(section=label_of(section.title), key=item.key, label=label_of(item.label),
-                                           before=_text(item, was, was_text), after=_text(item, now, now_text)))
-    diff.attachments = _attachment_changes(definition, list(old.attachments or []), list(new.attachments or []))
+            diff.fields.append(
+                FieldChange(
+                    section=label_of(section.title),
+                    key=item.key,
+                    label=label_of(item.label),
+                    before=_text(item, was, was_text),
+                    after=_text(item, now, now_text),
+                )
+            )
+    diff.attachments = _attachment_changes(
+        definition, list(old.attachments or []), list(new.attachments or [])
+    )
     return diff
 
 
@@ -195,8 +227,11 @@ class Resubmission:
 
 def resubmission_diff(submission: Submission) -> Resubmission | None:
     """What changed since the latest return, once the applicant has filed again (else None)."""
-    returned = (Activity.objects.filter(submission=submission, to_state=SubmissionState.RETURNED)
-                .order_by("-created_at", "-id").first())
+    returned = (
+        Activity.objects.filter(submission=submission, to_state=SubmissionState.RETURNED)
+        .order_by("-created_at", "-id")
+        .first()
+    )
     if returned is None:
         return None
     filings = SubmissionFiling.objects.filter(submission=submission)
@@ -204,5 +239,6 @@ def resubmission_diff(submission: Submission) -> Resubmission | None:
     new = filings.order_by("-number").first()
     if old is None or new is None or new.number <= old.number:
         return None
-    return Resubmission(returned=returned, old=old, new=new,
-                        diff=filing_diff(old, new, submission_definition(submission)))
+    return Resubmission(
+        returned=returned, old=old, new=new, diff=filing_diff(old, new, submission_definition(submission))
+    )

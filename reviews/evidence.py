@@ -48,16 +48,29 @@ def evidence_lines(submission: Submission, content: FiledContent | None = None) 
     frozen = list(Evidence.objects.filter(submission=submission, filing=filing).order_by("id"))
     filed_on = timezone.localdate(filing.filed_at)
     figures: dict[str, MeasuredFigure] = {
-        figure.key: figure for figure in evidence_measure(submission.enterprise, content.definition,
-                                                          values=content.values, today=filed_on)}
+        figure.key: figure
+        for figure in evidence_measure(
+            submission.enterprise, content.definition, values=content.values, today=filed_on
+        )
+    }
     lines = []
     for row in frozen:
         now = figures.get(row.key)
-        lines.append(EvidenceLine(
-            key=row.key, label=row.label, indicator=row.indicator, unit=row.unit,
-            period_start=row.period_start, period_end=row.period_end, frozen=row.value,
-            today=now.value if now is not None else None, typed=row.typed_value, flagged=row.flagged,
-            why_missing=now.why_missing if now is not None else ""))
+        lines.append(
+            EvidenceLine(
+                key=row.key,
+                label=row.label,
+                indicator=row.indicator,
+                unit=row.unit,
+                period_start=row.period_start,
+                period_end=row.period_end,
+                frozen=row.value,
+                today=now.value if now is not None else None,
+                typed=row.typed_value,
+                flagged=row.flagged,
+                why_missing=now.why_missing if now is not None else "",
+            )
+        )
     return lines
 
 
@@ -92,24 +105,32 @@ def _table_lines(table: TableField, value: Any) -> TableLines:
     lines = []
     for index, row in enumerate(rows):
         row = row if isinstance(row, dict) else {}
-        label = label_of(table.rows[index].label) if table.rows and index < len(table.rows) else str(index + 1)
+        label = (
+            label_of(table.rows[index].label) if table.rows and index < len(table.rows) else str(index + 1)
+        )
         lines.append((label, [value_text(column, row.get(column.key)) for column in table.columns]))
-    return TableLines(label=label_of(table.label),
-                      columns=[label_of(column.label) + (f"（{column.unit}）" if column.unit else "")
-                               for column in table.columns], rows=lines)
+    return TableLines(
+        label=label_of(table.label),
+        columns=[
+            label_of(column.label) + (f"（{column.unit}）" if column.unit else "") for column in table.columns
+        ],
+        rows=lines,
+    )
 
 
 def filed_sections(content: FiledContent) -> list[SectionLines]:
     """The filed form, section by section, as the forms write the values."""
     sections = []
     for section in content.definition.sections:
-        if section.applies_if is not None and not condition_holds(section.applies_if, values=content.values,
-                                                                  context=content.context):
+        if section.applies_if is not None and not condition_holds(
+            section.applies_if, values=content.values, context=content.context
+        ):
             continue
         lines = SectionLines(title=label_of(section.title), by_authority=section.filled_by == "authority")
         for item in section.items:
-            if item.applies_if is not None and not condition_holds(item.applies_if, values=content.values,
-                                                                   context=content.context):
+            if item.applies_if is not None and not condition_holds(
+                item.applies_if, values=content.values, context=content.context
+            ):
                 continue
             if isinstance(item, TableField):
                 lines.items.append(_table_lines(item, content.values.get(item.key)))

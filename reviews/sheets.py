@@ -55,8 +55,10 @@ class SheetSaved:
 
 def checklist_of(sheet: ScoreSheet) -> Checklist:
     """The checklist the sheet judges (one of those that apply to its submission)."""
-    found = next((checklist for checklist in checklists_for(sheet.submission)
-                  if checklist.key == sheet.checklist), None)
+    found = next(
+        (checklist for checklist in checklists_for(sheet.submission) if checklist.key == sheet.checklist),
+        None,
+    )
     if found is None:
         raise SheetRefused([_("该申报没有核查表“%(key)s”") % {"key": sheet.checklist}])
     return found
@@ -69,7 +71,8 @@ def sheet_for(assignment: Assignment, checklist_key: str) -> ScoreSheet:
     if not any(checklist.key == checklist_key for checklist in checklists_for(assignment.submission)):
         raise SheetRefused([_("该申报没有核查表“%(key)s”") % {"key": checklist_key}])
     sheet, _created = ScoreSheet.objects.get_or_create(
-        assignment=assignment, checklist=checklist_key, defaults={"submission": assignment.submission})
+        assignment=assignment, checklist=checklist_key, defaults={"submission": assignment.submission}
+    )
     return sheet
 
 
@@ -81,11 +84,14 @@ def sheet_refusal(sheet: ScoreSheet, actor: object) -> list[str]:
     if assignment.withdrawn_at is not None:
         return [_("该专家分配已撤回")]
     if sheet.submitted_at is not None:
-        return [_("评审表已于 %(when)s 提交，不能再修改") % {
-            "when": f"{timezone.localtime(sheet.submitted_at):%Y年%-m月%-d日 %H:%M}"}]
+        return [
+            _("评审表已于 %(when)s 提交，不能再修改")
+            % {"when": f"{timezone.localtime(sheet.submitted_at):%Y年%-m月%-d日 %H:%M}"}
+        ]
     if sheet.submission.state not in SHEET_STATES:
-        return [_("申报当前状态（%(state)s）下不能填写评审表") % {
-            "state": sheet.submission.get_state_display()}]
+        return [
+            _("申报当前状态（%(state)s）下不能填写评审表") % {"state": sheet.submission.get_state_display()}
+        ]
     return []
 
 
@@ -115,8 +121,10 @@ def judgement_clean(item: ChecklistItem, judgement: Mapping[str, Any]) -> tuple[
             raise ValueError(_("计分项请填写得分（或选择“不适用”）"))
         assert item.max_points is not None
         if points is not None and not Decimal(0) <= points <= item.max_points:
-            raise ValueError(_("得分须在 0 至 %(most)s 分之间，填写的是 %(points)s 分") % {
-                "most": f"{item.max_points.normalize():f}", "points": f"{points.normalize():f}"})
+            raise ValueError(
+                _("得分须在 0 至 %(most)s 分之间，填写的是 %(points)s 分")
+                % {"most": f"{item.max_points.normalize():f}", "points": f"{points.normalize():f}"}
+            )
         if points is not None and points.as_tuple().exponent < -2:  # type: ignore[operator]
             raise ValueError(_("得分最多保留两位小数"))
         return "", points, note
@@ -127,14 +135,20 @@ def judgement_clean(item: ChecklistItem, judgement: Mapping[str, Any]) -> tuple[
     return verdict, None, note
 
 
-def sheet_save(sheet: ScoreSheet, judgements: Mapping[str, Mapping[str, Any]], *, actor: object,
-               conclusion_note: str | None = None) -> SheetSaved:
+def sheet_save(
+    sheet: ScoreSheet,
+    judgements: Mapping[str, Mapping[str, Any]],
+    *,
+    actor: object,
+    conclusion_note: str | None = None,
+) -> SheetSaved:
     """Save the expert's judgements ({item key: {verdict, points, note}}); each bad item is left as
     it was and reported by key, the good ones are saved. Refused whole (SheetRefused) when the
     actor may not write the sheet now."""
     with transaction.atomic():
-        locked = (ScoreSheet.objects.select_for_update().select_related("assignment", "submission")
-                  .get(pk=sheet.pk))
+        locked = (
+            ScoreSheet.objects.select_for_update().select_related("assignment", "submission").get(pk=sheet.pk)
+        )
         problems = sheet_refusal(locked, actor)
         if problems:
             raise SheetRefused(problems)
@@ -177,8 +191,9 @@ def sheet_status(sheet: ScoreSheet) -> SheetResult:
 def sheet_submit(sheet: ScoreSheet, *, actor: object) -> ScoreSheet:
     """Submit the sheet: refused while any applicable item is unjudged. Kept unchanged afterwards."""
     with transaction.atomic():
-        locked = (ScoreSheet.objects.select_for_update().select_related("assignment", "submission")
-                  .get(pk=sheet.pk))
+        locked = (
+            ScoreSheet.objects.select_for_update().select_related("assignment", "submission").get(pk=sheet.pk)
+        )
         problems = sheet_refusal(locked, actor)
         if problems:
             raise SheetRefused(problems)
@@ -186,8 +201,15 @@ def sheet_submit(sheet: ScoreSheet, *, actor: object) -> ScoreSheet:
         result = sheet_result(checklist, sheet_judgements(locked))
         if not result.complete:
             labels = {item.key: item.label.zh for item in checklist.items}
-            raise SheetRefused([_("还有 %(count)s 项未评判：%(items)s") % {
-                "count": len(result.unjudged), "items": "、".join(labels[key] for key in result.unjudged)}])
+            raise SheetRefused(
+                [
+                    _("还有 %(count)s 项未评判：%(items)s")
+                    % {
+                        "count": len(result.unjudged),
+                        "items": "、".join(labels[key] for key in result.unjudged),
+                    }
+                ]
+            )
         locked.submitted_at = timezone.now()
         locked.save(update_fields=["submitted_at"])
     sheet.refresh_from_db()
@@ -200,12 +222,16 @@ def _image_check(upload: UploadedFile, name: str) -> None:
         with Image.open(upload) as probe:
             width, height = probe.size
             if width * height > PHOTO_PIXELS_MAX:
-                raise ValidationError(_("照片“%(name)s”像素过多（%(width)s × %(height)s），请缩小后上传") % {
-                    "name": name, "width": width, "height": height})
+                raise ValidationError(
+                    _("照片“%(name)s”像素过多（%(width)s × %(height)s），请缩小后上传")
+                    % {"name": name, "width": width, "height": height}
+                )
             probe.verify()
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
-        raise ValidationError(_("照片“%(name)s”已损坏或不完整，无法打开（%(error)s）") % {
-            "name": name, "error": type(exc).__name__}) from exc
+        raise ValidationError(
+            _("照片“%(name)s”已损坏或不完整，无法打开（%(error)s）")
+            % {"name": name, "error": type(exc).__name__}
+        ) from exc
     finally:
         upload.seek(0)
 
@@ -214,8 +240,9 @@ def photo_add(sheet: ScoreSheet, item_key: str, upload: UploadedFile, *, actor: 
     """Attach a photo (JPEG or PNG, by its content) to one item of the sheet."""
     name = display_name(upload.name)
     with transaction.atomic():
-        locked = (ScoreSheet.objects.select_for_update().select_related("assignment", "submission")
-                  .get(pk=sheet.pk))
+        locked = (
+            ScoreSheet.objects.select_for_update().select_related("assignment", "submission").get(pk=sheet.pk)
+        )
         problems = sheet_refusal(locked, actor)
         if problems:
             raise SheetRefused(problems)
@@ -224,12 +251,16 @@ def photo_add(sheet: ScoreSheet, item_key: str, upload: UploadedFile, *, actor: 
         if not upload.size:
             raise ValidationError(_("“%(name)s”是空文件") % {"name": name})
         if upload.size > PHOTO_MAX_BYTES:
-            raise ValidationError(_("照片“%(name)s”超过 %(most)s MB 的上限") % {
-                "name": name, "most": PHOTO_MAX_BYTES // (1024 * 1024)})
+            raise ValidationError(
+                _("照片“%(name)s”超过 %(most)s MB 的上限")
+                % {"name": name, "most": PHOTO_MAX_BYTES // (1024 * 1024)}
+            )
         content_type, description = content_type_of(upload)
         if content_type not in IMAGE_TYPES:
-            raise ValidationError(_("“%(name)s”的内容是 %(what)s（%(mime)s），照片只接受 JPG 或 PNG") % {
-                "name": name, "what": description.split(",")[0], "mime": content_type})
+            raise ValidationError(
+                _("“%(name)s”的内容是 %(what)s（%(mime)s），照片只接受 JPG 或 PNG")
+                % {"name": name, "what": description.split(",")[0], "mime": content_type}
+            )
         _image_check(upload, name)
         row, _created = ScoreItem.objects.get_or_create(sheet=locked, item=item_key)
         photo = ScoreItemPhoto(item=row, original_name=name, content_type=content_type)

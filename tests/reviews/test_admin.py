@@ -27,7 +27,10 @@ from tests.factories import program_loaded, submission_filed
 
 CHANGELIST = "admin:applications_submission_changelist"
 FORM_DATA = {
-    "founded": "2010-05-01", "summary": "十字以内", "investment": "80", "commitment": "yes",
+    "founded": "2010-05-01",
+    "summary": "十字以内",
+    "investment": "80",
+    "commitment": "yes",
     "economics": [{"assets": "200", "liabilities": "50"}, {"assets": "300", "liabilities": "60"}],
 }
 
@@ -45,46 +48,101 @@ def review_workflow() -> dict[str, Any]:
     ]
     transitions = [t for t in workflow["transitions"] if t["key"] not in ("decide_pass", "decide_fail")]
     transitions += [
-        {"key": "accept", "label": label("受理", "Accept"), "sources": ["first_review_passed"],
-         "target": "accepted", "actors": ["provincial"], "needs_reason": True, "batch": True},
-        {"key": "start_expert_review", "label": label("开始专家评审", "Start expert review"),
-         "sources": ["accepted"], "target": "under_expert_review", "actors": ["provincial"],
-         "guards": ["lead_expert_assigned"]},
-        {"key": "decide_pass", "label": label("评审通过", "Decide: passed"), "sources": ["under_expert_review"],
-         "target": "passed", "actors": ["provincial"], "needs_reason": True, "batch": True,
-         "guards": ["checklists_complete"], "outcome": "passed"},
-        {"key": "decide_fail", "label": label("评审不通过", "Decide: not passed"),
-         "sources": ["under_expert_review"], "target": "not_passed", "actors": ["provincial"],
-         "needs_reason": True, "outcome": "not_passed"},
+        {
+            "key": "accept",
+            "label": label("受理", "Accept"),
+            "sources": ["first_review_passed"],
+            "target": "accepted",
+            "actors": ["provincial"],
+            "needs_reason": True,
+            "batch": True,
+        },
+        {
+            "key": "start_expert_review",
+            "label": label("开始专家评审", "Start expert review"),
+            "sources": ["accepted"],
+            "target": "under_expert_review",
+            "actors": ["provincial"],
+            "guards": ["lead_expert_assigned"],
+        },
+        {
+            "key": "decide_pass",
+            "label": label("评审通过", "Decide: passed"),
+            "sources": ["under_expert_review"],
+            "target": "passed",
+            "actors": ["provincial"],
+            "needs_reason": True,
+            "batch": True,
+            "guards": ["checklists_complete"],
+            "outcome": "passed",
+        },
+        {
+            "key": "decide_fail",
+            "label": label("评审不通过", "Decide: not passed"),
+            "sources": ["under_expert_review"],
+            "target": "not_passed",
+            "actors": ["provincial"],
+            "needs_reason": True,
+            "outcome": "not_passed",
+        },
     ]
     workflow["transitions"] = transitions
     return workflow
 
 
 def review_checklists() -> list[dict[str, Any]]:
-    return [{
-        "key": "onsite", "title": label("现场核查表", "On-site checklist"), "items": [
-            {"key": "metering", "label": label("计量器具配备", "Meters"), "category": label("计量", "Metering"),
-             "allow_na": False, "evidence": ["total_tce"]},
-            {"key": "records", "label": label("台账记录", "Records"), "category": label("计量", "Metering")},
-            {"key": "management", "label": label("能源管理制度", "Management"),
-             "category": label("管理", "Management"), "mode": "points", "max_points": 10},
-            {"key": "no_accident", "label": label("无重大安全事故", "No accident"),
-             "category": label("管理", "Management"), "veto": True, "allow_na": False},
-        ]}]
+    return [
+        {
+            "key": "onsite",
+            "title": label("现场核查表", "On-site checklist"),
+            "items": [
+                {
+                    "key": "metering",
+                    "label": label("计量器具配备", "Meters"),
+                    "category": label("计量", "Metering"),
+                    "allow_na": False,
+                    "evidence": ["total_tce"],
+                },
+                {
+                    "key": "records",
+                    "label": label("台账记录", "Records"),
+                    "category": label("计量", "Metering"),
+                },
+                {
+                    "key": "management",
+                    "label": label("能源管理制度", "Management"),
+                    "category": label("管理", "Management"),
+                    "mode": "points",
+                    "max_points": 10,
+                },
+                {
+                    "key": "no_accident",
+                    "label": label("无重大安全事故", "No accident"),
+                    "category": label("管理", "Management"),
+                    "veto": True,
+                    "allow_na": False,
+                },
+            ],
+        }
+    ]
 
 
 @pytest.fixture
 def program(db):  # type: ignore[no-untyped-def]
-    return program_loaded({**core_definition("test_admin10"), "workflow": review_workflow(),
-                           "checklists": review_checklists()})
+    return program_loaded(
+        {**core_definition("test_admin10"), "workflow": review_workflow(), "checklists": review_checklists()}
+    )
 
 
 @pytest.fixture
 def filed(world, program):  # type: ignore[no-untyped-def]
     """tenant_a's and tenant_b's filed submissions."""
-    a = submission_filed(world.tenant_a, program, FORM_DATA, world.user("a_admin"), title="郑州甲能源管理中心申报")
-    b = submission_filed(world.tenant_b, program, FORM_DATA, world.user("b_admin"), title="洛阳乙能源管理中心申报")
+    a = submission_filed(
+        world.tenant_a, program, FORM_DATA, world.user("a_admin"), title="郑州甲能源管理中心申报"
+    )
+    b = submission_filed(
+        world.tenant_b, program, FORM_DATA, world.user("b_admin"), title="洛阳乙能源管理中心申报"
+    )
     return a, b
 
 
@@ -147,8 +205,9 @@ def test_filters_program_state_region_track_deadline(client, world, filed, progr
     today = timezone.localdate()
     with scopes_disabled():
         Submission.objects.filter(pk=a.pk).update(additions_due=today - dt.timedelta(days=1), track="big")
-        Submission.objects.filter(pk=b.pk).update(additions_due=today + dt.timedelta(days=3),
-                                                  state=SubmissionState.FIRST_REVIEW_PASSED)
+        Submission.objects.filter(pk=b.pk).update(
+            additions_due=today + dt.timedelta(days=3), state=SubmissionState.FIRST_REVIEW_PASSED
+        )
     assert shown(client, henan, f"?program={program.pk}") == {a.title, b.title}
     assert shown(client, henan, "?program=999999") == set()
     assert shown(client, henan, "?state__exact=first_review_passed") == {b.title}
@@ -161,7 +220,11 @@ def test_filters_program_state_region_track_deadline(client, world, filed, progr
     # The region filter offers only what is in reach: a city's reviewer its districts, not Luoyang's.
     login(client, world.user("zhengzhou_reviewer"))
     response = client.get(reverse(CHANGELIST))
-    region_filter = next(spec for spec in response.context["cl"].filter_specs if getattr(spec, "parameter_name", "") == "region")
+    region_filter = next(
+        spec
+        for spec in response.context["cl"].filter_specs
+        if getattr(spec, "parameter_name", "") == "region"
+    )
     assert [code for code, _name in region_filter.lookup_choices] == ["410105"]
     assert shown(client, world.user("zhengzhou_reviewer"), "?region=410305") == set()
 
@@ -177,11 +240,15 @@ def test_an_action_by_its_owner_works_and_others_get_nothing(client, world, file
     assert {"transition__first_review_pass", "transition__return_for_additions"} <= action_names(response)
     assert "transition__accept" not in action_names(response)
     # The action asks first (intermediate page), then applies.
-    page = client.post(reverse(CHANGELIST), {"action": "transition__first_review_pass", "_selected_action": [a.pk]})
+    page = client.post(
+        reverse(CHANGELIST), {"action": "transition__first_review_pass", "_selected_action": [a.pk]}
+    )
     assert page.status_code == 200 and "确认执行" in page.content.decode()
     assert state_of(a) == SubmissionState.SUBMITTED
-    client.post(reverse(CHANGELIST), {"action": "transition__first_review_pass", "_selected_action": [a.pk],
-                                      "apply": "1", "reason": ""})
+    client.post(
+        reverse(CHANGELIST),
+        {"action": "transition__first_review_pass", "_selected_action": [a.pk], "apply": "1", "reason": ""},
+    )
     assert state_of(a) == SubmissionState.FIRST_REVIEW_PASSED
 
     # Luoyang's reviewer has the action for its own city, but tenant_a's submission is not in its
@@ -189,18 +256,29 @@ def test_an_action_by_its_owner_works_and_others_get_nothing(client, world, file
     with scopes_disabled():
         activities = Activity.objects.count()
     login(client, world.user("luoyang_reviewer"))
-    client.post(reverse(CHANGELIST), {"action": "transition__return_for_additions", "_selected_action": [a.pk],
-                                      "apply": "1", "reason": "伪造", "deadline": "2099-01-01"})
+    client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "transition__return_for_additions",
+            "_selected_action": [a.pk],
+            "apply": "1",
+            "reason": "伪造",
+            "deadline": "2099-01-01",
+        },
+    )
     # The province may not take the city's step: not offered, and a forged post changes nothing.
     login(client, world.user("henan_officer"))
     response = client.get(reverse(CHANGELIST))
     assert "transition__first_review_pass" not in action_names(response)
-    client.post(reverse(CHANGELIST), {"action": "transition__first_review_pass", "_selected_action": [b.pk],
-                                      "apply": "1"})
+    client.post(
+        reverse(CHANGELIST),
+        {"action": "transition__first_review_pass", "_selected_action": [b.pk], "apply": "1"},
+    )
     # The expert sees none of these and takes no action.
     login(client, world.user("expert"))
     assert client.get(reverse(CHANGELIST)).context["action_form"] is None or not action_names(
-        client.get(reverse(CHANGELIST)))
+        client.get(reverse(CHANGELIST))
+    )
     assert state_of(a) == SubmissionState.FIRST_REVIEW_PASSED and state_of(b) == SubmissionState.SUBMITTED
     with scopes_disabled():
         assert Activity.objects.count() == activities
@@ -248,17 +326,30 @@ def test_a_batch_decision_takes_one_reason_and_reports_each_refusal(client, worl
     page = client.post(reverse(CHANGELIST), {"action": "transition__accept", "_selected_action": selected})
     assert page.status_code == 200 and page.context["form"].fields["reason"].required
     # Without the reason it asks again and changes nothing.
-    again = client.post(reverse(CHANGELIST), {"action": "transition__accept", "_selected_action": selected,
-                                              "apply": "1", "reason": ""})
+    again = client.post(
+        reverse(CHANGELIST),
+        {"action": "transition__accept", "_selected_action": selected, "apply": "1", "reason": ""},
+    )
     assert again.status_code == 200 and again.context["form"].errors
     assert state_of(a) == SubmissionState.FIRST_REVIEW_PASSED
-    response = client.post(reverse(CHANGELIST), {"action": "transition__accept", "_selected_action": selected,
-                                                 "apply": "1", "reason": "材料齐全，予以受理"}, follow=True)
+    response = client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "transition__accept",
+            "_selected_action": selected,
+            "apply": "1",
+            "reason": "材料齐全，予以受理",
+        },
+        follow=True,
+    )
     texts = [str(message) for message in response.context["messages"]]
     assert any("已对 2 项申报执行“受理”" in text for text in texts)
     assert any(text.startswith("郑州甲第二项申报：未执行") for text in texts)  # c was still at first review
-    assert (state_of(a), state_of(b), state_of(c)) == (SubmissionState.ACCEPTED, SubmissionState.ACCEPTED,
-                                                       SubmissionState.SUBMITTED)
+    assert (state_of(a), state_of(b), state_of(c)) == (
+        SubmissionState.ACCEPTED,
+        SubmissionState.ACCEPTED,
+        SubmissionState.SUBMITTED,
+    )
     with scopes_disabled():
         reasons = set(Activity.objects.filter(action="accept").values_list("submission_id", "reason"))
     assert reasons == {(a.pk, "材料齐全，予以受理"), (b.pk, "材料齐全，予以受理")}
@@ -268,9 +359,17 @@ def test_a_transition_that_is_not_a_batch_is_refused_for_many(client, world, fil
     a, _b = filed
     c = submission_filed(world.tenant_a, program, FORM_DATA, world.user("a_admin"), title="郑州甲第二项申报")
     login(client, world.user("zhengzhou_reviewer"))
-    response = client.post(reverse(CHANGELIST), {
-        "action": "transition__return_for_additions", "_selected_action": [a.pk, c.pk], "apply": "1",
-        "reason": "缺材料", "deadline": (timezone.localdate() + dt.timedelta(days=5)).isoformat()}, follow=True)
+    response = client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "transition__return_for_additions",
+            "_selected_action": [a.pk, c.pk],
+            "apply": "1",
+            "reason": "缺材料",
+            "deadline": (timezone.localdate() + dt.timedelta(days=5)).isoformat(),
+        },
+        follow=True,
+    )
     assert any("不能批量执行" in str(message) for message in response.context["messages"])
     assert state_of(a) == state_of(c) == SubmissionState.SUBMITTED
 
@@ -290,15 +389,21 @@ def under_review(world, filed):  # type: ignore[no-untyped-def]
     take(a, world.user("zhengzhou_reviewer"), "first_review_pass")
     take(a, world.user("henan_officer"), "accept", reason="受理")
     with scopes_disabled():
-        Assignment.objects.create(submission=a, expert=world.user("expert"), is_lead=True,
-                                  assigned_by=world.user("henan_officer"))
+        Assignment.objects.create(
+            submission=a, expert=world.user("expert"), is_lead=True, assigned_by=world.user("henan_officer")
+        )
     take(a, world.user("henan_officer"), "start_expert_review")
     return a
 
 
 def test_the_assigned_expert_fills_the_checklist(client, world, under_review, settings, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "private": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path}}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "private": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path},
+        },
+    }
     a = under_review
     url = reverse("admin:applications_submission_checklist", args=[a.pk, "onsite"])
     expert = world.user("expert")
@@ -306,13 +411,23 @@ def test_the_assigned_expert_fills_the_checklist(client, world, under_review, se
     page = client.get(url)
     assert page.status_code == 200
     body = page.content.decode()
-    assert "计量器具配备" in body and "能源管理制度" in body and "年综合能耗" in body  # evidence beside the item
+    assert (
+        "计量器具配备" in body and "能源管理制度" in body and "年综合能耗" in body
+    )  # evidence beside the item
     with scopes_disabled():
         assert not ScoreSheet.objects.exists()  # looking writes nothing
 
     # Points over the maximum and NA where the item forbids it are refused by item; the rest saves.
-    response = client.post(url, {"verdict_metering": "na", "verdict_records": "na", "points_management": "12",
-                                 "note_records": "无台账要求", "verdict_no_accident": "meets"})
+    response = client.post(
+        url,
+        {
+            "verdict_metering": "na",
+            "verdict_records": "na",
+            "points_management": "12",
+            "note_records": "无台账要求",
+            "verdict_no_accident": "meets",
+        },
+    )
     assert response.status_code == 400
     body = response.content.decode()
     assert "该项不允许选择“不适用”" in body and "得分须在 0 至 10 分之间" in body
@@ -329,21 +444,34 @@ def test_the_assigned_expert_fills_the_checklist(client, world, under_review, se
         assert sheet.submitted_at is None
 
     # A photo for an item (checked as an image by content); a PDF posing as a photo is refused.
-    response = client.post(url, {"verdict_metering": "meets",
-                                 "photo_metering": SimpleUploadedFile("meter.png", _png())})
+    response = client.post(
+        url, {"verdict_metering": "meets", "photo_metering": SimpleUploadedFile("meter.png", _png())}
+    )
     assert response.status_code == 302
     fake = SimpleUploadedFile("fake.png", b"%PDF-1.4\n%fake\n")
     response = client.post(url, {"photo_records": fake})
     assert response.status_code == 400 and "照片只接受 JPG 或 PNG" in response.content.decode()
     with scopes_disabled():
         photo = ScoreItemPhoto.objects.get()
-        assert (photo.item.item, photo.content_type, photo.original_name) == ("metering", "image/png", "meter.png")
+        assert (photo.item.item, photo.content_type, photo.original_name) == (
+            "metering",
+            "image/png",
+            "meter.png",
+        )
     photo_url = reverse("admin:applications_submission_photo", args=[a.pk, photo.pk])
     assert b"".join(client.get(photo_url).streaming_content) == _png()
 
-    response = client.post(url, {"verdict_metering": "meets", "verdict_records": "na", "points_management": "8",
-                                 "verdict_no_accident": "meets", "conclusion_note": "现场核查符合要求",
-                                 "_submit": "1"})
+    response = client.post(
+        url,
+        {
+            "verdict_metering": "meets",
+            "verdict_records": "na",
+            "points_management": "8",
+            "verdict_no_accident": "meets",
+            "conclusion_note": "现场核查符合要求",
+            "_submit": "1",
+        },
+    )
     assert response.status_code == 302
     with scopes_disabled():
         sheet.refresh_from_db()
@@ -364,8 +492,10 @@ def test_the_assigned_expert_fills_the_checklist(client, world, under_review, se
     assert client.post(url, {"points_management": "1"}).status_code == 403
     assert client.get(photo_url).status_code == 200
     login(client, world.user("zhengzhou_reviewer"))
-    assert "综合得分" not in client.get(reverse("admin:applications_submission_change",
-                                                args=[a.pk])).content.decode()
+    assert (
+        "综合得分"
+        not in client.get(reverse("admin:applications_submission_change", args=[a.pk])).content.decode()
+    )
     assert client.get(url).status_code == 403
     assert client.get(photo_url).status_code == 404
     login(client, world.user("luoyang_reviewer"))
@@ -380,8 +510,11 @@ def test_the_assigned_expert_fills_the_checklist(client, world, under_review, se
 def test_an_unassigned_expert_gets_no_checklist(client, world, under_review):
     a = under_review
     other = type(world.user("expert")).objects.create_user(
-        username="other_expert_for_admin10", role="expert",
-        review_organization=world.user("expert").review_organization, is_staff=True)
+        username="other_expert_for_admin10",
+        role="expert",
+        review_organization=world.user("expert").review_organization,
+        is_staff=True,
+    )
     login(client, other)
     url = reverse("admin:applications_submission_checklist", args=[a.pk, "onsite"])
     assert client.get(url).status_code == 404
@@ -394,21 +527,42 @@ def test_an_unassigned_expert_gets_no_checklist(client, world, under_review):
 
 
 def test_the_reviewer_sees_what_changed_since_the_return(client, world, filed, settings, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "private": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path}}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "private": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path},
+        },
+    }
     a, _b = filed
     city, applicant = world.user("zhengzhou_reviewer"), world.user("a_admin")
-    take(a, city, "return_for_additions", reason="请补充专项审计报告",
-         deadline=timezone.localdate() + dt.timedelta(days=10))
+    take(
+        a,
+        city,
+        "return_for_additions",
+        reason="请补充专项审计报告",
+        deadline=timezone.localdate() + dt.timedelta(days=10),
+    )
     with scopes_disabled():
         a.refresh_from_db()
-        submission_save(submission=a, user=applicant, changes={
-            "investment": "120",
-            "economics": [{"assets": "200", "liabilities": "50"}, {"assets": "300", "liabilities": "90"}]})
+        submission_save(
+            submission=a,
+            user=applicant,
+            changes={
+                "investment": "120",
+                "economics": [{"assets": "200", "liabilities": "50"}, {"assets": "300", "liabilities": "90"}],
+            },
+        )
         for kind, name in (("audit_report", "专项审计报告.pdf"),):
             content = b"%PDF-1.4\n% audit report\n"
-            attachment = Attachment(submission=a, kind=kind, original_name=name, content_type="application/pdf",
-                                    size=len(content), sha256=hashlib.sha256(content).hexdigest())
+            attachment = Attachment(
+                submission=a,
+                kind=kind,
+                original_name=name,
+                content_type="application/pdf",
+                size=len(content),
+                sha256=hashlib.sha256(content).hexdigest(),
+            )
             attachment.file.save(name, ContentFile(content), save=False)
             attachment.save()
     take(a, applicant, "resubmit")
@@ -416,5 +570,15 @@ def test_the_reviewer_sees_what_changed_since_the_return(client, world, filed, s
     body = client.get(reverse("admin:applications_submission_change", args=[a.pk])).content.decode()
     assert "请补充专项审计报告" in body
     assert "第 2 次提交相对退回版本的修改" in body
-    for text in ("投资", "80", "120", "近三年主要经济指标", "2024年", "总负债", "90", "专项审计报告.pdf", "新增"):
+    for text in (
+        "投资",
+        "80",
+        "120",
+        "近三年主要经济指标",
+        "2024年",
+        "总负债",
+        "90",
+        "专项审计报告.pdf",
+        "新增",
+    ):
         assert text in body, text
