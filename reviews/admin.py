@@ -37,7 +37,7 @@ from django.utils.translation import ngettext
 
 from applications.definitions import Checklist, ProgramDefinition, TransitionDef, definition_of
 from applications.documents.content import filed_content
-from applications.models import Program, ProgramVersion, Submission, SubmissionState
+from applications.models import Program, ProgramVersion, Submission
 from applications.selectors import local_today, submission_definition
 from applications.values import label_of
 from portal.access import can_view_scores, visible_submissions, workflow_roles
@@ -56,6 +56,7 @@ from reviews.services import (
     transition_perform,
 )
 from reviews.sheets import (
+    SHEET_STATES,
     SheetRefused,
     photo_add,
     sheet_for,
@@ -696,10 +697,7 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
                 return HttpResponseRedirect(request.get_full_path())
         context = self._checklist_context(request, submission, checklist, sheet, typed, errors)
         refusal = sheet_refusal(sheet, request.user) if sheet is not None else []
-        if sheet is None and submission.state not in (
-            SubmissionState.ACCEPTED,
-            SubmissionState.UNDER_EXPERT_REVIEW,
-        ):
+        if sheet is None and submission.state not in SHEET_STATES:
             refusal = [
                 _t("申报当前状态（%(state)s）下不能填写评审表") % {"state": submission.get_state_display()}
             ]

@@ -68,6 +68,9 @@ def sheet_for(assignment: Assignment, checklist_key: str) -> ScoreSheet:
     """The expert's sheet for one checklist of the assigned submission, made when first needed."""
     if assignment.withdrawn_at is not None:
         raise SheetRefused([_("该专家分配已撤回")])
+    if assignment.submission.state not in SHEET_STATES:
+        raise SheetRefused([_("申报当前状态（%(state)s）下不能填写评审表") % {
+            "state": assignment.submission.get_state_display()}])
     if not any(checklist.key == checklist_key for checklist in checklists_for(assignment.submission)):
         raise SheetRefused([_("该申报没有核查表“%(key)s”") % {"key": checklist_key}])
     sheet, _created = ScoreSheet.objects.get_or_create(

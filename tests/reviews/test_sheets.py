@@ -79,3 +79,12 @@ def test_a_sheet_is_submitted_once_complete_and_then_kept(world, sheet):
         with pytest.raises(SheetRefused, match="不能再修改"):
             sheet_save(sheet, {"no_accident": {"verdict": "meets"}}, actor=expert)
         assert ScoreItem.objects.get(sheet=sheet, item="no_accident").verdict == "fails"
+
+
+def test_no_sheet_is_started_before_the_expert_step(world, filed):  # noqa: F811
+    a, _b = filed
+    with scopes_disabled():
+        assignment = Assignment.objects.create(submission=a, expert=world.user("expert"), is_lead=True)
+        with pytest.raises(SheetRefused, match="状态"):
+            sheet_for(assignment, "onsite")
+        assert not a.score_sheets.exists()
