@@ -288,11 +288,30 @@ def workflow_actors(user: Actor, submission: Submission, *, first_review_level: 
         return frozenset()
     if not isinstance(user, User):
         return frozenset()  # machine clients read; they take no review step
+    roles = workflow_roles(user, first_review_level=first_review_level)
+    if "applicant" in roles:
+        return roles if submission.enterprise_id == user.enterprise_id else frozenset()
+    if "expert" in roles:
+        with scopes_disabled():  # as above: the assignment is what grants the reach
+            assignment = Assignment.objects.filter(submission_id=submission.pk, expert_id=user.pk,
+                                                   withdrawn_at__isnull=True).first()
+        if assignment is None:
+            return frozenset()
+        return frozenset({"expert", "lead_expert"}) if assignment.is_lead else frozenset({"expert"})
+    return roles  # officials by their authority's level, platform admins
+
+
+def workflow_roles(user: Actor, *, first_review_level: str = "municipal") -> frozenset[str]:
+    """Which of a workflow's actors the user may be for some submission in their reach, by role
+    alone (experts: both, the lead being decided per assignment). `workflow_actors` answers for one
+    submission; the admin offers its actions from this, without reading every submission."""
+    if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
+        return frozenset()
     role = user.role
     if user.is_superuser or role == Role.PLATFORM_ADMIN:
         return frozenset({"platform_admin"})
     if role in (Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_STAFF):
-        return frozenset({"applicant"}) if submission.enterprise_id == user.enterprise_id else frozenset()
+        return frozenset({"applicant"})
     if role in (Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER) and user.authority is not None:
         level = user.authority.level
         if role == Role.PROVINCIAL_OFFICER or level == Authority.Level.PROVINCIAL:
@@ -300,13 +319,19 @@ def workflow_actors(user: Actor, submission: Submission, *, first_review_level: 
         wanted = Authority.Level.DISTRICT if first_review_level == "district" else Authority.Level.MUNICIPAL
         return frozenset({"first_reviewer"}) if level == wanted else frozenset()
     if role == Role.EXPERT:
-        with scopes_disabled():  # as above: the assignment is what grants the reach
-            assignment = Assignment.objects.filter(submission_id=submission.pk, expert_id=user.pk,
-                                                   withdrawn_at__isnull=True).first()
-        if assignment is None:
-            return frozenset()
-        return frozenset({"expert", "lead_expert"}) if assignment.is_lead else frozenset({"expert"})
+        return frozenset({"expert", "lead_expert"})
     return frozenset()
+
+
+def can_view_scores(user: Actor) -> bool:
+    """Who reads the experts' sheets and their combined scores of the submissions in reach: the
+    provincial officers who decide on them (for Shanghai the commission) and platform admins.
+    Experts read only their own sheet; first reviewers and applicants none."""
+    if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser or user.role == Role.PLATFORM_ADMIN:
+        return True
+    return "provincial" in workflow_roles(user)
 
 
 def get_submission_for_user(user: Actor, submission_id: Any) -> Submission:

@@ -3,10 +3,13 @@ interest declarations, and the experts' score sheets."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from applications.models import private_storage
 from portal.scoping import TenantScopedManager
 
 
@@ -216,3 +219,31 @@ class NotificationMail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address}: {self.subject}"
+
+
+def _photo_path(instance: ScoreItemPhoto, filename: str) -> str:
+    # A random stored name, as for attachments: the uploaded name is kept in a field only.
+    return f"review_photos/{instance.item.sheet.submission.enterprise_id}/{uuid.uuid4().hex}"
+
+
+class ScoreItemPhoto(models.Model):
+    """A photo an expert took as evidence for one item of their sheet (a meter, a screen of the
+    energy management center). Stored privately, served only after the access check."""
+
+    item = models.ForeignKey(ScoreItem, verbose_name=_("核查项结果"), on_delete=models.CASCADE,
+                             related_name="photos")
+    file = models.FileField(_("文件"), storage=private_storage, upload_to=_photo_path, max_length=255)
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    content_type = models.CharField(_("文件类型"), max_length=100)
+    uploaded_at = models.DateTimeField(_("上传时间"), default=timezone.now)
+
+    objects = TenantScopedManager(enterprise="item__sheet__submission__enterprise")
+    audit_enterprise_path = "item.sheet.submission.enterprise_id"
+
+    class Meta:
+        verbose_name = _("核查照片")
+        verbose_name_plural = _("核查照片")
+        ordering = ["item", "uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name

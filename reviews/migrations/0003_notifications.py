@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('applications', '0004_submission_additions_due'),
-        ('reviews', '0001_reviews_core'),
+        ('reviews', '0002_scoreitemphoto'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
