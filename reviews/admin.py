@@ -40,9 +40,18 @@ from applications.documents.content import filed_content
 from applications.models import Program, ProgramVersion, Submission
 from applications.selectors import local_today, submission_definition
 from applications.values import label_of
-from portal.access import can_view_scores, visible_submissions, workflow_roles
+from portal.access import can_assign_experts, can_view_scores, visible_submissions, workflow_roles
 from portal.admin_site import ReachModelAdmin, ReadOnlyAdminMixin, admin_site
 from portal.models import Region, Role, User
+from reviews.assignments import (
+    AssignmentRefused,
+    active_experts,
+    assignment_create,
+    assignment_make_lead,
+    assignment_withdraw,
+    conflicts_for,
+    experts_offered,
+)
 from reviews.diff import resubmission_diff
 from reviews.evidence import evidence_for_item, evidence_lines, filed_sections
 from reviews.models import Activity, Assignment, ScoreItemPhoto, ScoreSheet
@@ -388,13 +397,12 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
 
     @admin.display(description=_("分配"))
     def assignment_note(self, submission: Submission) -> SafeString:
-        # Assigning experts (with the conflict-of-interest checks) is the assignments part's page;
-        # here the assignments are only shown (the inline below).
+        # Assigning experts (with the conflict-of-interest checks) is the "assign" page below.
         count = active_assignments(submission).count()
         return format_html(
             "{}<br>{}",
             ngettext("已分配 %(count)s 位专家。", "已分配 %(count)s 位专家。", count) % {"count": count},
-            _t("分配或撤回专家请使用“专家分配”功能（含利益冲突回避检查）。"),
+            _t("省级主管人员在“分配专家”页分配或撤回专家（含利益冲突回避检查）。"),
         )
 
     def change_view(
@@ -434,7 +442,9 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
                 }
                 for checklist in checklists_for(submission)
             ]
-        return {"transition_buttons": buttons, "checklist_links": checklists}
+        assign_url = (reverse("admin:applications_submission_assign", args=[submission.pk])
+                      if can_assign_experts(request.user, submission) else "")
+        return {"transition_buttons": buttons, "checklist_links": checklists, "assign_url": assign_url}
 
     # -- actions: one per transition the role may take ----------------------------------------------
 
@@ -566,6 +576,11 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
                 wrap(self.photo_view),
                 name="applications_submission_photo",
             ),
+            path(
+                "<path:object_id>/assign/",
+                wrap(self.assign_view),
+                name="applications_submission_assign",
+            ),
         ]
         return own + super().get_urls()  # type: ignore[operator]
 
@@ -639,6 +654,76 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
             },
             status=400 if request.method == "POST" else 200,
         )
+
+    # -- assigning experts (provincial actors), with the conflict-of-interest checks ---------------
+
+    def assign_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        submission = self._object_or_404(request, object_id)
+        if not can_assign_experts(request.user, submission):
+            raise PermissionDenied
+        assert isinstance(request.user, User)
+        problems: list[str] = []
+        if request.method == "POST":
+            problems = self._assign_post(request, submission)
+            if not problems:
+                return HttpResponseRedirect(request.get_full_path())
+        offered = experts_offered(submission)
+        offered_ids = {expert.pk for expert in offered}
+        assigned_ids = set(active_assignments(submission).values_list("expert_id", flat=True))
+        conflicted = [(expert, conflicts_for(expert, submission.enterprise))
+                      for expert in active_experts().exclude(pk__in=offered_ids | assigned_ids)]
+        return TemplateResponse(
+            request,
+            "admin/reviews/assign.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _t("分配评审专家"),
+                "original": submission,
+                "back_url": self._change_url(submission),
+                "assignments": active_assignments(submission),
+                "offered": [expert for expert in offered if expert.pk not in assigned_ids],
+                "conflicted": conflicted,
+                "problems": problems,
+            },
+            status=400 if problems else 200,
+        )
+
+    def _assign_post(self, request: HttpRequest, submission: Submission) -> list[str]:
+        """One change per post: assign an expert (lead or member, an override with its reason),
+        make an assigned expert the lead, or withdraw one with a reason."""
+        user = request.user
+        assert isinstance(user, User)
+        verb = request.POST.get("do", "")
+        try:
+            if verb == "assign":
+                expert_id = _int(request.POST.get("expert"))
+                expert = active_experts().filter(pk=expert_id).first() if expert_id is not None else None
+                if expert is None:
+                    return [_t("请选择专家")]
+                assignment_create(submission=submission, expert=expert, by=user,
+                                  lead=request.POST.get("lead") == "1",
+                                  override_reason=request.POST.get("override_reason", ""))
+                self.message_user(request, _t("已分配 %(expert)s") % {"expert": _expert_name(expert)},
+                                  messages.SUCCESS)
+                return []
+            assignment_id = _int(request.POST.get("assignment"))
+            assignment = (active_assignments(submission).filter(pk=assignment_id).first()
+                          if assignment_id is not None else None)
+            if assignment is None:
+                return [_t("该专家分配不存在或已撤回")]
+            if verb == "lead":
+                assignment_make_lead(assignment=assignment, by=user)
+            elif verb == "withdraw":
+                assignment_withdraw(assignment=assignment, by=user, reason=request.POST.get("reason", ""))
+            else:
+                return [_t("未知操作")]
+        except AssignmentRefused as refused:
+            if refused.forbidden:
+                raise PermissionDenied from refused
+            return refused.problems
+        self.message_user(request, _t("已保存"), messages.SUCCESS)
+        return []
 
     # -- the checklist, filled by the assigned expert ------------------------------------------------
 
@@ -803,3 +888,14 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
         response = FileResponse(photo.file.open("rb"), content_type=photo.content_type)
         response["Content-Disposition"] = "inline"
         return response
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _expert_name(expert: User) -> str:
+    return expert.get_full_name() or expert.username

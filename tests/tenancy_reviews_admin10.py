@@ -128,6 +128,9 @@ out_of_reach_model("applications.Submission")(lambda world: outsider_photo(world
 out_of_reach("admin:applications_submission_transition")(
     lambda world: {"object_id": outsider_photo(world).item.sheet.submission_id, "action": "conclude"}
 )
+out_of_reach("admin:applications_submission_assign")(
+    lambda world: {"object_id": outsider_photo(world).item.sheet.submission_id}
+)
 out_of_reach("admin:applications_submission_checklist")(
     lambda world: {"object_id": outsider_photo(world).item.sheet.submission_id, "key": "walk_onsite"}
 )

@@ -582,3 +582,47 @@ def test_the_reviewer_sees_what_changed_since_the_return(client, world, filed, s
         "新增",
     ):
         assert text in body, text
+
+
+# --- assigning experts ------------------------------------------------------------------------------
+
+
+def test_the_provincial_officer_assigns_experts_with_the_conflict_checks(client, world, filed):
+    from portal.models import AuditEntry, Role
+    from reviews.assignments import conflict_declare
+    from tests.factories import UserFactory
+
+    a, _b = filed
+    take(a, world.user("zhengzhou_reviewer"), "first_review_pass")
+    organization = world.user("expert").review_organization
+    free = UserFactory(username="expert_free", role=Role.EXPERT, is_staff=True, first_name="自由",
+                       review_organization=organization)
+    bound = UserFactory(username="expert_bound", role=Role.EXPERT, is_staff=True, first_name="回避",
+                        review_organization=organization)
+    with scopes_disabled():
+        conflict_declare(expert=bound, kind="consulting", enterprise=world.tenant_a,
+                         since=timezone.localdate() - dt.timedelta(days=300))
+    url = reverse("admin:applications_submission_assign", args=[a.pk])
+    login(client, world.user("zhengzhou_reviewer"))
+    assert client.get(url).status_code == 403  # the city does not assign experts
+    login(client, world.user("henan_officer"))
+    page = client.get(url)
+    assert page.status_code == 200
+    offered = [expert.username for expert in page.context["offered"]]
+    conflicted = [expert.username for expert, _reasons in page.context["conflicted"]]
+    assert "expert_free" in offered and "expert_bound" not in offered and "expert_bound" in conflicted
+    assert client.post(url, {"do": "assign", "expert": free.pk, "lead": "1"}).status_code == 302
+    refused = client.post(url, {"do": "assign", "expert": bound.pk})
+    assert refused.status_code == 400 and "利益冲突" in refused.content.decode()
+    assert client.post(url, {"do": "assign", "expert": bound.pk,
+                             "override_reason": "该领域仅此一位专家"}).status_code == 302
+    with scopes_disabled():
+        assignments = {item.expert.username: item for item in Assignment.objects.filter(submission=a)}
+        assert assignments["expert_free"].is_lead and not assignments["expert_bound"].is_lead
+        assert assignments["expert_bound"].conflict_override_reason == "该领域仅此一位专家"
+        assert AuditEntry.objects.filter(action="assignment_override").exists()
+    withdraw = client.post(url, {"do": "withdraw", "assignment": assignments["expert_bound"].pk,
+                                 "reason": "回避"})
+    assert withdraw.status_code == 302
+    with scopes_disabled():
+        assert Assignment.objects.filter(submission=a, withdrawn_at__isnull=True).count() == 1
