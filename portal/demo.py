@@ -294,6 +294,8 @@ def seed_demo() -> list[DemoAccount]:
     seed_metering_demo_if_available()
     # After the meters: the applications' measured figures come from their history.
     from applications.demo import seed_demo_applications
+    from reviews.demo import seed_demo_reviews
 
     seed_demo_applications()
+    seed_demo_reviews()
     return accounts
