@@ -184,22 +184,34 @@ class SubmissionSerializer(serializers.ModelSerializer):
     def _review(self, submission: Submission) -> tuple[Any, Any]:
         return self.context.get("review", {}).get(submission.pk, (None, None))
 
+    def _nested(self, serializer_class: type[serializers.Serializer], items: Any) -> list[dict[str, Any]]:
+        # One nested serializer per class for the whole page: building one per row (DRF copies
+        # its fields each time) cost more than the rest of a row.
+        made = self.context.setdefault("_nested", {})
+        if serializer_class not in made:
+            made[serializer_class] = serializer_class(context=self.context)
+        return [made[serializer_class].to_representation(item) for item in items]
+
     @extend_schema_field(AvailableActionSerializer(many=True))
     def get_available_actions(self, submission: Submission) -> list[dict[str, Any]]:
         actions, _details = self._review(submission)
         if actions is None:
             return []
-        return list(AvailableActionSerializer(actions.transitions, many=True).data)
+        # Rows of one group share their CallerActions (reviews.actions.actions_for_page).
+        answered = self.context.setdefault("_actions", {})
+        if id(actions) not in answered:
+            answered[id(actions)] = (actions, self._nested(AvailableActionSerializer, actions.transitions))
+        return list(answered[id(actions)][1])
 
     @extend_schema_field(AssignmentSerializer(many=True, allow_null=True))
     def get_assignments(self, submission: Submission) -> list[dict[str, Any]] | None:
         _actions, details = self._review(submission)
-        return None if details is None else list(AssignmentSerializer(details.assignments, many=True).data)
+        return None if details is None else self._nested(AssignmentSerializer, details.assignments)
 
     @extend_schema_field(CombinedScoreSerializer(many=True, allow_null=True))
     def get_combined_score(self, submission: Submission) -> list[dict[str, Any]] | None:
         _actions, details = self._review(submission)
-        return None if details is None else list(CombinedScoreSerializer(details.scores, many=True).data)
+        return None if details is None else self._nested(CombinedScoreSerializer, details.scores)
 
 
 class SubmissionDetailSerializer(SubmissionSerializer):

@@ -152,6 +152,10 @@ class SubmissionViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
                     .select_related("program", "program_version", "enterprise"))
         if self.action == "retrieve":
             queryset = queryset.prefetch_related(Prefetch("filings", queryset=SubmissionFiling.objects.all()))
+        elif self.action == "list":
+            # A definition weighs tens of kilobytes of JSON: a page reads each version's once
+            # (reviews.actions.page_review), not one per row; the list shows no form data.
+            queryset = queryset.defer("data", "program__definition", "program_version__definition")
         return queryset.order_by("-updated_at", "-id")
 
     def get_serializer_class(self) -> Any:
