@@ -13,7 +13,7 @@ no actions and no review details.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -184,10 +184,14 @@ class SubmissionSerializer(serializers.ModelSerializer):
     def _review(self, submission: Submission) -> tuple[Any, Any]:
         return self.context.get("review", {}).get(submission.pk, (None, None))
 
+    def _memo(self, key: str) -> dict[Any, Any]:
+        # The context is the plain dict the view passed (DRF types it as a Mapping).
+        return cast(dict[str, Any], self.context).setdefault(key, {})
+
     def _nested(self, serializer_class: type[serializers.Serializer], items: Any) -> list[dict[str, Any]]:
         # One nested serializer per class for the whole page: building one per row (DRF copies
         # its fields each time) cost more than the rest of a row.
-        made = self.context.setdefault("_nested", {})
+        made = self._memo("_nested")
         if serializer_class not in made:
             made[serializer_class] = serializer_class(context=self.context)
         return [made[serializer_class].to_representation(item) for item in items]
@@ -198,7 +202,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
         if actions is None:
             return []
         # Rows of one group share their CallerActions (reviews.actions.actions_for_page).
-        answered = self.context.setdefault("_actions", {})
+        answered = self._memo("_actions")
         if id(actions) not in answered:
             answered[id(actions)] = (actions, self._nested(AvailableActionSerializer, actions.transitions))
         return list(answered[id(actions)][1])
