@@ -360,10 +360,14 @@ GUARDS = (
     "deadline_passed",  # the deadline for additions has passed
     "deadline_not_passed",  # it has not (a resubmission in time)
     "signed_scan_attached",  # the signed and sealed scan of the printed form is attached
+    # Registered by reviews.guards_programs (the shipped programs' own rules):
+    "recommendations_per_track",  # the entry's city recommended at least its track's minimum
+    "track_without_city_recommendation",  # the entry's track is not one the cities recommend
 )
 Guard = Literal[
     "eligibility_passed", "checklists_complete", "expert_reviews_received", "lead_expert_assigned",
-    "deadline_passed", "deadline_not_passed", "signed_scan_attached",
+    "deadline_passed", "deadline_not_passed", "signed_scan_attached", "recommendations_per_track",
+    "track_without_city_recommendation",
 ]
 Notify = Literal["applicant", "first_reviewer", "provincial", "experts"]
 

@@ -274,12 +274,15 @@ def _seed_one(spec: DemoApplication, *, today: dt.date) -> Submission | None:
         changes = _filled(definition, submission, spec, today)
         submission_save(submission=submission, user=user, changes=changes, title=spec.title)
         _attach_all(submission, definition, user, today)
+        from reviews.services import TransitionRefused, applicant_file  # the workflow sits above
+
         try:
-            submission_submit(submission=submission, user=user, today=today)
-        except SubmissionRefused as exc:
+            if applicant_file(submission=submission, user=user, today=today) is None:
+                submission_submit(submission=submission, user=user, today=today)
+        except (SubmissionRefused, TransitionRefused) as exc:
             # A demo that cannot file says why and stays a draft: the reasons are the page's too.
             logger.warning("demo application %s of %s stays a draft: %s", spec.program, spec.username,
-                           "; ".join(exc.messages))
+                           "; ".join(getattr(exc, "problems", None) or getattr(exc, "messages", [])))
     return submission
 
 

@@ -33,6 +33,7 @@ from applications.models import Program, Submission, SubmissionState
 from applications.values import form_check, label_of
 from portal import access
 from portal.models import User
+from reviews import services as review_services
 
 
 class PageRequest(HttpRequest):
@@ -167,7 +168,7 @@ def _status_context(request: PageRequest, submission: Submission, status: select
     attachments_missing = sum(len(kind.problems) for kind in status.attachments)
     return {"submission": submission, "tabs": tabs, "current": current,
             "attachments_missing": attachments_missing, "blocker_count": len(status.blockers),
-            "form_complete": status.form.complete}
+            "form_complete": status.form.complete, "returned": review_services.latest_return(submission)}
 
 
 def _section_or_404(definition: ProgramDefinition, key: str) -> Section:
@@ -350,9 +351,13 @@ def submission_submit(request: PageRequest, submission_id: int) -> HttpResponse:
     refused: list[str] = []
     if request.method == "POST":
         try:
-            services.submission_submit(submission=submission, user=request.user)
+            # Programs with a review workflow file through its one transition service.
+            if review_services.applicant_file(submission=submission, user=request.user) is None:
+                services.submission_submit(submission=submission, user=request.user)
         except services.SubmissionRefused as exc:
             refused = list(exc.messages)
+        except review_services.TransitionRefused as exc:
+            refused = exc.problems
         else:
             messages.success(request, _("申报已提交。提交时的测得值已一并封存。"))
             return redirect("applications:submission_detail", submission_id=submission.pk)

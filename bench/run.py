@@ -1,7 +1,8 @@
 """Run the ingest benchmark: `python -m bench.run [--rounds N] [--readings N] [--only PATHS]`.
 
-Uses the database `nengtan_bench` on the PostgreSQL of DATABASE_URL (created if missing; its readings
-are emptied first) and a private Mosquitto started for the run (see ingest_bench.private_broker).
+Uses the database `nengtan_bench` (or BENCH_DATABASE, so that runs beside each other on one server
+keep apart) on the PostgreSQL of DATABASE_URL (created if missing; its readings are emptied first)
+and a private Mosquitto started for the run (see ingest_bench.private_broker).
 Each round measures the raw COPY baseline, then every path, then the baseline again; a path is
 compared with the faster baseline of its own round (the machine's state drifts: autovacuum,
 checkpoints, page cache, other tenants of the host).
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         selected -= ONLY_CHOICES["mqtt"]
 
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/nengtan")
-    os.environ["DATABASE_URL"] = base_url.rsplit("/", 1)[0] + "/nengtan_bench"
+    database = os.environ.get("BENCH_DATABASE", "nengtan_bench")
+    os.environ["DATABASE_URL"] = base_url.rsplit("/", 1)[0] + "/" + database
     os.environ["NENGTAN_ENV"] = "development"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")

@@ -56,8 +56,9 @@ from django.http import Http404
 from django_scopes import scope, scopes_disabled
 
 from applications.models import Program, Submission, SubmissionState
+from portal.credit_code import normalize_credit_code
 from portal.models import ApiClient, ApiClientActor, Authority, Enterprise, Role, User
-from reviews.models import Assignment
+from reviews.models import Assignment, ConflictDeclaration
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -287,11 +288,30 @@ def workflow_actors(user: Actor, submission: Submission, *, first_review_level: 
         return frozenset()
     if not isinstance(user, User):
         return frozenset()  # machine clients read; they take no review step
+    roles = workflow_roles(user, first_review_level=first_review_level)
+    if "applicant" in roles:
+        return roles if submission.enterprise_id == user.enterprise_id else frozenset()
+    if "expert" in roles:
+        with scopes_disabled():  # as above: the assignment is what grants the reach
+            assignment = Assignment.objects.filter(submission_id=submission.pk, expert_id=user.pk,
+                                                   withdrawn_at__isnull=True).first()
+        if assignment is None:
+            return frozenset()
+        return frozenset({"expert", "lead_expert"}) if assignment.is_lead else frozenset({"expert"})
+    return roles  # officials by their authority's level, platform admins
+
+
+def workflow_roles(user: Actor, *, first_review_level: str = "municipal") -> frozenset[str]:
+    """Which of a workflow's actors the user may be for some submission in their reach, by role
+    alone (experts: both, the lead being decided per assignment). `workflow_actors` answers for one
+    submission; the admin offers its actions from this, without reading every submission."""
+    if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
+        return frozenset()
     role = user.role
     if user.is_superuser or role == Role.PLATFORM_ADMIN:
         return frozenset({"platform_admin"})
     if role in (Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_STAFF):
-        return frozenset({"applicant"}) if submission.enterprise_id == user.enterprise_id else frozenset()
+        return frozenset({"applicant"})
     if role in (Role.MUNICIPAL_REVIEWER, Role.PROVINCIAL_OFFICER) and user.authority is not None:
         level = user.authority.level
         if role == Role.PROVINCIAL_OFFICER or level == Authority.Level.PROVINCIAL:
@@ -299,13 +319,19 @@ def workflow_actors(user: Actor, submission: Submission, *, first_review_level: 
         wanted = Authority.Level.DISTRICT if first_review_level == "district" else Authority.Level.MUNICIPAL
         return frozenset({"first_reviewer"}) if level == wanted else frozenset()
     if role == Role.EXPERT:
-        with scopes_disabled():  # as above: the assignment is what grants the reach
-            assignment = Assignment.objects.filter(submission_id=submission.pk, expert_id=user.pk,
-                                                   withdrawn_at__isnull=True).first()
-        if assignment is None:
-            return frozenset()
-        return frozenset({"expert", "lead_expert"}) if assignment.is_lead else frozenset({"expert"})
+        return frozenset({"expert", "lead_expert"})
     return frozenset()
+
+
+def can_view_scores(user: Actor) -> bool:
+    """Who reads the experts' sheets and their combined scores of the submissions in reach: the
+    provincial officers who decide on them (for Shanghai the commission) and platform admins.
+    Experts read only their own sheet; first reviewers and applicants none."""
+    if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser or user.role == Role.PLATFORM_ADMIN:
+        return True
+    return "provincial" in workflow_roles(user)
 
 
 def get_submission_for_user(user: Actor, submission_id: Any) -> Submission:
@@ -455,3 +481,73 @@ def get_program_for_official(user: Actor, code: str) -> Program:
     if program is None or not can_download_program_tables(user, program):
         raise Http404
     return program
+
+
+# --- expert assignments and conflicts of interest (reviews.assignments) -----------------------------
+
+def can_assign_experts(user: Actor, submission: Submission) -> bool:
+    """Experts are assigned by the submission's provincial actors (for Shanghai, the commission's
+    staff) and by platform admins; never by first reviewers, experts or applicants. Answered from
+    `workflow_actors`, so it follows the same reach: a provincial officer of another province has
+    no say over the submission."""
+    if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
+        return False
+    return bool(workflow_actors(user, submission) & {"provincial", "platform_admin"})
+
+
+def can_declare_conflicts(user: Actor) -> bool:
+    """Experts declare their own conflicts of interest; nobody declares on another's behalf."""
+    return bool(isinstance(user, User) and user.is_authenticated and user.is_active
+                and user.role == Role.EXPERT)
+
+
+def get_conflict_declaration_for_user(user: Actor, declaration_id: Any) -> ConflictDeclaration:
+    """One of the user's own declarations; 404 alike for a missing one and another expert's."""
+    if not can_declare_conflicts(user):
+        raise Http404
+    return _get_or_404(ConflictDeclaration.objects.filter(expert_id=user.pk), declaration_id)
+
+
+def enterprise_for_declaration(user: Actor, credit_code: str) -> Enterprise | None:
+    """The enterprise an expert names in a conflict declaration, by its exact credit code.
+
+    The one read of enterprises outside an expert's reach: they must be able to declare an
+    enterprise they are never assigned to, yet never browse enterprises. So only an exact
+    18-character code is looked up, and only the row (for the declaration's link) is answered,
+    never shown: the pages show the code the expert typed, nothing of the enterprise."""
+    if not can_declare_conflicts(user):
+        return None
+    with scopes_disabled():  # outside the expert's reach by design (docstring)
+        return Enterprise.objects.filter(credit_code=normalize_credit_code(credit_code)).first()
+
+
+# --- review exports (reviews/export_views.py) ---------------------------------------------------------
+
+def can_export_reviews(user: Actor, submission: Submission) -> bool:
+    """A submission's score sheets, combined scores and on-site check record are the deciding
+    authority's papers: the provincial officers who act on it and platform admins (the caller has
+    found the submission in the user's reach). An expert exports only their own sheet
+    (`can_export_sheet`)."""
+    if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
+        return False
+    return bool(workflow_actors(user, submission) & {"provincial", "platform_admin"})
+
+
+def can_export_sheet(user: Actor, submission: Submission, assignment: Assignment) -> bool:
+    """One expert's sheet: its expert (while assigned), and whoever may export the submission's."""
+    if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
+        return False
+    if assignment.expert_id == user.pk and assignment.withdrawn_at is None:
+        return True
+    return can_export_reviews(user, submission)
+
+
+def can_export_program_results(user: Actor, program: Program) -> bool:
+    """A program's results list: platform admins and provincial officers whose authority's region
+    and the program's overlap (the rows are still the officer's visible submissions)."""
+    if not isinstance(user, User) or not can_download_program_tables(user, program):
+        return False
+    if user.is_platform_admin:
+        return True
+    return user.role == Role.PROVINCIAL_OFFICER or (
+        user.authority is not None and user.authority.level == Authority.Level.PROVINCIAL)

@@ -103,7 +103,7 @@ class EnterpriseAdmin(ReachModelAdmin):
     role_rights = {role: VIEW for role in OFFICIAL_ROLES}
     list_display = ("name", "credit_code", "kind", "region", "park", "status", "created_at")
     list_filter = ("status", "kind")
-    search_fields = ("name", "credit_code", "contact_name")
+    search_fields = ("name", "credit_code", "group_name", "contact_name")
     list_select_related = ("region", "park")
     ordering = ("name",)
     readonly_fields = ("status", "reviewed_by", "reviewed_at", "review_note", "resubmitted_at",
@@ -186,8 +186,8 @@ class AuthorityAdmin(ReachModelAdmin):
 @admin.register(ReviewOrganization, site=admin_site)
 class ReviewOrganizationAdmin(ReachModelAdmin):
     reach_path = None  # third-party organizations are not tenant-owned
-    list_display = ("name", "credit_code", "region")
-    search_fields = ("name", "credit_code")
+    list_display = ("name", "credit_code", "group_name", "region")
+    search_fields = ("name", "credit_code", "group_name")
     list_select_related = ("region",)
     autocomplete_fields = ("region",)
 

@@ -88,6 +88,10 @@ DEMO_AUTHORITIES: tuple[DemoAuthority, ...] = (
     DemoAuthority("minhang", "闵行区经济委员会", "310112", Authority.Level.DISTRICT, ("shanghai_emc_2024",)),
     DemoAuthority("henan", "河南省工业和信息化厅", "410000", Authority.Level.PROVINCIAL,
                   ("henan_dcmc_2023", "henan_contest_2025")),
+    # Shanghai is a province-level city: the commission takes the provincial steps of its program
+    # (its acceptance window, 受理窗口, is the commission's staff), the districts the first review.
+    DemoAuthority("shanghai", "上海市经济和信息化委员会", "310000", Authority.Level.PROVINCIAL,
+                  ("shanghai_emc_2024",)),
 )
 
 DEMO_REVIEW_ORGANIZATION_NAME = "上海市节能能效评审中心"
@@ -113,7 +117,9 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("demo_park", Role.ENTERPRISE_ADMIN, enterprise="park", full_name="周敏"),
     DemoUser("demo_city", Role.MUNICIPAL_REVIEWER, authority="zhengzhou", full_name="孙审核"),
     DemoUser("demo_district", Role.MUNICIPAL_REVIEWER, authority="minhang", full_name="钱初审"),
+    # Also the contest's secretariat (大赛秘书处: the department's 节能与综合利用处).
     DemoUser("demo_province", Role.PROVINCIAL_OFFICER, authority="henan", full_name="刘处长"),
+    DemoUser("demo_sh_commission", Role.PROVINCIAL_OFFICER, authority="shanghai", full_name="沈受理"),
     DemoUser("demo_expert", Role.EXPERT, review_organization=True, full_name="何专家"),
     DemoUser("demo_admin", Role.PLATFORM_ADMIN, full_name="平台管理员"),
 )

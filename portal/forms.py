@@ -76,6 +76,8 @@ class RegistrationForm(PasswordPairMixin, forms.Form):
                                empty_label=_("请选择市或区县"))
     park = ParkField()
     industry = _model_char("industry", required=False)
+    group_name = _model_char("group_name", required=False,
+                             help_text=_("企业所属集团的全称（如有）：评审时据此回避与集团有关的专家。"))
     address = _model_char("address")
     contact_name = _model_char("contact_name")
     contact_phone = _model_char("contact_phone")
@@ -111,6 +113,8 @@ class RegistrationForm(PasswordPairMixin, forms.Form):
 
 class EnterpriseEditForm(forms.Form):
     industry = _model_char("industry", required=False)
+    group_name = _model_char("group_name", required=False,
+                             help_text=_("企业所属集团的全称（如有）：评审时据此回避与集团有关的专家。"))
     address = _model_char("address")
     contact_name = _model_char("contact_name")
     contact_phone = _model_char("contact_phone")
@@ -120,7 +124,8 @@ class EnterpriseEditForm(forms.Form):
     def __init__(self, *args: Any, enterprise: Enterprise, **kwargs: Any) -> None:
         self.enterprise = enterprise
         kwargs.setdefault("initial", {
-            "industry": enterprise.industry, "address": enterprise.address,
+            "industry": enterprise.industry, "group_name": enterprise.group_name,
+            "address": enterprise.address,
             "contact_name": enterprise.contact_name, "contact_phone": enterprise.contact_phone,
             "contact_email": enterprise.contact_email, "park": enterprise.park_id or "",
         })

@@ -81,6 +81,9 @@ class Enterprise(models.Model):
     region = models.ForeignKey(Region, verbose_name=_("所在地区"), on_delete=models.PROTECT,
                                related_name="enterprises")
     industry = models.CharField(_("所属行业"), max_length=100, blank=True)
+    # The group (集团) the enterprise belongs to, by name: an expert who declared the group, or whose
+    # employer is in it, is never offered the enterprise's submissions (reviews.assignments).
+    group_name = models.CharField(_("所属集团"), max_length=200, blank=True)
     address = models.CharField(_("单位地址"), max_length=255, blank=True)
     contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
     contact_phone = models.CharField(_("联系电话"), max_length=30, blank=True)
@@ -191,6 +194,8 @@ class ReviewOrganization(models.Model):
     region = models.ForeignKey(
         Region, verbose_name=_("所在地区"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Its experts are never offered submissions of enterprises in the same group (reviews.assignments).
+    group_name = models.CharField(_("所属集团"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("第三方机构")

@@ -33,7 +33,7 @@ from portal.selectors import province_path_of
 # Fields an enterprise admin may edit on their own enterprise. Identity (name, credit code)
 # and registration status change only through the authority.
 ENTERPRISE_EDITABLE_FIELDS = frozenset(
-    {"industry", "address", "contact_name", "contact_phone", "contact_email", "park"}
+    {"industry", "group_name", "address", "contact_name", "contact_phone", "contact_email", "park"}
 )
 REGISTRATION_REGION_LEVELS = (Region.Level.CITY, Region.Level.DISTRICT)
 # Reasons and notes are stored whole in CharField(max_length=500) columns; longer text is a
@@ -290,7 +290,7 @@ def enterprise_resubmit(
 
 @transaction.atomic
 def enterprise_update(*, actor: User, enterprise: Enterprise, **fields: Any) -> Enterprise:
-    """An enterprise admin edits contacts, address, industry and park membership."""
+    """An enterprise admin edits contacts, address, industry, group and park membership."""
     if not can_manage_enterprise(actor, enterprise):
         raise PermissionDenied(_("您无权修改该企业的信息。"))
     unknown = set(fields) - ENTERPRISE_EDITABLE_FIELDS

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("applications.api.urls")),
     path("metering/", include("metering.urls")),
     path("applications/", include("applications.urls")),
+    path("reviews/", include("reviews.urls")),
     path("", include("portal.web_urls")),
 ]
 

@@ -16,8 +16,9 @@ combine in `reviews.scoring`. This module only calls them economically for a pag
   tests/reviews/test_api.py keeps the page answer equal to `available_transitions`' for every
   role; if that function learns to take the actors, the page can call it instead.
 - `review_details_for_page` reads the active assignments and the submitted sheets of the rows a
-  reviewer may see in two queries, and scores them exactly as `reviews.selectors.submission_scores`
-  does (same checklists, same sheet and combination functions; the test compares the two).
+  reviewer may see in two queries (the sheets only for `portal.access.can_view_scores`), and
+  scores them exactly as `reviews.selectors.submission_scores` does (same checklists, same sheet
+  and combination functions; the test compares the two).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from applications.definitions import Checklist, TransitionDef
 from applications.models import ProgramVersion, Submission
 from applications.selectors import submission_definition
-from portal.access import workflow_actors
+from portal.access import can_view_scores, workflow_actors
 from portal.models import Role
 from reviews.models import Assignment, ScoreSheet
 from reviews.scoring import combine, sheet_result
@@ -119,11 +120,12 @@ def actions_for_page(user: object, submissions: Iterable[Submission]) -> dict[in
 @dataclass(frozen=True)
 class ReviewDetails:
     assignments: list[Assignment] = field(default_factory=list)
-    scores: list[ChecklistScores] = field(default_factory=list)
+    scores: list[ChecklistScores] | None = None  # None: the caller may not read the scores
 
 
-def review_details_for_page(submissions: Iterable[Submission]) -> dict[int, ReviewDetails]:
-    """Active assignments (lead first) and the combined scores of each submission, by pk."""
+def review_details_for_page(submissions: Iterable[Submission], *, scores: bool = True
+                            ) -> dict[int, ReviewDetails]:
+    """Active assignments (lead first) and, with `scores`, the combined scores of each submission."""
     rows = list(submissions)
     ids = [submission.pk for submission in rows]
     if not ids:
@@ -132,6 +134,8 @@ def review_details_for_page(submissions: Iterable[Submission]) -> dict[int, Revi
     for assignment in (Assignment.objects.filter(submission_id__in=ids, withdrawn_at__isnull=True)
                        .select_related("expert").order_by("submission_id", "-is_lead", "assigned_at", "id")):
         assignments[assignment.submission_id].append(assignment)
+    if not scores:
+        return {submission.pk: ReviewDetails(assignments=assignments[submission.pk]) for submission in rows}
     sheets: dict[int, list[ScoreSheet]] = defaultdict(list)
     for sheet in (ScoreSheet.objects.filter(submission_id__in=ids, submitted_at__isnull=False,
                                             assignment__withdrawn_at__isnull=True)
@@ -169,8 +173,10 @@ def _scores(checklists: list[Checklist], aggregation: str, sheets: list[ScoreShe
 def page_review(user: object, submissions: Iterable[Submission], *, check_guards: bool = False,
                 today: dt.date | None = None) -> dict[int, tuple[CallerActions, ReviewDetails | None]]:
     """For each row: the caller's actions and, when the caller reviews it, its review details
-    (None otherwise: the applicant and API clients are not shown them). `check_guards` asks each
-    row on its own (a detail page); without it the page is grouped (`actions_for_page`).
+    (None otherwise: the applicant and API clients are not shown them); the combined scores only
+    to those `portal.access.can_view_scores` lets read them (provincial officers, platform
+    admins: first reviewers and experts are not shown the experts' combination). `check_guards`
+    asks each row on its own (a detail page); without it the page is grouped (`actions_for_page`).
 
     Rows whose definition version was deferred (a list does not load a definition per row) get it
     from one query, shared by the rows of that version."""
@@ -180,7 +186,8 @@ def page_review(user: object, submissions: Iterable[Submission], *, check_guards
         actions = {submission.pk: actions_for(user, submission, today=today) for submission in rows}
     else:
         actions = actions_for_page(user, rows)
-    details = review_details_for_page([row for row in rows if actions[row.pk].is_reviewer])
+    details = review_details_for_page([row for row in rows if actions[row.pk].is_reviewer],
+                                      scores=can_view_scores(user))  # type: ignore[arg-type]
     return {submission.pk: (actions[submission.pk], details.get(submission.pk)) for submission in rows}
 
 

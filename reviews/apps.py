@@ -6,4 +6,6 @@ class ReviewsConfig(AppConfig):
     verbose_name = "评审"
 
     def ready(self) -> None:
-        from reviews import signals  # noqa: F401  (registers the audited models)
+        # Imported for what they register: the shipped programs' guards, the audited models, and
+        # the mails sent on transitions and assignments.
+        from reviews import guards_programs, notifications, signals  # noqa: F401

@@ -3,10 +3,13 @@ interest declarations, and the experts' score sheets."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from applications.models import private_storage
 from portal.scoping import TenantScopedManager
 
 
@@ -160,3 +163,87 @@ class ScoreItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item}: {self.verdict or self.points}"
+
+
+class NotificationPreference(models.Model):
+    """A user's choice about the review mails that only inform them. Essential mails (what changes
+    what an applicant must do, an expert's assignment) are sent whatever it says
+    (reviews/notifications.py decides which mail is which)."""
+
+    user = models.OneToOneField("portal.User", verbose_name=_("用户"), on_delete=models.CASCADE,
+                                related_name="notification_preference")
+    non_essential = models.BooleanField(
+        _("接收知悉类邮件"), default=True,
+        help_text=_("如已提交、初审通过等仅供知悉的评审通知。退回补正、评审结论和专家分配等必要通知始终发送。"))
+    updated_at = models.DateTimeField(_("最后修改时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("通知偏好")
+        verbose_name_plural = _("通知偏好")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.non_essential}"
+
+
+class NotificationMail(models.Model):
+    """One review mail to one person, kept until the SMTP server accepted it: a mail server outage
+    leaves the row unsent and it is offered again (the task's retries, then the sweep), so none is
+    lost. Composed when queued (the transition's facts as they were), sent as composed."""
+
+    submission = models.ForeignKey("applications.Submission", verbose_name=_("申报"),
+                                   on_delete=models.CASCADE, related_name="notification_mails")
+    activity = models.ForeignKey(Activity, verbose_name=_("流转记录"), null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="mails")
+    recipient = models.ForeignKey("portal.User", verbose_name=_("收件人"), on_delete=models.CASCADE,
+                                  related_name="+")
+    address = models.EmailField(_("邮箱"))
+    audience = models.CharField(_("收件身份"), max_length=32)
+    essential = models.BooleanField(_("必要通知"), default=False)
+    subject = models.CharField(_("主题"), max_length=300)
+    body = models.TextField(_("正文"))
+    created_at = models.DateTimeField(_("生成时间"), default=timezone.now)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("发送次数"), default=0)
+    last_error = models.CharField(_("最近错误"), max_length=300, blank=True)
+    next_attempt_at = models.DateTimeField(_("下次发送时间"), default=timezone.now)
+
+    objects = TenantScopedManager(enterprise="submission__enterprise")
+    audit_enterprise_path = "submission.enterprise_id"
+
+    class Meta:
+        verbose_name = _("评审通知邮件")
+        verbose_name_plural = _("评审通知邮件")
+        ordering = ["id"]
+        indexes = [models.Index(fields=["next_attempt_at"], condition=models.Q(sent_at__isnull=True),
+                                name="notification_mail_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.address}: {self.subject}"
+
+
+def _photo_path(instance: ScoreItemPhoto, filename: str) -> str:
+    # A random stored name, as for attachments: the uploaded name is kept in a field only.
+    return f"review_photos/{instance.item.sheet.submission.enterprise_id}/{uuid.uuid4().hex}"
+
+
+class ScoreItemPhoto(models.Model):
+    """A photo an expert took as evidence for one item of their sheet (a meter, a screen of the
+    energy management center). Stored privately, served only after the access check."""
+
+    item = models.ForeignKey(ScoreItem, verbose_name=_("核查项结果"), on_delete=models.CASCADE,
+                             related_name="photos")
+    file = models.FileField(_("文件"), storage=private_storage, upload_to=_photo_path, max_length=255)
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    content_type = models.CharField(_("文件类型"), max_length=100)
+    uploaded_at = models.DateTimeField(_("上传时间"), default=timezone.now)
+
+    objects = TenantScopedManager(enterprise="item__sheet__submission__enterprise")
+    audit_enterprise_path = "item.sheet.submission.enterprise_id"
+
+    class Meta:
+        verbose_name = _("核查照片")
+        verbose_name_plural = _("核查照片")
+        ordering = ["item", "uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name

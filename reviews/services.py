@@ -237,3 +237,31 @@ def _signed_scan_attached(context: GuardContext) -> str | None:
     if missing:
         return _("请上传签字盖章后的扫描件：%(kinds)s") % {"kinds": "、".join(missing)}
     return None
+
+
+def applicant_filing_action(user: object, submission: Submission) -> TransitionDef | None:
+    """The applicant's filing step from the submission's current state (submit from a draft,
+    resubmit after a return), if the workflow has one the user may take."""
+    for transition in available_transitions(user, submission, check_guards=False):
+        if transition.target == FILING_TARGET and "applicant" in transition.actors:
+            return transition
+    return None
+
+
+def applicant_file(*, submission: Submission, user: User, today: dt.date | None = None) -> Activity | None:
+    """File (or refile) through the program's workflow. None when the program has no workflow: the
+    caller files with applications.services.submission_submit then."""
+    if submission_definition(submission).workflow is None:
+        return None
+    transition = applicant_filing_action(user, submission)
+    if transition is None:
+        raise TransitionRefused([_("当前状态下不能提交")], forbidden=True)
+    return transition_perform(submission=submission, action=transition.key, actor=user, today=today)
+
+
+def latest_return(submission: Submission) -> Activity | None:
+    """The return for additions the submission is answering, while it is returned."""
+    if submission.state != SubmissionState.RETURNED:
+        return None
+    return (Activity.objects.filter(submission=submission, to_state=SubmissionState.RETURNED)
+            .order_by("-created_at", "-id").first())

@@ -12,3 +12,5 @@ for _model in (models.Activity, models.Assignment, models.ConflictDeclaration, m
 # Sent after a transition committed, with `activity` (reviews.models.Activity) and `transition`
 # (its applications.definitions.TransitionDef): notifications listen here.
 transition_performed = Signal()
+
+audit.register(models.ScoreItemPhoto)  # admin10: the experts' photo evidence

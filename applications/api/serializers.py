@@ -23,7 +23,7 @@ from rest_framework import serializers
 from applications.api.selectors import submission_form_values, submission_frozen_evidence
 from applications.definitions import definition_of
 from applications.models import Evidence, Program, Submission, SubmissionState
-from metering.api.readings_serializers import API_TIME_ZONE
+from portal.api.serializers import API_TIME_ZONE
 from portal.models import Enterprise, Region
 
 
@@ -150,6 +150,8 @@ class CombinedScoreSerializer(serializers.Serializer):
 
 REVIEW_FIELDS_HELP = _("仅对可评审该申报的评审方（初审、省级、受分配的专家、平台管理员）给出；"
                        "申报单位与接口客户端为 null。")
+SCORES_HELP = _("专家评审合成得分，每个核查表一项；仅对省级主管部门与平台管理员给出（初审、专家、"
+                "申报单位与接口客户端为 null）。")
 
 
 class SubmissionSerializer(serializers.ModelSerializer):
@@ -172,7 +174,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
         "（如申报条件、专家评审表是否齐全，检查它们要重新计算整份申报）；单个申报的详情中已检查。"
         "接口客户端不能执行操作，总为空。"))
     assignments = serializers.SerializerMethodField(help_text=REVIEW_FIELDS_HELP)
-    combined_score = serializers.SerializerMethodField(help_text=REVIEW_FIELDS_HELP)
+    combined_score = serializers.SerializerMethodField(help_text=SCORES_HELP)
 
     class Meta:
         model = Submission
@@ -215,7 +217,9 @@ class SubmissionSerializer(serializers.ModelSerializer):
     @extend_schema_field(CombinedScoreSerializer(many=True, allow_null=True))
     def get_combined_score(self, submission: Submission) -> list[dict[str, Any]] | None:
         _actions, details = self._review(submission)
-        return None if details is None else self._nested(CombinedScoreSerializer, details.scores)
+        if details is None or details.scores is None:
+            return None
+        return self._nested(CombinedScoreSerializer, details.scores)
 
 
 class SubmissionDetailSerializer(SubmissionSerializer):

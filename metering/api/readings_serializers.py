@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-# Every timestamp the readings API answers is in this zone, whatever the server's or the
-# request's active time zone: the buckets are calendar-aligned in it.
-API_TIME_ZONE = ZoneInfo("Asia/Shanghai")
+from portal.api.serializers import API_TIME_ZONE
+
 QUALITY_HELP = "Quality flag: 0 ok, 1 estimated, 2 suspect, 3 missing."
 
 

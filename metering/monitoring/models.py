@@ -61,6 +61,10 @@ class Rollup(models.Model):
     empty_leading = models.PositiveIntegerField(_("开头空缺时段数"), default=0)
     empty_trailing = models.PositiveIntegerField(_("结尾空缺时段数"), default=0)
     empty_longest = models.PositiveIntegerField(_("最长空缺时段数"), default=0)
+    # Day buckets only: the typical spacing of the day's readings (seconds) that its quarters'
+    # gaps were judged against. A recompute rebuilds only the touched quarters while the day's
+    # spacing stays this; null (unknown, or fewer than two readings) rebuilds the whole day.
+    spacing = models.FloatField(_("读数典型间隔（秒）"), null=True, blank=True)
     computed_at = models.DateTimeField(_("计算时间"), auto_now=True)
 
     objects = TenantScopedManager(enterprise="meter__enterprise")

@@ -5,22 +5,39 @@ the 1st 00:00, the national monitoring convention). Each keeps:
 
 - `value`: the consumption in the bucket. A cumulative register's consumption between two
   readings (its reset and rollover handled by metering/storage/consumption.py) is attributed
-  whole to the bucket of the later reading, and an interval meter's reading to the bucket that
-  holds it; so every interval lands in exactly one bucket and the buckets of a day sum exactly to
-  the raw consumption of that day (last reading of the day less last reading before it);
+  whole to the quarter of the later reading, and an interval meter's reading to the quarter that
+  holds it; so every interval lands in exactly one quarter. An hour, day or month is the sum of
+  its quarters, hours or days in time order (a register's differences add up exactly, so a day
+  still sums to the last reading of the day less the last reading before it);
 - `expected` / `received`: 15-minute slots, expected by the calendar (an hour 4, a day 96, a
   month 96 × its days) and received when the slot holds at least one reading, however often the
   meter reports;
 - `quality`: the worst quality of the consumption in the bucket (`metering.models.Quality`), and
-  `missing` for a bucket without readings (an interval meter's gap).
+  `missing` for a bucket without readings (an interval meter's gap);
+- the runs of empty slots (`empty_leading` / `empty_trailing` / `empty_longest`, see
+  `combine_gaps`), and on day buckets the `spacing` their quarters were computed with.
+
+Each local day is computed on its own, as `consumption_by_reading` gives it for that day: gaps
+are judged against the typical spacing of the day's readings (for a register, with the reading
+before the day), and an interval meter's first reading of the day covers one typical interval.
 
 How they stay current: ingest sends `readings_written` in each batch's transaction; monitoring's
 receiver widens the meter's `RollupDirtyRange` (one upsert per batch) and queues
 `monitoring.tasks.recompute_rollups` on commit. The task claims a bounded batch of dirty ranges
-(SKIP LOCKED, with a lease) and recomputes, per meter, every day the range touches (and the day of
-the next reading after it, whose interval changed too), then that day's hours and quarters and the
-months those days fall in. A recompute replaces buckets from the raw readings, it never adds to
-them, and runs under a per-meter lock: recomputing twice gives the same rows, never double counts.
+(SKIP LOCKED, with a lease) and recomputes all of them together, in a few statements whatever
+their number:
+
+1. per meter, the quarters the range touches are rebuilt from the raw readings: from the quarter
+   of its earliest reading (an interval meter's: a typical spacing earlier, where a gap filler
+   ends) to that of the first reading after it (whose interval changed too). A day whose typical
+   spacing moved (a back-dated reading can shift the median), or whose stored day bucket does
+   not say the spacing it was computed with, is rebuilt whole;
+2. the hours of those quarters, then their days and months, are derived in SQL from the stored
+   buckets one level below (one statement per level for every meter of the run).
+
+A recompute replaces buckets, it never adds to them, and runs under per-meter locks: recomputing
+twice gives the same rows, never double counts; and rebuilding a touched stretch gives the rows a
+rebuild of the whole history would (tests/metering/test_rollups_incremental.py).
 """
 
 from __future__ import annotations
@@ -32,25 +49,33 @@ import logging
 import math
 import uuid
 import zoneinfo
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from metering.models import Meter
+from metering.models import Meter, Reading
 from metering.monitoring.models import Rollup, RollupDirtyRange, RollupInterval
-from metering.storage.consumption import QUALITY_MISSING, QUALITY_OK, ConsumptionInterval
-from metering.storage.selectors import consumption_by_reading, next_reading_ts
+from metering.storage.consumption import (
+    QUALITY_MISSING,
+    QUALITY_OK,
+    ConsumptionInterval,
+    consumption_from_intervals,
+    consumption_from_register,
+    typical_interval,
+)
 
 logger = logging.getLogger(__name__)
 
 ROLLUP_TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
 SLOT = dt.timedelta(minutes=15)
-# Dirty meters recomputed per task run: each costs the readings of the days its range touches
-# (a day of 15-minute data is ~100 rows, a live meter's range is usually today), so a run stays
-# within tens of seconds and the next run (queued at once when the batch was full) takes the rest.
+QUARTER_S = 900
+# Dirty meters recomputed per task run: each costs the readings of the quarters its range touches
+# (and the typical spacing of their days, read in SQL), all meters together in a few statements,
+# so a run stays within seconds and the next run (queued at once when the batch was full) takes
+# the rest.
 ROLLUP_RECOMPUTE_BATCH = 200
 # A claim older than this belongs to a worker that died: the range may be claimed again.
 ROLLUP_CLAIM_LEASE_S = 600
@@ -58,8 +83,16 @@ ROLLUP_CLAIM_LEASE_S = 600
 # constant that no other lock of the portal uses.
 ROLLUP_LOCK_NAMESPACE = 8_0001
 
-# The widths stored from readings directly; months are summed from the stored days.
-FROM_READINGS = (RollupInterval.QUARTER, RollupInterval.HOUR, RollupInterval.DAY)
+# Each width and the one below it it is derived from; quarters come from the readings.
+DERIVED_FROM: dict[str, str] = {
+    RollupInterval.HOUR: RollupInterval.QUARTER,
+    RollupInterval.DAY: RollupInterval.HOUR,
+    RollupInterval.MONTH: RollupInterval.DAY,
+}
+# PostgreSQL's date_trunc unit and calendar step of each derived width.
+_SQL_UNIT: dict[str, str] = {
+    RollupInterval.HOUR: "hour", RollupInterval.DAY: "day", RollupInterval.MONTH: "month",
+}
 
 
 # --- calendar ------------------------------------------------------------------------------------
@@ -107,7 +140,7 @@ def local_date(ts: dt.datetime) -> dt.date:
     return ts.astimezone(ROLLUP_TZ).date()
 
 
-# --- buckets from readings (pure) -----------------------------------------------------------------
+# --- buckets (pure) -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -163,153 +196,219 @@ def combine_gaps(segments: Iterable[GapSegment]) -> GapSegment:
     return GapSegment(expected, received, leading, run, max(longest, run))
 
 
-def _slot_gaps(wall_start: dt.datetime, expected: int, slots: set[dt.datetime]) -> tuple[int, int, int]:
-    """(leading, trailing, longest) empty runs of a bucket from its received slots (wall times, as
-    in `buckets_from_readings`)."""
-    if not slots:
-        return expected, expected, expected
-    if expected == 1:
-        return 0, 0, 0
-    indexes = sorted((slot - wall_start) // SLOT for slot in slots)
-    leading, trailing = indexes[0], expected - 1 - indexes[-1]
-    inner = max((b - a - 1 for a, b in itertools.pairwise(indexes)), default=0)
-    return leading, trailing, max(leading, trailing, inner)
-
-
 @dataclass
 class _Accumulator:
     amounts: list[float] = field(default_factory=list)
     quality: int = QUALITY_OK
-    slots: set[dt.datetime] = field(default_factory=set)
+    received: bool = False
 
 
-def buckets_from_readings(
+def quarters_from_readings(
     instants: Iterable[dt.datetime], intervals: Iterable[ConsumptionInterval]
-) -> dict[tuple[str, dt.datetime], BucketFigures]:
-    """Quarter, hour and day buckets of one meter: (interval, bucket start) -> figures.
+) -> dict[dt.datetime, BucketFigures]:
+    """The quarter buckets of one meter: start -> figures.
 
     `intervals` are attributed by their end (the later reading); `instants` (the readings' times)
-    fill the received slots. A bucket exists where a reading or an interval falls.
+    fill the received slots. A quarter exists where a reading or an interval falls.
     """
-    # Keys are naive local wall times: hashing an aware datetime asks its zone for the offset each
-    # time, and a year of 15-minute data is 280 000 look-ups. Asia/Shanghai has kept one offset
-    # since 1991, so a wall time names one instant and the zone is put back on at the end.
-    found: dict[tuple[str, dt.datetime], _Accumulator] = {}
-    # A reading's instant is usually also an interval's end: its three bucket starts are worked out
-    # once per instant (the time zone conversion is the cost).
-    starts_of: dict[dt.datetime, tuple[dt.datetime, ...]] = {}
+    # Keys are quarter numbers since the epoch: Asia/Shanghai has kept +08:00 since 1991, a whole
+    # number of quarters, so its quarters are the epoch's, and no reading needs a time zone
+    # conversion (the cost of a quarter's worth of readings otherwise). Starts are made at the end.
+    found: dict[int, _Accumulator] = {}
     for interval in intervals:
-        if (starts := starts_of.get(interval.end)) is None:
-            starts = starts_of[interval.end] = _bucket_starts(interval.end)
-        for width, start in zip(FROM_READINGS, starts, strict=True):
-            bucket = found.get((width, start)) or found.setdefault((width, start), _Accumulator())
-            bucket.amounts.append(interval.amount)
-            if interval.quality > bucket.quality:
-                bucket.quality = interval.quality
+        quarter = int(interval.end.timestamp() // QUARTER_S)
+        bucket = found.get(quarter) or found.setdefault(quarter, _Accumulator())
+        bucket.amounts.append(interval.amount)
+        if interval.quality > bucket.quality:
+            bucket.quality = interval.quality
     for instant in instants:
-        if (starts := starts_of.get(instant)) is None:
-            starts = starts_of[instant] = _bucket_starts(instant)
-        slot = starts[0]
-        for width, start in zip(FROM_READINGS, starts, strict=True):
-            (found.get((width, start)) or found.setdefault((width, start), _Accumulator())).slots.add(slot)
-    day_slots: dict[dt.datetime, int] = {}
-    figures: dict[tuple[str, dt.datetime], BucketFigures] = {}
-    for (bucket_width, wall), bucket in found.items():
-        start = wall.replace(tzinfo=ROLLUP_TZ)
-        expected = _expected(bucket_width, start, day_slots)
-        leading, trailing, longest = _slot_gaps(wall, expected, bucket.slots)
-        figures[(bucket_width, start)] = BucketFigures(
-            # fsum: a day of 96 additions must not drift from the register difference.
+        quarter = int(instant.timestamp() // QUARTER_S)
+        (found.get(quarter) or found.setdefault(quarter, _Accumulator())).received = True
+    return {
+        dt.datetime.fromtimestamp(quarter * QUARTER_S, ROLLUP_TZ): BucketFigures(
+            # fsum: many readings in one quarter must not drift from the register difference.
             value=math.fsum(bucket.amounts),
-            expected=expected,
-            received=len(bucket.slots),
-            quality=bucket.quality if bucket.slots else QUALITY_MISSING,
-            empty_leading=leading,
-            empty_trailing=trailing,
-            empty_longest=longest,
+            expected=1,
+            received=int(bucket.received),
+            quality=bucket.quality if bucket.received else QUALITY_MISSING,
+            empty_leading=0 if bucket.received else 1,
+            empty_trailing=0 if bucket.received else 1,
+            empty_longest=0 if bucket.received else 1,
         )
-    return figures
+        for quarter, bucket in found.items()
+    }
 
 
-def _expected(width: str, start: dt.datetime, day_slots: dict[dt.datetime, int]) -> int:
-    """expected_slots, with the common case short-cut: a quarter is one slot, and an hour of a day
-    of 96 slots (no clock change that day) is four."""
-    if width == RollupInterval.QUARTER:
-        return 1
-    day = start.replace(hour=0, minute=0)
-    if day not in day_slots:
-        day_slots[day] = expected_slots(day, RollupInterval.DAY)
-    if width == RollupInterval.DAY:
-        return day_slots[day]
-    return 4 if day_slots[day] == 96 else expected_slots(start, width)
+def bucket_from_children(
+    start: dt.datetime, interval: str, children: Sequence[tuple[dt.datetime, BucketFigures]]
+) -> BucketFigures | None:
+    """The `interval` bucket starting at `start` from its stored buckets one level below (start,
+    figures; in time order), None when it has none. Slots without a child bucket count as empty.
 
-
-def _bucket_starts(ts: dt.datetime) -> tuple[dt.datetime, ...]:
-    """The quarter, hour and day buckets (FROM_READINGS, in order) that hold `ts`, as local wall times."""
-    local = ts.astimezone(ROLLUP_TZ)
-    quarter = local.replace(minute=local.minute - local.minute % 15, second=0, microsecond=0, tzinfo=None)
-    return (quarter, quarter.replace(minute=0), quarter.replace(hour=0, minute=0))
-
-
-def month_from_days(month: dt.datetime, days: Mapping[dt.datetime, BucketFigures]
-                    ) -> BucketFigures | None:
-    """The month bucket from its stored day buckets, by day start (None when it has none). Days
-    without a bucket count as wholly empty in the month's gap summary."""
-    if not days:
+    What the SQL of `_derive_sql` computes (SQLite runs this; the tests hold the two together):
+    values summed in time order, the calendar's expected slots, the worst quality (missing when
+    nothing was received) and the empty runs joined by `combine_gaps`.
+    """
+    if not children:
         return None
-    received = sum(day.received for day in days.values())
     segments = []
-    day = month
-    month_end = bucket_end(month, RollupInterval.MONTH)
-    while day < month_end:
-        stored = days.get(day)
-        segments.append(
-            GapSegment(stored.expected, stored.received, stored.empty_leading, stored.empty_trailing,
-                       stored.empty_longest)
-            if stored is not None else GapSegment.empty(expected_slots(day, RollupInterval.DAY))
-        )
-        day = bucket_end(day, RollupInterval.DAY)
+    cursor = start
+    value = 0.0
+    received = quality = 0
+    for child_start, child in children:
+        if child_start > cursor:
+            segments.append(GapSegment.empty(_slots_between(cursor, child_start)))
+        segments.append(GapSegment(child.expected, child.received, child.empty_leading,
+                                   child.empty_trailing, child.empty_longest))
+        cursor = child_start + SLOT * child.expected
+        value += child.value  # in time order, one addition at a time, as SQL's sum(... ORDER BY ts)
+        received += child.received
+        quality = max(quality, child.quality)
+    end = bucket_end(start, interval)
+    if end > cursor:
+        segments.append(GapSegment.empty(_slots_between(cursor, end)))
     gaps = combine_gaps(segments)
     return BucketFigures(
-        value=math.fsum(day.value for day in days.values()),
-        expected=expected_slots(month, RollupInterval.MONTH),
+        value=value,
+        expected=expected_slots(start, interval),
         received=received,
-        quality=max(day.quality for day in days.values()) if received else QUALITY_MISSING,
+        quality=quality if received else QUALITY_MISSING,
         empty_leading=gaps.empty_leading,
         empty_trailing=gaps.empty_trailing,
         empty_longest=gaps.empty_longest,
     )
 
 
+def _slots_between(start: dt.datetime, end: dt.datetime) -> int:
+    return int((end.astimezone(dt.UTC) - start.astimezone(dt.UTC)) / SLOT)
+
+
 # --- the services ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The quarters [start, end) of one meter within one local day, rebuilt from the readings with
+    the day's typical `spacing`; `whole` when that is the whole day."""
+
+    meter: Meter
+    day: dt.date
+    start: dt.datetime
+    end: dt.datetime
+    spacing: dt.timedelta | None
+    whole: bool
 
 
 def rollups_recompute(*, meter: Meter, earliest: dt.datetime, latest: dt.datetime) -> int:
     """Recompute the meter's buckets touched by readings in [earliest, latest]; returns the number
-    of quarter, hour and day buckets written.
+    of quarter, hour and day buckets written. See `rollups_recompute_ranges`."""
+    return rollups_recompute_ranges([(meter, earliest, latest)])
 
-    Every day from `earliest`'s to that of the first reading after `latest` (a back-dated reading
-    changes the interval ending at its successor) is rebuilt from the raw readings, then the
-    months of those days from their days. Runs under a per-meter lock, so concurrent recomputes of
-    one meter queue instead of interleaving their delete and insert.
+
+def rollups_recompute_ranges(ranges: Sequence[tuple[Meter, dt.datetime, dt.datetime]]) -> int:
+    """Recompute the buckets each (meter, earliest, latest) touches, all meters together; returns
+    the number of quarter, hour and day buckets written.
+
+    One transaction under the meters' locks (taken in id order, so concurrent recomputes of a
+    meter queue instead of interleaving their deletes and inserts): the touched quarters from the
+    raw readings, then the hours, days and months above them from the stored buckets.
     """
-    following = next_reading_ts(meter, latest)
-    first_day = local_date(earliest)
-    last_day = local_date(following if following is not None else latest)
-    window_start = midnight(first_day)
-    window_end = midnight(last_day + dt.timedelta(days=1))
+    spans: dict[int, tuple[Meter, dt.datetime, dt.datetime]] = {}
+    for meter, earliest, latest in ranges:
+        if (known := spans.get(meter.pk)) is not None:  # one span per meter: the stretch covering both
+            earliest, latest = min(earliest, known[1]), max(latest, known[2])
+        spans[meter.pk] = (meter, earliest, latest)
+    if not spans:
+        return 0
     with transaction.atomic():
-        _lock_meter(meter.pk)
-        instants, intervals = consumption_by_reading(meter, window_start, window_end)
-        buckets = buckets_from_readings(instants, intervals)
-        Rollup.objects.filter(
-            meter_id=meter.pk, interval__in=FROM_READINGS, ts__gte=window_start, ts__lt=window_end
-        ).delete()
-        _insert_buckets(meter.pk, buckets)
-        for month in _months(first_day, last_day):
-            _month_refresh(meter_id=meter.pk, month=month)
-    _announce_recompute(meter=meter, earliest=earliest, latest=latest)
-    return len(buckets)
+        _lock_meters(sorted(spans))
+        windows = _plan_windows(list(spans.values()))
+        written = _rebuild_quarters(windows)
+        hours = _merged([
+            (w.meter.pk, bucket_start(w.start, RollupInterval.HOUR),
+             bucket_end(bucket_start(w.end - SLOT, RollupInterval.HOUR), RollupInterval.HOUR), None)
+            for w in windows
+        ])
+        written += _derive(RollupInterval.HOUR, hours)
+        days = [(w.meter.pk, midnight(w.day), midnight(w.day + dt.timedelta(days=1)),
+                 None if w.spacing is None else w.spacing.total_seconds()) for w in windows]
+        written += _derive(RollupInterval.DAY, days)
+        months = _merged([
+            (w.meter.pk, bucket_start(midnight(w.day), RollupInterval.MONTH),
+             bucket_end(bucket_start(midnight(w.day), RollupInterval.MONTH), RollupInterval.MONTH), None)
+            for w in windows
+        ])
+        _derive(RollupInterval.MONTH, months)
+    for meter, earliest, latest in spans.values():
+        _announce_recompute(meter=meter, earliest=earliest, latest=latest)
+    return written
+
+
+def _plan_windows(spans: Sequence[tuple[Meter, dt.datetime, dt.datetime]]) -> list[_Window]:
+    """The quarters to rebuild, per meter and day, for readings changed in each span.
+
+    A changed reading changes the interval ending at it and at the next reading after it, and an
+    interval meter's gap filler ending up to a typical spacing before either; gap flags depend on
+    the day's typical spacing, so a day whose spacing moved (or is not known) is rebuilt whole.
+    """
+    following = _following_readings(spans)
+    days: list[tuple[Meter, dt.date, dt.datetime, dt.datetime]] = []
+    for meter, earliest, latest in spans:
+        last = following.get(meter.pk) or latest
+        day = local_date(earliest)
+        while day <= local_date(last):
+            days.append((meter, day, earliest, last))
+            day += dt.timedelta(days=1)
+    spacings = _day_spacings([(meter, day) for meter, day, _e, _l in days])
+    stored = _stored_spacings([(meter.pk, day) for meter, day, _e, _l in days])
+    windows = []
+    for meter, day, earliest, last in days:
+        spacing = spacings.get((meter.pk, day))
+        day_start, day_end = midnight(day), midnight(day + dt.timedelta(days=1))
+        known = stored.get((meter.pk, day))
+        if spacing is None or known is None or known != spacing.total_seconds():
+            windows.append(_Window(meter, day, day_start, day_end, spacing, whole=True))
+            continue
+        first = earliest if local_date(earliest) == day else day_start
+        if not meter.cumulative:
+            first -= spacing  # the filler before a reading ends a typical spacing earlier
+        start = max(day_start, bucket_start(first, RollupInterval.QUARTER))
+        end = day_end if local_date(last) > day else bucket_start(last, RollupInterval.QUARTER) + SLOT
+        windows.append(_Window(meter, day, start, end, spacing, whole=start == day_start and end == day_end))
+    return windows
+
+
+def _rebuild_quarters(windows: Sequence[_Window]) -> int:
+    """Replace the quarters of each window with those computed from the raw readings."""
+    points = _window_points(windows)
+    quarters: dict[tuple[int, dt.datetime], BucketFigures] = {}
+    for number, window in enumerate(windows):
+        rows = points.get(number, [])
+        instants = [row[0] for row in rows if window.start <= row[0] < window.end]
+        if window.meter.cumulative:
+            intervals = consumption_from_register(rows, window.meter.register_max, typical=window.spacing)
+        else:
+            intervals = consumption_from_intervals(rows, typical=window.spacing)
+        kept = [interval for interval in intervals if window.start <= interval.end < window.end]
+        for start, figures in quarters_from_readings(instants, kept).items():
+            quarters[(window.meter.pk, start)] = figures
+    _delete_buckets(RollupInterval.QUARTER, [(w.meter.pk, w.start, w.end) for w in windows])
+    _insert_buckets(RollupInterval.QUARTER, quarters)
+    return len(quarters)
+
+
+def _merged(
+    spans: Iterable[tuple[int, dt.datetime, dt.datetime, float | None]],
+) -> list[tuple[int, dt.datetime, dt.datetime, float | None]]:
+    """Bucket spans of one width, overlapping or touching ones of a meter joined (each bucket is
+    derived once)."""
+    merged: list[tuple[int, dt.datetime, dt.datetime, float | None]] = []
+    for meter_id, start, end, spacing in sorted(spans, key=lambda span: (span[0], span[1])):
+        if merged and merged[-1][0] == meter_id and start <= merged[-1][2]:
+            merged[-1] = (meter_id, merged[-1][1], max(end, merged[-1][2]), spacing)
+        else:
+            merged.append((meter_id, start, end, spacing))
+    return merged
 
 
 def _announce_recompute(*, meter: Meter, earliest: dt.datetime, latest: dt.datetime) -> None:
@@ -416,102 +515,365 @@ class RecomputeRun:
 
 
 def rollups_recompute_dirty(*, limit: int = ROLLUP_RECOMPUTE_BATCH) -> RecomputeRun:
-    """One bounded pass: claim dirty ranges, recompute each meter's buckets, release the ranges.
+    """One bounded pass: claim dirty ranges, recompute them together, release the ranges.
 
-    Runs across tenants (the task is a SystemTask): the claimed rows name their meters.
+    Should the joint recompute fail, each meter is recomputed on its own: one meter's failure must
+    not hold the others' ranges. Runs across tenants (the task is a SystemTask): the claimed rows
+    name their meters.
     """
     token = uuid.uuid4()
     run = RecomputeRun()
     claimed = rollup_ranges_claim(token=token, limit=limit)
     run.claimed = len(claimed)
     meters = Meter.objects.in_bulk([item.meter_id for item in claimed])
-    for item in claimed:
-        done = False
-        meter = meters.get(item.meter_id)
-        if meter is not None:
+    work = [item for item in claimed if item.meter_id in meters]
+    done: set[int] = set()
+    try:
+        rollups_recompute_ranges([(meters[item.meter_id], item.earliest, item.latest) for item in work])
+        done = {item.id for item in work}
+    except Exception:
+        logger.exception("joint rollup recompute of %s meters failed; recomputing them one by one", len(work))
+        for item in work:
             try:
-                rollups_recompute(meter=meter, earliest=item.earliest, latest=item.latest)
-                done = True
-            except Exception:  # one meter's failure must not hold the others' ranges
+                rollups_recompute(meter=meters[item.meter_id], earliest=item.earliest, latest=item.latest)
+                done.add(item.id)
+            except Exception:
                 logger.exception("rollup recompute of meter %s failed; it stays dirty", item.meter_id)
-        if rollup_range_release(claimed=item, token=token, done=done or meter is None):
-            run.recomputed += int(done)
-        else:
-            run.pending += 1
+    # A range whose meter is gone is done too: nothing is left to recompute.
+    gone_meters = {item.id for item in claimed if item.meter_id not in meters}
+    released = rollup_ranges_release(claimed=claimed, token=token, done=done | gone_meters)
+    run.recomputed = len(done & released)
+    run.pending = run.claimed - len(released)
     return run
+
+
+def rollup_ranges_release(*, claimed: Sequence[ClaimedRange], token: uuid.UUID, done: set[int]) -> set[int]:
+    """`rollup_range_release` for a whole claim in a few statements: the ranges in `done` are
+    dropped unless a batch widened them meanwhile; every other claim of `token` is released.
+    Returns the ids of the ranges gone.
+
+    The rows are locked first in meter order, the order ingest's upsert (`rollup_ranges_mark`)
+    locks them in: a statement touching many rows in the table's order would deadlock with a
+    batch marking the same meters.
+    """
+    if connection.vendor != "postgresql":
+        return {item.id for item in claimed
+                if rollup_range_release(claimed=item, token=token, done=item.id in done)}
+    if not claimed:
+        return set()
+    table = RollupDirtyRange._meta.db_table
+    finished = [item for item in claimed if item.id in done]
+    gone: set[int] = set()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id = ANY(%s) AND claim_token = %s::uuid "  # noqa: S608 - constant
+            "ORDER BY meter_id FOR UPDATE",
+            [[item.id for item in claimed], str(token)],
+        )
+        cursor.fetchall()
+        if finished:
+            cursor.execute(
+                f"DELETE FROM {table} d USING unnest(%s::bigint[], %s::bigint[]) "  # noqa: S608 - constant
+                "AS f(id, generation) WHERE d.id = f.id AND d.generation = f.generation "
+                "AND d.claim_token = %s::uuid RETURNING d.id",
+                [[item.id for item in finished], [item.generation for item in finished], str(token)],
+            )
+            gone = {row[0] for row in cursor.fetchall()}
+        RollupDirtyRange.objects.filter(id__in=[item.id for item in claimed if item.id not in gone],
+                                        claim_token=token).update(claim_token=None, claimed_until=None)
+    return gone
 
 
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _lock_meter(meter_id: int) -> None:
+# COPY's text format for NULL.
+NULL = "\\N"
+
+
+def _lock_meters(meter_ids: Sequence[int]) -> None:
+    """The meters' recompute locks, in the order given (ascending: concurrent runs never deadlock),
+    in one statement."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ROLLUP_LOCK_NAMESPACE, meter_id])
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, m.id) FROM (SELECT id FROM unnest(%s::int[]) AS id "
+                "ORDER BY id) AS m",
+                [ROLLUP_LOCK_NAMESPACE, list(meter_ids)],
+            )
+            cursor.fetchall()
     # SQLite serializes writers already (one write transaction at a time).
 
 
-def _insert_buckets(meter_id: int, buckets: Mapping[tuple[str, dt.datetime], BucketFigures]) -> None:
-    """Write the buckets: COPY on PostgreSQL (a year of one meter is 44 000 rows, which the ORM's
-    bulk_create builds ~25× slower), bulk_create elsewhere."""
+def _following_readings(spans: Sequence[tuple[Meter, dt.datetime, dt.datetime]]) -> dict[int, dt.datetime]:
+    """Per meter, the instant of its first reading after the span's latest (meters with none left out)."""
+    if connection.vendor != "postgresql":
+        found = {}
+        for meter, _earliest, latest in spans:
+            later = Reading.objects.filter(meter_id=meter.pk, ts__gt=latest).order_by("ts")
+            if (ts := later.values_list("ts", flat=True).first()) is not None:
+                found[meter.pk] = ts
+        return found
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.meter_id, n.ts FROM unnest(%s::bigint[], %s::timestamptz[]) AS s(meter_id, latest) "  # noqa: S608 - constant
+            f"CROSS JOIN LATERAL (SELECT r.ts FROM {Reading._meta.db_table} r WHERE r.meter_id = s.meter_id "
+            "AND r.ts > s.latest ORDER BY r.ts LIMIT 1) AS n",
+            [[meter.pk for meter, _e, _l in spans], [latest for _m, _e, latest in spans]],
+        )
+        return dict(cursor.fetchall())
+
+
+def _day_spacings(days: Sequence[tuple[Meter, dt.date]]) -> dict[tuple[int, dt.date], dt.timedelta]:
+    """The typical spacing of each meter-day's readings, as `consumption_by_reading` measures it for
+    that day (a register's with the reading before the day); days of fewer than two steps left out.
+
+    PostgreSQL returns the two middle steps of each day, and the median is taken of them here as
+    `statistics.median` takes it (the mean of the two for an even count): the same float, the
+    same `typical_interval`, without reading a day of readings into Python.
+    """
+    if not days:
+        return {}
+    if connection.vendor != "postgresql":
+        found = {}
+        for meter, day in days:
+            start, end = midnight(day), midnight(day + dt.timedelta(days=1))
+            stamps = list(Reading.objects.filter(meter_id=meter.pk, ts__gte=start, ts__lt=end)
+                          .order_by("ts").values_list("ts", flat=True))
+            if meter.cumulative:
+                before = (Reading.objects.filter(meter_id=meter.pk, ts__lt=start).order_by("-ts")
+                          .values_list("ts", flat=True).first())
+                stamps = [before, *stamps] if before is not None else stamps
+            if (typical := typical_interval(stamps)) is not None:
+                found[(meter.pk, day)] = typical
+        return found
+    table = Reading._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # The middle steps of each day's sorted steps: [(n + 1) / 2] and [n / 2 + 1] (1-based), the
+            # same element for an odd count. float8 of the exact numeric is Python's float of it.
+            "WITH d AS (SELECT * FROM unnest(%s::bigint[], %s::boolean[], %s::timestamptz[], "  # noqa: S608 - constant
+            "%s::timestamptz[]) AS d(meter_id, cumulative, lo, hi)), "
+            "steps AS (SELECT d.meter_id, d.lo, "
+            "extract(epoch FROM p.ts - lag(p.ts) OVER (PARTITION BY d.meter_id, d.lo ORDER BY p.ts))::float8 "
+            "AS step "
+            "FROM d CROSS JOIN LATERAL ("
+            f"(SELECT r.ts FROM {table} r WHERE d.cumulative AND r.meter_id = d.meter_id AND r.ts < d.lo "
+            "ORDER BY r.ts DESC LIMIT 1) UNION ALL "
+            f"(SELECT r.ts FROM {table} r WHERE r.meter_id = d.meter_id AND r.ts >= d.lo AND r.ts < d.hi)"
+            ") AS p) "
+            "SELECT meter_id, lo, sorted[(n + 1) / 2], sorted[n / 2 + 1] FROM ("
+            "SELECT meter_id, lo, array_agg(step ORDER BY step) AS sorted, count(*) AS n FROM steps "
+            "WHERE step IS NOT NULL GROUP BY meter_id, lo) AS middle",
+            [[meter.pk for meter, _ in days], [meter.cumulative for meter, _ in days],
+             [midnight(day) for _, day in days], [midnight(day + dt.timedelta(days=1)) for _, day in days]],
+        )
+        return {
+            (meter_id, local_date(lo)): dt.timedelta(seconds=(float(lower) + float(upper)) / 2)
+            for meter_id, lo, lower, upper in cursor.fetchall()
+        }
+
+
+def _stored_spacings(days: Sequence[tuple[int, dt.date]]) -> dict[tuple[int, dt.date], float | None]:
+    """The spacing stored on each of these meter-days' day buckets (days without one left out)."""
+    if not days:
+        return {}
+    wanted = set(days)
+    rows = Rollup.objects.filter(
+        meter_id__in={meter_id for meter_id, _ in days},
+        interval=RollupInterval.DAY,
+        ts__gte=midnight(min(day for _, day in days)),
+        ts__lte=midnight(max(day for _, day in days)),
+    ).values_list("meter_id", "ts", "spacing")
+    found = {(meter_id, local_date(ts)): spacing for meter_id, ts, spacing in rows}
+    return {key: spacing for key, spacing in found.items() if key in wanted}
+
+
+def _window_points(windows: Sequence[_Window]) -> dict[int, list[tuple[dt.datetime, float, int]]]:
+    """Per window (by position), the readings its quarters are computed from, oldest first: those
+    in the window, the one before it (a register's from any day, an interval meter's from the same
+    day: the first reading of a day opens it) and, for an interval meter, those up to a typical
+    spacing after it (whose gap fillers may end inside it)."""
+    bounds = []
+    for window in windows:
+        day_start, day_end = midnight(window.day), midnight(window.day + dt.timedelta(days=1))
+        floor = None if window.meter.cumulative else day_start
+        until = window.end
+        if not window.meter.cumulative and window.spacing is not None:
+            until = min(day_end, window.end + window.spacing)
+        bounds.append((window.meter.pk, floor, window.start, until))
+    if connection.vendor != "postgresql":
+        found: dict[int, list[tuple[dt.datetime, float, int]]] = {}
+        for number, (meter_id, floor, start, until) in enumerate(bounds):
+            before = Reading.objects.filter(meter_id=meter_id, ts__lt=start)
+            if floor is not None:
+                before = before.filter(ts__gte=floor)
+            first = before.order_by("-ts").values_list("ts", "value", "quality").first()
+            rows = list(Reading.objects.filter(meter_id=meter_id, ts__gte=start, ts__lt=until)
+                        .order_by("ts").values_list("ts", "value", "quality"))
+            found[number] = [first, *rows] if first is not None else rows
+        return found
+    table = Reading._meta.db_table
+    found = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT w.n, p.ts, p.value, p.quality "  # noqa: S608 - constant
+            "FROM unnest(%s::int[], %s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[]) "
+            "AS w(n, meter_id, floor, lo, hi) CROSS JOIN LATERAL ("
+            f"(SELECT r.ts, r.value, r.quality FROM {table} r WHERE r.meter_id = w.meter_id AND r.ts < w.lo "
+            "AND (w.floor IS NULL OR r.ts >= w.floor) ORDER BY r.ts DESC LIMIT 1) UNION ALL "
+            f"(SELECT r.ts, r.value, r.quality FROM {table} r WHERE r.meter_id = w.meter_id AND r.ts >= w.lo "
+            "AND r.ts < w.hi)) AS p ORDER BY w.n, p.ts",
+            [list(range(len(bounds))), [b[0] for b in bounds], [b[1] for b in bounds], [b[2] for b in bounds],
+             [b[3] for b in bounds]],
+        )
+        for number, group in itertools.groupby(cursor.fetchall(), key=lambda row: row[0]):
+            found[number] = [(ts, value, quality) for _n, ts, value, quality in group]
+    return found
+
+
+def _delete_buckets(interval: str, spans: Sequence[tuple[int, dt.datetime, dt.datetime]]) -> None:
+    """Delete the meters' `interval` buckets starting in each [start, end): one statement."""
+    if not spans:
+        return
+    if connection.vendor != "postgresql":
+        for meter_id, start, end in spans:
+            Rollup.objects.filter(meter_id=meter_id, interval=interval, ts__gte=start, ts__lt=end).delete()
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {Rollup._meta.db_table} b USING unnest(%s::bigint[], %s::timestamptz[], "  # noqa: S608 - constant
+            "%s::timestamptz[]) AS s(meter_id, lo, hi) "
+            "WHERE b.meter_id = s.meter_id AND b.interval = %s AND b.ts >= s.lo AND b.ts < s.hi",
+            [[s[0] for s in spans], [s[1] for s in spans], [s[2] for s in spans], interval],
+        )
+
+
+def _insert_buckets(interval: str, buckets: Mapping[tuple[int, dt.datetime], BucketFigures],
+                    spacings: Mapping[tuple[int, dt.datetime], float | None] | None = None) -> None:
+    """Write (meter, start) -> figures as `interval` buckets: COPY on PostgreSQL (the ORM's
+    bulk_create builds the rows ~25× slower), bulk_create elsewhere."""
     ordered = sorted(buckets.items())
+    spacings = spacings or {}
     if connection.vendor != "postgresql":
         Rollup.objects.bulk_create(
             [
-                Rollup(meter_id=meter_id, interval=width, ts=start, value=figures.value,
+                Rollup(meter_id=meter_id, interval=interval, ts=start, value=figures.value,
                        expected=figures.expected, received=figures.received, quality=figures.quality,
                        empty_leading=figures.empty_leading, empty_trailing=figures.empty_trailing,
-                       empty_longest=figures.empty_longest)
-                for (width, start), figures in ordered
+                       empty_longest=figures.empty_longest, spacing=spacings.get((meter_id, start)))
+                for (meter_id, start), figures in ordered
             ]
         )
         return
     now = timezone.now().isoformat()
     buffer = io.StringIO()
-    for (width, start), figures in ordered:
+    for (meter_id, start), figures in ordered:
+        spacing = spacings.get((meter_id, start))
+        stored_spacing = NULL if spacing is None else repr(spacing)
         # repr(float) round-trips exactly; the interval names and ints need no escaping.
-        buffer.write(f"{meter_id}\t{width}\t{start.isoformat()}\t{figures.value!r}\t{figures.expected}\t"
+        buffer.write(f"{meter_id}\t{interval}\t{start.isoformat()}\t{figures.value!r}\t{figures.expected}\t"
                      f"{figures.received}\t{figures.quality}\t{figures.empty_leading}\t"
-                     f"{figures.empty_trailing}\t{figures.empty_longest}\t{now}\n")
+                     f"{figures.empty_trailing}\t{figures.empty_longest}\t{stored_spacing}\t{now}\n")
     buffer.seek(0)
     columns = ("meter_id, interval, ts, value, expected, received, quality, empty_leading, empty_trailing, "
-               "empty_longest, computed_at")
+               "empty_longest, spacing, computed_at")
     with connection.cursor() as cursor:
         cursor.copy_expert(f"COPY {Rollup._meta.db_table} ({columns}) FROM STDIN", buffer)  # type: ignore[attr-defined]
 
 
-def _months(first_day: dt.date, last_day: dt.date) -> Iterator[dt.datetime]:
-    month = midnight(first_day.replace(day=1))
-    while month.date() <= last_day:
-        yield month
-        month = bucket_end(month, RollupInterval.MONTH)
+def _derive(interval: str, spans: Sequence[tuple[int, dt.datetime, dt.datetime, float | None]]) -> int:
+    """Replace the meters' `interval` buckets in each [start, end) (aligned to `interval`) with
+    those derived from the stored buckets one level below; a span's spacing goes on its buckets
+    (days). Returns the number of buckets written."""
+    if not spans:
+        return 0
+    _delete_buckets(interval, [(meter_id, start, end) for meter_id, start, end, _ in spans])
+    if connection.vendor == "postgresql":
+        return _derive_sql(interval, spans)
+    child = DERIVED_FROM[interval]
+    derived: dict[tuple[int, dt.datetime], BucketFigures] = {}
+    spacings: dict[tuple[int, dt.datetime], float | None] = {}
+    for meter_id, start, end, spacing in spans:
+        rows = Rollup.objects.filter(meter_id=meter_id, interval=child, ts__gte=start, ts__lt=end)
+        rows = rows.order_by("ts")
+        children: dict[dt.datetime, list[tuple[dt.datetime, BucketFigures]]] = {}
+        for row in rows:
+            ts = row.ts.astimezone(ROLLUP_TZ)
+            children.setdefault(bucket_start(ts, interval), []).append((ts, _figures(row)))
+        for parent, members in children.items():
+            if (figures := bucket_from_children(parent, interval, members)) is not None:
+                derived[(meter_id, parent)] = figures
+                spacings[(meter_id, parent)] = spacing
+    _insert_buckets(interval, derived, spacings)
+    return len(derived)
 
 
-def _month_refresh(*, meter_id: int, month: dt.datetime) -> None:
-    days = {
-        ts.astimezone(ROLLUP_TZ): BucketFigures(
-            value=value, expected=expected, received=received, quality=quality,
-            empty_leading=leading, empty_trailing=trailing, empty_longest=longest,
+def _figures(row: Rollup) -> BucketFigures:
+    return BucketFigures(value=row.value, expected=row.expected, received=row.received, quality=row.quality,
+                         empty_leading=row.empty_leading, empty_trailing=row.empty_trailing,
+                         empty_longest=row.empty_longest)
+
+
+# The SQL of `bucket_from_children`, for every span at once. `slot` is a child's offset in its
+# parent (15-minute slots); the empty runs join as `combine_gaps` joins them: the leading run ends
+# at the first received slot, the trailing run starts after the last, and between two children
+# holding readings the run is the first's trailing, the slots between them and the second's leading.
+_DERIVE_SQL = """
+INSERT INTO {table} (meter_id, interval, ts, value, expected, received, quality, empty_leading,
+                     empty_trailing, empty_longest, spacing, computed_at)
+WITH span AS (
+    SELECT * FROM unnest(%(meters)s::bigint[], %(starts)s::timestamptz[], %(ends)s::timestamptz[],
+                         %(spacings)s::float8[]) AS s(meter_id, lo, hi, spacing)
+), child AS (
+    SELECT c.meter_id, s.spacing, c.ts, c.value, c.expected, c.received, c.quality, c.empty_leading,
+           c.empty_trailing, c.empty_longest,
+           date_trunc(%(unit)s, c.ts AT TIME ZONE %(tz)s) AS parent_local
+    FROM span s JOIN {table} c ON c.meter_id = s.meter_id AND c.interval = %(child)s
+                              AND c.ts >= s.lo AND c.ts < s.hi
+), parented AS (
+    SELECT child.*, parent_local AT TIME ZONE %(tz)s AS parent,
+           (parent_local + %(step)s::interval) AT TIME ZONE %(tz)s AS parent_end
+    FROM child
+), placed AS (
+    SELECT parented.*, (extract(epoch FROM ts - parent) / 900)::int AS slot FROM parented
+), holding AS (
+    SELECT meter_id, parent, slot, expected, empty_leading, empty_trailing, empty_longest,
+           lag(slot + expected) OVER w AS previous_end, lag(empty_trailing) OVER w AS previous_trailing
+    FROM placed WHERE received > 0
+    WINDOW w AS (PARTITION BY meter_id, parent ORDER BY slot)
+), gaps AS (
+    SELECT meter_id, parent, min(slot + empty_leading) AS first_received,
+           max(slot + expected - empty_trailing) AS after_last,
+           max(GREATEST(empty_longest, COALESCE(previous_trailing + slot - previous_end + empty_leading, 0)))
+               AS inner_longest
+    FROM holding GROUP BY meter_id, parent
+), totals AS (
+    SELECT meter_id, parent, min(spacing) AS spacing, sum(value ORDER BY ts) AS value,
+           sum(received) AS received, max(quality) AS quality,
+           (extract(epoch FROM parent_end - parent) / 900)::int AS expected
+    FROM placed GROUP BY meter_id, parent, parent_end
+)
+SELECT t.meter_id, %(interval)s, t.parent, t.value, t.expected, t.received,
+       CASE WHEN t.received > 0 THEN t.quality ELSE %(missing)s END,
+       COALESCE(g.first_received, t.expected),
+       COALESCE(t.expected - g.after_last, t.expected),
+       COALESCE(GREATEST(g.first_received, t.expected - g.after_last, g.inner_longest), t.expected),
+       t.spacing, now()
+FROM totals t LEFT JOIN gaps g ON g.meter_id = t.meter_id AND g.parent = t.parent
+"""
+
+
+def _derive_sql(interval: str, spans: Sequence[tuple[int, dt.datetime, dt.datetime, float | None]]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _DERIVE_SQL.format(table=Rollup._meta.db_table),
+            {
+                "meters": [s[0] for s in spans], "starts": [s[1] for s in spans],
+                "ends": [s[2] for s in spans], "spacings": [s[3] for s in spans],
+                "unit": _SQL_UNIT[interval], "step": f"1 {_SQL_UNIT[interval]}", "tz": str(ROLLUP_TZ),
+                "child": DERIVED_FROM[interval], "interval": interval, "missing": QUALITY_MISSING,
+            },
         )
-        for ts, value, expected, received, quality, leading, trailing, longest in Rollup.objects.filter(
-            meter_id=meter_id,
-            interval=RollupInterval.DAY,
-            ts__gte=month,
-            ts__lt=bucket_end(month, RollupInterval.MONTH),
-        )
-        .order_by("ts")
-        .values_list("ts", "value", "expected", "received", "quality", "empty_leading", "empty_trailing",
-                     "empty_longest")
-    }
-    figures = month_from_days(month, days)
-    if figures is None:
-        Rollup.objects.filter(meter_id=meter_id, interval=RollupInterval.MONTH, ts=month).delete()
-        return
-    Rollup.objects.update_or_create(
-        meter_id=meter_id,
-        interval=RollupInterval.MONTH,
-        ts=month,
-        defaults={"value": figures.value, "expected": figures.expected, "received": figures.received,
-                  "quality": figures.quality, "empty_leading": figures.empty_leading,
-                  "empty_trailing": figures.empty_trailing, "empty_longest": figures.empty_longest},
-    )
+        return cursor.rowcount
+

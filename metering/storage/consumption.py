@@ -25,10 +25,11 @@ interval carries the worst quality of its two end points and its own finding.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import itertools
 import statistics
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 QUALITY_OK = 0
 QUALITY_ESTIMATED = 1
@@ -39,6 +40,18 @@ QUALITY_MISSING = 3
 GAP_FACTOR = 3.0
 # A register cannot plausibly advance by more than this fraction of its range between two readings.
 ROLLOVER_MAX_FRACTION = 0.5
+
+
+class Spacing(enum.Enum):
+    """`MEASURED`: the typical spacing is the median of the points given (the default)."""
+
+    MEASURED = "measured"
+
+
+# The typical spacing a caller passes in: measured over a longer stretch than the points it hands
+# over (the rollups rebuild a few quarters of a day with the spacing of the whole day), None for
+# "fewer than two readings", or MEASURED from the points themselves.
+TypicalSpacing = dt.timedelta | None | Literal[Spacing.MEASURED]
 
 
 class ConsumptionInterval(NamedTuple):
@@ -77,15 +90,18 @@ def consumption_from_register(
     *,
     gap_factor: float = GAP_FACTOR,
     max_plausible_amount: float | None = None,
+    typical: TypicalSpacing = Spacing.MEASURED,
 ) -> list[ConsumptionInterval]:
     """Consumption intervals between consecutive readings of a cumulative register.
 
     `points` are (ts, value) or (ts, value, quality), in any order; a repeated ts keeps the first.
     `max_plausible_amount`, when given, flags a larger increase as suspect (a spike) and caps what
-    counts as a rollover.
+    counts as a rollover. `typical`, when given, is the spacing gaps are judged against instead of
+    the median of these points.
     """
     ordered = _points(points)
-    typical = typical_interval([p.ts for p in ordered])
+    if typical is Spacing.MEASURED:
+        typical = typical_interval([p.ts for p in ordered])
     intervals: list[ConsumptionInterval] = []
     for previous, current in itertools.pairwise(ordered):
         quality = max(previous.quality, current.quality)
@@ -121,7 +137,10 @@ def _rollover_amount(
 
 
 def consumption_from_intervals(
-    points: Iterable[Sequence[Any]], *, gap_factor: float = GAP_FACTOR
+    points: Iterable[Sequence[Any]],
+    *,
+    gap_factor: float = GAP_FACTOR,
+    typical: TypicalSpacing = Spacing.MEASURED,
 ) -> list[ConsumptionInterval]:
     """Intervals of an interval meter: each reading is the consumption of the interval ending at ts.
 

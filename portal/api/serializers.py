@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from portal.models import Enterprise, Region
+
+# Every timestamp the API answers is in this zone (+08:00), whatever the server's or the request's
+# active time zone: the programs' periods and the rollups' buckets are calendar-aligned in it.
+API_TIME_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 class EnterpriseSerializer(serializers.ModelSerializer):

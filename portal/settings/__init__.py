@@ -452,6 +452,14 @@ CELERY_BEAT_SCHEDULE["outbox-deliver"] = {
     "schedule": OUTBOX_DELIVER_INTERVAL_S,
     "options": {"expires": OUTBOX_DELIVER_INTERVAL_S},
 }
+# Review mails (reviews/notifications.py) are sent by a task each; this is the net beneath them:
+# mails whose task gave up while the mail server was away, or was never queued.
+REVIEW_MAIL_SWEEP_INTERVAL_S = 300.0
+CELERY_BEAT_SCHEDULE["reviews-send-due-mails"] = {
+    "task": "reviews.tasks.send_due_notification_mails",
+    "schedule": REVIEW_MAIL_SWEEP_INTERVAL_S,
+    "options": {"expires": REVIEW_MAIL_SWEEP_INTERVAL_S},
+}
 
 CACHES = {
     "default": (

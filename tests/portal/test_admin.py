@@ -135,9 +135,11 @@ def _index_models(client) -> set[str]:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("role_key", "expected"),
     [
-        ("zhengzhou_reviewer", {"portal.Region", "portal.Enterprise", "portal.User", "applications.Program"}),
-        ("henan_officer", {"portal.Region", "portal.Enterprise", "portal.User", "applications.Program"}),
-        ("expert", {"portal.Region"}),
+        ("zhengzhou_reviewer", {"portal.Region", "portal.Enterprise", "portal.User", "applications.Program",
+                                "applications.Submission"}),
+        ("henan_officer", {"portal.Region", "portal.Enterprise", "portal.User", "applications.Program",
+                           "applications.Submission"}),
+        ("expert", {"portal.Region", "applications.Submission"}),  # submissions: their assignments only
     ],
 )
 def test_admin_index_lists_only_what_the_role_may_use(client, world, role_key, expected):

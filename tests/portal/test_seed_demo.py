@@ -32,6 +32,7 @@ EXPECTED: dict[str, tuple[str, str | None, set[str] | None]] = {
     "demo_city": (Role.MUNICIPAL_REVIEWER, "郑州市工业和信息化局", ZHENGZHOU),
     "demo_district": (Role.MUNICIPAL_REVIEWER, "闵行区经济委员会", MINHANG),
     "demo_province": (Role.PROVINCIAL_OFFICER, "河南省工业和信息化厅", ZHENGZHOU | LUOYANG),
+    "demo_sh_commission": (Role.PROVINCIAL_OFFICER, "上海市经济和信息化委员会", MINHANG),
     "demo_expert": (Role.EXPERT, "上海市节能能效评审中心", set()),
     "demo_admin": (Role.PLATFORM_ADMIN, None, None),
 }
