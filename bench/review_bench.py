@@ -6,19 +6,18 @@
 process, no network), median and p95 over rounds after one warm-up, each against the 200 ms
 target:
 
-- the reviewer's admin list (`admin:applications_submission_changelist`) as Zhengzhou's
-  municipal reviewer. The Submission admin is written on another branch (reviews/admin.py); when
-  it is not registered, the nearest page is timed instead, the portal's submission list
-  (`applications:submission_list`) as the same reviewer, and the result says which one ran;
+- the reviewer's admin list (`admin:applications_submission_changelist`, reviews/admin.py) as
+  Zhengzhou's municipal reviewer; on a tree without the Submission admin, the nearest page is
+  timed instead, the portal's submission list (`applications:submission_list`) as the same
+  reviewer, and the result says which one ran;
 - `GET /api/v1/submissions/` (first page, with `available_actions` and, for reviewers, the
   assignments and combined score) as the municipal reviewer and as Henan's provincial officer.
 
 The rows are bulk-inserted (`bulk_create`), not taken through reviews.services.transition_perform:
 a bench of the lists needs their number, not 100,000 audited transitions. So the activity rows
 are written directly: each submission's path through its workflow (submit → … → its state),
-repeated to ten rows; and programs whose
-definition has no workflow yet (applications/programs/*.yaml get theirs on another branch) are
-loaded with the core workflow of tests/applications/core_definition.py.
+repeated to ten rows. A program whose definition has no workflow would be loaded with the core
+workflow of tests/applications/core_definition.py (the results name the definitions used).
 
 Uses its own database `nengtan_bench_review` on the PostgreSQL of DATABASE_URL (created and
 migrated if missing; the bench rows are rebuilt each run unless --keep finds them). Prints the
