@@ -25,4 +25,7 @@ status=0
 # The PDF benchmark (a full Henan application with ten photos) uses nengtan_bench_pdf. It runs
 # even when a benchmark before it missed its target, and the script fails if any did.
 "$VENV_PY" bench/pdf_bench.py || status=$?
+# The review benchmark (10,000 submissions, 100,000 activity rows: the reviewer's list and the
+# submissions API) uses nengtan_bench_review.
+"$VENV_PY" bench/review_bench.py || status=$?
 exit "$status"

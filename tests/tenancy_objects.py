@@ -128,6 +128,7 @@ import tests.tenancy_metering  # noqa: E402
 import tests.tenancy_outbox  # noqa: E402
 import tests.tenancy_reports  # noqa: E402
 import tests.tenancy_reviews_admin10  # noqa: E402
+import tests.tenancy_reviews_api10  # noqa: E402
 import tests.tenancy_reviews_assign10  # noqa: E402
 import tests.tenancy_reviews_notify10  # noqa: E402
 import tests.tenancy_web  # noqa: E402, F401

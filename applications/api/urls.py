@@ -9,7 +9,8 @@ from applications.api.views import (
 )
 
 # Programs and submissions under /api/v1/. URL names: program-list, program-detail,
-# program-summary-table, submission-list, submission-detail, submission-pdf.
+# program-summary-table, submission-list, submission-detail, submission-actions (POST),
+# submission-activity, submission-pdf.
 router = SimpleRouter()
 router.register("programs", ProgramViewSet, basename="program")
 router.register("submissions", SubmissionViewSet, basename="submission")
