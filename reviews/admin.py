@@ -324,7 +324,11 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
     # -- rows -----------------------------------------------------------------------------------
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return visible_submissions(request.user, super().get_queryset(request))
+        # The definitions and the typed data are large JSON: the list decodes none of them (a
+        # definition is read once per version per request, by _definition); a page that needs one
+        # loads it then.
+        return visible_submissions(request.user, super().get_queryset(request)).defer(
+            "data", "program__definition", "program_version__definition")
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         if can_view_scores(request.user):
@@ -449,13 +453,17 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
     # -- actions: one per transition the role may take ----------------------------------------------
 
     def _offered_transitions(self, request: HttpRequest) -> dict[str, TransitionDef]:
-        """Transitions of the workflows in reach whose actors include the user's role, by key."""
-        versions = ProgramVersion.objects.filter(
+        """Transitions of the workflows in reach whose actors include the user's role, by key; once
+        per request (the changelist asks for its actions several times)."""
+        remembered = request.__dict__.get("_review_offered")
+        if remembered is not None:
+            return remembered  # type: ignore[no-any-return]
+        version_ids = ProgramVersion.objects.filter(
             id__in=self.get_queryset(request).order_by().values("program_version_id")
-        ).values_list("id", "definition")
+        ).values_list("id", flat=True)
         offered: dict[str, TransitionDef] = {}
-        for version_id, stored in versions:
-            workflow = _definition(request, version_id, stored).workflow
+        for version_id in version_ids:
+            workflow = _definition(request, version_id).workflow
             if workflow is None:
                 continue
             roles = workflow_roles(request.user, first_review_level=workflow.first_review_level) - {
@@ -464,6 +472,7 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
             for transition in workflow.transitions:
                 if roles & set(transition.actors):
                     offered.setdefault(transition.key, transition)
+        request.__dict__["_review_offered"] = offered
         return offered
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
