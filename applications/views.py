@@ -98,6 +98,9 @@ def submission_list(request: PageRequest) -> HttpResponse:
         "states": SubmissionState.choices, "programs": Program.objects.order_by("code"),
         "filtered": bool(state or program or enterprise), "enterprise": enterprise,
         "can_file": access.can_file_applications(user),
+        # Officials' working papers: each program's summary table and submission list (Excel).
+        "program_tables": [program for program in Program.objects.select_related("region").order_by("code")
+                           if access.can_download_program_tables(user, program)],
     })
 
 

@@ -405,3 +405,16 @@ def test_the_excel_views_are_for_officials_over_filed_submissions_in_reach(clien
     assert client.get(unknown).status_code == 404
     client.logout()
     assert client.get(summary).status_code == 302
+
+
+def test_officials_find_their_programs_tables_on_the_submissions_page(client, world):
+    from applications.services import programs_load
+    from tests.conftest import login
+
+    programs_load()
+    login(client, world.user("zhengzhou_reviewer"))
+    page = client.get(reverse("applications:submission_list")).content.decode()
+    assert reverse("applications:program_summary_table", kwargs={"code": "henan_dcmc_2023"}) in page
+    assert reverse("applications:program_summary_table", kwargs={"code": "shanghai_emc_2024"}) not in page
+    login(client, world.user("a_admin"))
+    assert 'id="program-tables"' not in client.get(reverse("applications:submission_list")).content.decode()
