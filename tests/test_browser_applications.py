@@ -1,19 +1,26 @@
 """Real headless Chromium against a live server: an enterprise admin logs in, starts an application,
 types into its form (the character counter counts along and turns red over the limit), saves a
 draft, leaves and comes back to find every value, loses the session mid-edit without losing what
-was typed, and is refused filing while the form is incomplete."""
+was typed, and is refused filing while the form is incomplete. Then, on a filled application: the
+attachments page takes a real PDF and a PNG, the complete application is filed, and its PDF (and
+the attachment) download as what they are."""
 
 from __future__ import annotations
 
 import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 import pytest
 from django.db import connection
 from django_scopes import scopes_disabled
 
-from applications.models import Submission
-from applications.services import program_load
+from applications.models import Attachment, Submission
+from applications.services import program_load, submission_save, submission_start
+from tests.applications.attachment_files import attachment_definition, image_bytes, pdf_bytes
 from tests.applications.core_definition import core_definition
 from tests.conftest import TEST_PASSWORD
 from tests.test_browser import WAIT_TIMEOUT_S, browser  # noqa: F401  (the Chromium fixture)
@@ -161,3 +168,127 @@ def test_an_applicant_fills_saves_leaves_returns_and_is_refused_while_incomplete
     assert "暂不能提交" in refused.text and "真实性承诺" in refused.text and "请上传营业执照" in refused.text
     submission.refresh_from_db()
     assert submission.state == "draft"
+
+
+# The form as the first test types it, complete: filed with the attachments the page uploads.
+FILLED = {
+    "founded": "2010-05-01", "claims_big": "no", "summary": "能碳管理中心", "investment": "80",
+    "commitment": "yes",
+    "economics": [{"assets": "200", "liabilities": "50"}, {"assets": "300", "liabilities": "60"}],
+}
+
+
+@dataclass
+class Fetched:
+    status: int
+    headers: Message
+    content: bytes
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None  # a redirect is the answer to look at, not followed
+
+
+def _fetch(url: str, cookie: str = "") -> Fetched:
+    """GET `url` as a plain HTTP client (standard library), redirects not followed."""
+    assert url.startswith("http://"), url  # the live server, nothing else
+    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})  # noqa: S310
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=60) as response:
+            return Fetched(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as answer:  # 3xx/4xx arrive as errors when not followed
+        return Fetched(answer.code, answer.headers, answer.read())
+
+
+def _in_browser_session(driver, base_url: str, path: str) -> Fetched:  # type: ignore[no-untyped-def]
+    """GET `path` from the live server with the browser's cookies (what a click downloads)."""
+    cookie = "; ".join(f"{item['name']}={item['value']}" for item in driver.get_cookies())
+    return _fetch(f"{base_url}{path}", cookie)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_applicant_attaches_a_pdf_and_a_png_files_and_downloads_the_pdf(
+        live_server, browser, world, settings, tmp_path):  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+
+    settings.STORAGES = {**settings.STORAGES, "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": tmp_path / "private"}}}
+    user = world.user("a_admin")
+    with scopes_disabled():
+        program, _ = program_load(definition=attachment_definition())
+        submission = submission_start(program=program, enterprise=world.tenant_a, user=user)
+        check = submission_save(submission=submission, user=user, changes=FILLED, title="郑州甲附件与提交")
+    assert not check.errors, check.errors
+    licence = tmp_path / "营业执照.pdf"
+    licence.write_bytes(pdf_bytes("Business licence of tenant A"))
+    photo = tmp_path / "现场照片.png"
+    photo.write_bytes(image_bytes("PNG", (160, 120)))
+    base_url = live_server.url
+    _log_in(browser, base_url, user.username)
+
+    # 我的申报 → 继续填写 → 附件: the licence is missing, and filing says so.
+    browser.find_element(By.LINK_TEXT, "我的申报").click()
+    browser.find_element(By.LINK_TEXT, "继续填写").click()
+    _wait(browser, expected_conditions.url_contains("/sections/"))
+    browser.find_element(By.ID, "tab-attachments").click()
+    _wait(browser, expected_conditions.url_contains("/attachments/"))
+    assert "缺 1 项" in browser.find_element(By.ID, "tab-attachments").text
+    row = browser.find_element(By.CSS_SELECTOR, 'tr[data-kind="licence"]')
+    assert "必须上传" in row.text and "todo" in row.get_attribute("class")
+
+    # The licence as a PDF, a site photo as a PNG: each upload comes back listed, the photo with
+    # its thumbnail, the kind complete.
+    for kind, path in (("licence", licence), ("photos", photo)):
+        browser.find_element(By.ID, f"file-{kind}").send_keys(str(path))
+        browser.find_element(By.CSS_SELECTOR, f'tr[data-kind-files="{kind}"] .upload-form button').click()
+        _wait(browser, lambda d, name=path.name: f"已上传“{name}”" in " ".join(
+            item.text for item in d.find_elements(By.CSS_SELECTOR, ".messages li")))
+        files = browser.find_element(By.CSS_SELECTOR, f'tr[data-kind-files="{kind}"] .attachment-files')
+        assert path.name in files.text
+    assert "done" in browser.find_element(By.CSS_SELECTOR, 'tr[data-kind="licence"]').get_attribute("class")
+    assert "齐全" in browser.find_element(By.CSS_SELECTOR, 'tr[data-kind="licence"]').text
+    thumb = browser.find_element(By.CSS_SELECTOR, 'tr[data-kind-files="photos"] img.thumb')
+    _wait(browser, lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth",
+                                              thumb))
+    assert thumb.get_attribute("alt") == photo.name
+    assert not browser.find_elements(By.CSS_SELECTOR, "#tab-attachments .badge-todo")
+    with scopes_disabled():
+        stored = {item.kind: item for item in Attachment.objects.filter(submission=submission)}
+    assert set(stored) == {"licence", "photos"}
+    assert (stored["licence"].content_type, stored["photos"].content_type) == ("application/pdf", "image/png")
+    _shot(browser, "attachments")
+
+    # 资格与提交: nothing left to do; filing it opens the filed application.
+    browser.find_element(By.ID, "tab-submit").click()
+    _wait(browser, expected_conditions.url_contains("/submit/"))
+    assert "可以提交" in browser.find_element(By.ID, "blockers").text
+    browser.find_element(By.ID, "submit-button").click()
+    detail = f"{base_url}/applications/{submission.pk}/"
+    _wait(browser, expected_conditions.url_to_be(detail))
+    assert "申报已提交" in browser.find_element(By.CSS_SELECTOR, ".messages").text
+    assert browser.find_element(By.ID, "submission-state").text == "已提交"
+    filed = browser.find_element(By.ID, "filed-attachments").text
+    assert "营业执照：营业执照.pdf" in filed and "现场照片：现场照片.png" in filed
+    submission.refresh_from_db()
+    assert submission.state == "submitted"
+    with scopes_disabled():
+        filing = submission.filings.get()
+    assert sorted(item["name"] for item in filing.attachments) == sorted([licence.name, photo.name])
+
+    # The PDF link answers a PDF to this session, and nothing to a request without it.
+    pdf_path = browser.find_element(By.ID, "pdf-link").get_attribute("href").removeprefix(base_url)
+    response = _in_browser_session(browser, base_url, pdf_path)
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF") and len(response.content) > 1000
+    outside = _fetch(f"{base_url}{pdf_path}")
+    assert outside.status == 302 and "/accounts/login/" in outside.headers["Location"]
+    # The uploaded PDF downloads back byte for byte, as an attachment.
+    link = browser.find_element(By.LINK_TEXT, licence.name).get_attribute("href").removeprefix(base_url)
+    download = _in_browser_session(browser, base_url, link)
+    assert download.status == 200 and download.content == licence.read_bytes()
+    assert download.headers["Content-Type"] == "application/pdf"
+    assert download.headers["Content-Disposition"].startswith("attachment;")
