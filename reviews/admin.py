@@ -40,7 +40,13 @@ from applications.documents.content import filed_content
 from applications.models import Program, ProgramVersion, Submission
 from applications.selectors import local_today, submission_definition
 from applications.values import label_of
-from portal.access import can_assign_experts, can_view_scores, visible_submissions, workflow_roles
+from portal.access import (
+    can_assign_experts,
+    can_export_reviews,
+    can_view_scores,
+    visible_submissions,
+    workflow_roles,
+)
 from portal.admin_site import ReachModelAdmin, ReadOnlyAdminMixin, admin_site
 from portal.models import Region, Role, User
 from reviews.assignments import (
@@ -448,7 +454,14 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
             ]
         assign_url = (reverse("admin:applications_submission_assign", args=[submission.pk])
                       if can_assign_experts(request.user, submission) else "")
-        return {"transition_buttons": buttons, "checklist_links": checklists, "assign_url": assign_url}
+        exports = []
+        if can_export_reviews(request.user, submission):
+            exports = [(label, reverse(f"reviews:{name}", kwargs={"submission_id": submission.pk}))
+                       for name, label in (("export_scores_xlsx", _t("评审汇总表（Excel）")),
+                                           ("export_scores_pdf", _t("评审汇总表（PDF）")),
+                                           ("export_onsite_check_pdf", _t("现场核查记录（PDF）")))]
+        return {"transition_buttons": buttons, "checklist_links": checklists, "assign_url": assign_url,
+                "export_links": exports}
 
     # -- actions: one per transition the role may take ----------------------------------------------
 

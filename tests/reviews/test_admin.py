@@ -626,3 +626,15 @@ def test_the_provincial_officer_assigns_experts_with_the_conflict_checks(client,
     assert withdraw.status_code == 302
     with scopes_disabled():
         assert Assignment.objects.filter(submission=a, withdrawn_at__isnull=True).count() == 1
+
+
+def test_the_deciding_officer_finds_the_review_exports_on_the_submission_page(client, world, filed):
+    a, _b = filed
+    change = reverse("admin:applications_submission_change", args=[a.pk])
+    login(client, world.user("henan_officer"))
+    page = client.get(change).content.decode()
+    assert reverse("reviews:export_scores_xlsx", kwargs={"submission_id": a.pk}) in page
+    assert reverse("reviews:export_onsite_check_pdf", kwargs={"submission_id": a.pk}) in page
+    login(client, world.user("zhengzhou_reviewer"))
+    assert reverse("reviews:export_scores_xlsx", kwargs={"submission_id": a.pk}) not in client.get(
+        change).content.decode()
