@@ -43,9 +43,13 @@ def _restore_migration_data(django_db_setup, django_db_blocker):  # type: ignore
 
 
 def _wait(driver, condition):  # type: ignore[no-untyped-def]
+    """Until `condition` holds. An element found just before the page was replaced (a form post
+    answered by a redirect) goes stale: that is "not yet", and the condition is asked again."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_TIMEOUT_S).until(condition)
+    return WebDriverWait(driver, WAIT_TIMEOUT_S,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def _log_in(driver, base_url: str, username: str, then: str = "/") -> None:  # type: ignore[no-untyped-def]
@@ -267,8 +271,8 @@ def test_an_applicant_attaches_a_pdf_and_a_png_files_and_downloads_the_pdf(
     assert "可以提交" in browser.find_element(By.ID, "blockers").text
     browser.find_element(By.ID, "submit-button").click()
     detail = f"{base_url}/applications/{submission.pk}/"
-    _wait(browser, expected_conditions.url_to_be(detail))
-    assert "申报已提交" in browser.find_element(By.CSS_SELECTOR, ".messages").text
+    _wait(browser, lambda d: d.current_url == detail and "申报已提交" in " ".join(
+        item.text for item in d.find_elements(By.CSS_SELECTOR, ".messages li")))
     assert browser.find_element(By.ID, "submission-state").text == "已提交"
     filed = browser.find_element(By.ID, "filed-attachments").text
     assert "营业执照：营业执照.pdf" in filed and "现场照片：现场照片.png" in filed

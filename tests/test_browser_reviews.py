@@ -137,9 +137,13 @@ def _other_sheet(expert: User, submission: Submission) -> ScoreSheet:
 # --- browser helpers ------------------------------------------------------------------------------
 
 def _wait(driver, condition):  # type: ignore[no-untyped-def]
+    """Until `condition` holds. An element found just before the page was replaced (a form post
+    answered by a redirect) goes stale: that is "not yet", and the condition is asked again."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_TIMEOUT_S).until(condition)
+    return WebDriverWait(driver, WAIT_TIMEOUT_S,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def _body(driver) -> str:  # type: ignore[no-untyped-def]
@@ -216,8 +220,7 @@ def _transition(driver, label: str, *, reason: str = "", deadline: dt.date | Non
     if deadline is not None:
         _set_value(driver, driver.find_element(By.ID, "id_deadline"), deadline.isoformat())
     driver.find_element(By.CSS_SELECTOR, "input[type=submit][value='确认执行']").click()
-    _wait(driver, lambda d: d.current_url == change_url)
-    assert f"已执行“{label}”" in _messages(driver)
+    _wait(driver, lambda d: d.current_url == change_url and f"已执行“{label}”" in _messages(d))
 
 
 def _tool(driver, label: str, *, exact: bool = True):  # type: ignore[no-untyped-def]
@@ -329,8 +332,7 @@ def test_return_resubmit_diff_pass_checklist_and_decision_in_a_real_browser(
     _wait(browser, expected_conditions.url_contains("/submit/"))
     assert "可以提交" in browser.find_element(By.ID, "blockers").text
     browser.find_element(By.ID, "submit-button").click()
-    _wait(browser, lambda d: d.current_url == f"{base_url}{detail}")
-    assert "申报已提交" in _body(browser)
+    _wait(browser, lambda d: d.current_url == f"{base_url}{detail}" and "申报已提交" in _body(d))
     assert browser.find_element(By.ID, "submission-state").text == "已提交"
     assert not browser.find_elements(By.ID, "returned-notice")  # answered: the notice is gone
     assert "第 2 次提交" in _body(browser)
