@@ -37,7 +37,7 @@ from django.utils.translation import ngettext
 
 from applications.definitions import Checklist, ProgramDefinition, TransitionDef, definition_of
 from applications.documents.content import filed_content
-from applications.models import Program, ProgramVersion, Submission
+from applications.models import Program, ProgramVersion, Submission, SubmissionState
 from applications.selectors import local_today, submission_definition
 from applications.values import label_of
 from portal.access import (
@@ -52,6 +52,7 @@ from portal.models import Region, Role, User
 from reviews.assignments import (
     AssignmentRefused,
     active_experts,
+    assignable,
     assignment_create,
     assignment_make_lead,
     assignment_withdraw,
@@ -253,19 +254,49 @@ class _ReadOnlyInline(admin.TabularInline):
 class ActivityInline(_ReadOnlyInline):
     model = Activity
     verbose_name_plural = _("流转记录")
-    fields = ("created_at", "action", "from_state", "to_state", "actor_name", "reason", "deadline")
+    fields = ("created_at", "action_label", "from_label", "to_label", "actor_name", "reason", "deadline")
     readonly_fields = fields
     ordering = ("created_at", "id")
+    template = "admin/reviews/activity_inline.html"
+
+    def _workflow_label(self, activity: Activity, key: str, *, state: bool) -> str:
+        workflow = submission_definition(activity.submission).workflow
+        if workflow is not None:
+            found = workflow.state(key) if state else workflow.transition(key)
+            if found is not None:
+                return label_of(found.label)
+        return str(SubmissionState(key).label) if state and key in SubmissionState.values else key
+
+    @admin.display(description=_("操作"))
+    def action_label(self, activity: Activity) -> str:
+        return self._workflow_label(activity, activity.action, state=False)
+
+    @admin.display(description=_("原状态"))
+    def from_label(self, activity: Activity) -> str:
+        return self._workflow_label(activity, activity.from_state, state=True)
+
+    @admin.display(description=_("新状态"))
+    def to_label(self, activity: Activity) -> str:
+        return self._workflow_label(activity, activity.to_state, state=True)
 
 
 class AssignmentInline(_ReadOnlyInline):
     model = Assignment
     verbose_name_plural = _("评审专家")
-    fields = ("expert", "is_lead", "assigned_by", "assigned_at", "withdrawn_at")
+    fields = ("expert_name", "is_lead", "assigned_by_name", "assigned_at", "withdrawn_at")
     readonly_fields = fields
+    template = "admin/reviews/activity_inline.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("expert", "assigned_by")
+
+    @admin.display(description=_("专家"))
+    def expert_name(self, assignment: Assignment) -> str:
+        return _expert_name(assignment.expert)
+
+    @admin.display(description=_("分配人"))
+    def assigned_by_name(self, assignment: Assignment) -> str:
+        return _expert_name(assignment.assigned_by) if assignment.assigned_by else "—"
 
 
 # --- the submission admin ------------------------------------------------------------------------------
@@ -453,7 +484,7 @@ class SubmissionAdmin(ReadOnlyAdminMixin, ReachModelAdmin):
                 for checklist in checklists_for(submission)
             ]
         assign_url = (reverse("admin:applications_submission_assign", args=[submission.pk])
-                      if can_assign_experts(request.user, submission) else "")
+                      if can_assign_experts(request.user, submission) and assignable(submission) else "")
         exports = []
         if can_export_reviews(request.user, submission):
             exports = [(label, reverse(f"reviews:{name}", kwargs={"submission_id": submission.pk}))

@@ -160,6 +160,17 @@ def conflict_declarations_of(expert: User) -> QuerySet[ConflictDeclaration]:
 
 # --- assignments (writes) ----------------------------------------------------------------------------
 
+# Once decided (or rejected, withdrawn, published), a submission's panel is what reviewed it.
+DECIDED_STATES = frozenset({
+    SubmissionState.FIRST_REVIEW_REJECTED, SubmissionState.PASSED, SubmissionState.NOT_PASSED,
+    SubmissionState.AWARDED, SubmissionState.PUBLISHED, SubmissionState.WITHDRAWN})
+
+
+def assignable(submission: Submission) -> bool:
+    """Whether experts may still be assigned: filed and not yet decided."""
+    return submission.state != SubmissionState.DRAFT and submission.state not in DECIDED_STATES
+
+
 def _locked_submission(submission: Submission) -> Submission:
     # Serializes the assignments of one submission: the lead check and the duplicate check read
     # what a concurrent assignment would change.
@@ -180,6 +191,8 @@ def assignment_create(*, submission: Submission, expert: User, by: User, lead: b
     problems = []
     if locked.state == SubmissionState.DRAFT:
         problems.append(_("申报尚未提交，不能分配评审专家"))
+    elif not assignable(locked):
+        problems.append(_("该申报已有结论，不能再分配评审专家"))
     if expert.role != Role.EXPERT or not expert.is_active:
         problems.append(_("%(user)s 不是在用的评审专家账号") % {"user": expert.username})
     elif Assignment.objects.filter(submission=locked, expert=expert, withdrawn_at__isnull=True).exists():
