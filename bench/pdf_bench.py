@@ -93,7 +93,7 @@ def prepare() -> tuple[Any, str]:
         Submission.objects.filter(enterprise=enterprise).delete()
         today = dt.date.today()
         submission = submission_start(program=program, enterprise=enterprise, user=user, today=today)
-        submission_save(submission=submission, user=user, changes=_data(definition),
+        submission_save(submission=submission, user=user, changes=_data(definition, submission, today),
                         title="数字化能碳管理中心建设项目")
         kinds = {kind["key"]: kind for kind in definition.get("attachments", [])}
         photo_kind = next((key for key, kind in kinds.items() if kind.get("min_count", 0) >= PHOTOS),
@@ -118,10 +118,18 @@ def prepare() -> tuple[Any, str]:
     return submission, source
 
 
-def _data(definition: dict[str, Any]) -> dict[str, Any]:
+def _data(definition: dict[str, Any], submission: Any, today: dt.date) -> dict[str, Any]:
+    """Every field filled: the stand-in's own data, over the demo's filler for the shipped Henan
+    form (which fills each applicable field of a definition, long texts near their limits)."""
+    from applications.demo import DEMO_APPLICATIONS, _filled
+    from applications.selectors import submission_definition
     from tests.applications.document_definitions import henan_like_data
 
-    return henan_like_data(definition)
+    spec = next(spec for spec in DEMO_APPLICATIONS if spec.program == "henan_dcmc_2023")
+    filled = _filled(submission_definition(submission), submission, spec, today)
+    keys = {item["key"] for section in definition["sections"] for item in section["items"]}
+    own = {key: value for key, value in henan_like_data(definition).items() if key in keys}
+    return {**filled, **own}
 
 
 def measure(submission: Any, rounds: int) -> dict[str, Any]:

@@ -37,7 +37,9 @@ EXPECTED_PAGES: dict[str, tuple[set[str], set[str]]] = {
     "demo_city": (ZHENGZHOU, ZHENGZHOU),
     "demo_district": (MINHANG, MINHANG),
     "demo_province": (ZHENGZHOU | {NAMES["luoyang"]}, ZHENGZHOU | {NAMES["luoyang"]}),
-    "demo_expert": (set(), set()),
+    # The demo reviews assign demo_expert to the Shanghai enterprise's on-site check: an expert
+    # reads the enterprises of their assignments (portal.access), nothing else.
+    "demo_expert": (set(), {NAMES["shanghai"]}),
     # The platform admin's landing page lists the registrations waiting for a decision.
     "demo_admin": ({NAMES["zhengzhou_pending"]}, ALL_NAMES),
 }

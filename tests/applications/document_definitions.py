@@ -231,7 +231,8 @@ def henan_like_data(definition: dict[str, Any]) -> dict[str, Any]:
     for section in definition["sections"]:
         for item in section["items"]:
             if item["type"] == "textarea" and section.get("filled_by") != "authority":
-                data[item["key"]] = _at_limit(SENTENCE, item["max_length"])
+                # Texts without a limit (二、三 of the Henan form) are written as a full page.
+                data[item["key"]] = _at_limit(SENTENCE, item.get("max_length") or 1500)
     return data
 
 
