@@ -15,8 +15,9 @@ RUN_APT_PACKAGES=(
   fonts-noto-cjk gettext libmagic1
 )
 # What the test suite talks to for real: databases, broker, MQTT broker, headless browser, and
-# pgBackRest, whose point-in-time recovery (deploy/pgbackrest/) a test runs on a private cluster.
-TEST_APT_PACKAGES=(postgresql redis-server mosquitto chromium chromium-driver pgbackrest)
+# pgBackRest, whose point-in-time recovery (deploy/pgbackrest/) a test runs on a private cluster;
+# mosquitto-clients (mosquitto_pub) is the fast publisher that fills the broker in bench/.
+TEST_APT_PACKAGES=(postgresql redis-server mosquitto mosquitto-clients chromium chromium-driver pgbackrest)
 
 APT_LOCK_TIMEOUT_S=600
 
