@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--window-ms", type=int, default=100)
     parser.add_argument("--idle-s", type=float, default=1.0)
+    parser.add_argument("--receive-maximum", type=int, default=RECEIVE_MAXIMUM)
     args = parser.parse_args(argv)
 
     url = urlparse(args.url)
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     state.go_at = time.monotonic()
     properties = Properties(PacketTypes.CONNECT)
     properties.SessionExpiryInterval = SESSION_EXPIRY_S
-    properties.ReceiveMaximum = RECEIVE_MAXIMUM
+    properties.ReceiveMaximum = args.receive_maximum
     client.connect(url.hostname or "127.0.0.1", url.port or 1883, clean_start=False, properties=properties)
     client.loop_start()
     try:
