@@ -198,6 +198,35 @@ def _fill_paho(url: str, messages: list[tuple[str, bytes]]) -> None:
         client.loop_stop()
 
 
+def forget_sessions(url: str, client_ids: list[str]) -> None:
+    """End the drained sessions at the broker (connect with their ids, clean start, expiry 0).
+
+    Otherwise every later fill would also queue a copy of each message for every earlier group:
+    the broker's memory and fan-out would grow drain after drain.
+    """
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    parsed = urlparse(url)
+    for client_id in client_ids:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        if parsed.username:
+            client.username_pw_set(parsed.username, parsed.password)
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = 0
+        client.connect(parsed.hostname or "127.0.0.1", parsed.port or 1883, clean_start=True,
+                       properties=properties)
+        client.loop_start()
+        deadline = time.monotonic() + GATE_TIMEOUT_S
+        while not client.is_connected():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"could not end the session of {client_id}")
+            time.sleep(0.01)
+        client.disconnect()
+        client.loop_stop()
+
+
 # --- the real consumer -----------------------------------------------------------------------
 
 
@@ -286,6 +315,7 @@ def drain_consumers(
         ended = time.perf_counter()
     finally:
         stop(second)
+        forget_sessions(url, client_ids)
     _check_exit(second)
     seconds = ended - started
     stored = count_stored()
@@ -364,6 +394,7 @@ def drain_bare(
         release(second)
     finally:
         stop(second, terminate=False)  # each exits on its own once idle
+        forget_sessions(url, client_ids)
     _check_exit(second)
     reports = [json.loads(g.output().splitlines()[-1]) for g in second]
     received = sum(r["received"] for r in reports)
