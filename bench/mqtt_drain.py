@@ -8,7 +8,7 @@ bench/bare_subscriber.py that gives the physical limits):
    persistent sessions and shared subscriptions exist at the private broker; then they stop
    (SIGTERM; the consumer commits and acknowledges what it has, here nothing, and disconnects).
 2. Fill. With every session offline, the publisher loads the queue: `mosquitto_pub -l` (one
-   process per topic, QoS 1, several at once) or, without it, paho. Mosquitto queues a
+   process per topic, all at once, QoS 1) or, without it, paho. Mosquitto queues a
    shared-subscription message for an offline persistent member of the group, round robin over
    the members (checked: 120 000 messages to two offline sessions queued 60 000 each), and the
    private broker's queue limits are off (see ingest_bench.private_broker).
@@ -16,9 +16,12 @@ bench/bare_subscriber.py that gives the physical limits):
    take seconds on a loaded host, and differently for each process); when all are ready they
    are released at once, and the clock starts. It stops when every reading is committed: for
    the consumer, when the table holds them all (a cheap probe of marker readings first, then an
-   exact count; the poll overshoots by at most MARKER_POLL_INTERVAL_S); for the bare
+   exact count; the end is late by at most one poll interval (MARKER_POLL_INTERVAL_S, 20 ms)
+   plus one count of the window, ~15 ms for 100 000 rows); for the bare
    subscriber, at the last commit (copy) or receipt (count) it reports itself. So the time is
    connect + session resumption + the whole drain, and nothing of the publisher.
+4. The drained sessions are ended at the broker (forget_sessions), so later fills queue nothing
+   for them.
 
 Every drain is checked: nothing lost (each reading stored, each message received), nothing
 duplicated (the bare subscribers together receive exactly what was published; the consumers'
