@@ -1,20 +1,29 @@
-"""Ingest throughput of each path, against a raw PostgreSQL COPY of the same rows in the same run.
+"""Ingest throughput of each path, against PostgreSQL COPYs of the same rows in the same run.
+
+References (not product code):
+
+- text COPY: psycopg2 `copy_expert` (text format, from memory) into `bench_raw_reading`, a plain
+  copy of the readings table with its primary key, no conflict handling. The baseline of the
+  batch targets ("× raw COPY").
+- binary COPY: the same rows in PostgreSQL's binary COPY format, built by hand in
+  bench/copy_binary.py: closer to the database's own limit.
+- bare paho subscriber (bench/bare_subscriber.py, 1 and 2 processes): drains the same queue of
+  single-reading messages the consumer drains, counting only, then also decoding and COPYing:
+  the physical limits of the single-reading path.
 
 Paths measured (all end to end, through the real code):
 
-- raw COPY: psycopg2 `copy_expert` (text format, from memory) into `bench_raw_reading`, a plain
-  copy of the readings table with its primary key, no conflict handling. The baseline.
 - HTTP batch: `gunicorn portal.wsgi -w 2` on a free port, POST /api/v1/readings/ with a gateway
   token, batches of `BATCH_READINGS`, two client threads; readings/s = accepted / wall time.
 - HTTP resend: the same batches again (every reading a duplicate): the de-duplication cost.
-- MQTT batch: `manage.py mqtt_ingest` (the real consumer: MQTT_CONSUMERS processes in their own
-  shared-subscription group, as HTTP gets two gunicorn workers) on the
-  private broker started for the run; `nengtan/<credit code>/batch` messages; wall time from the first publish
-  until every reading is in the table.
-- MQTT single: one reading per message on `nengtan/<credit code>/<meter code>`.
+- MQTT batch: `manage.py mqtt_ingest` (the real consumer; MQTT_CONSUMERS processes in one
+  shared-subscription group, as HTTP gets two gunicorn workers, and 1 process) draining
+  `nengtan/<credit code>/batch` messages the private broker queued while they were offline.
+- MQTT single: one reading per message on `nengtan/<credit code>/<meter code>`, 1 and 2 consumers.
+  The MQTT paths time the consumer, never the publisher: see bench/mqtt_drain.py.
 
 Each path writes its own time range, so only the resend sees duplicates. Not a test: run it with
-`python -m bench.run` (see bench/run.py) on an otherwise idle machine.
+`python bench/run.py` (see bench/run.py) on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -43,18 +53,16 @@ HTTP_CLIENT_THREADS = 2
 # Consumer processes in one shared-subscription group (HTTP gets two gunicorn workers).
 MQTT_CONSUMERS = 2
 SERVER_START_TIMEOUT_S = 60
-MQTT_DRAIN_TIMEOUT_S = 600
-# Untimed warm-up messages before each MQTT path: a few for each consumer of the shared group.
-WARM_UP_MESSAGES = 4 * MQTT_CONSUMERS
 # A path whose stored count has not moved for this long is reported as stalled.
 MQTT_STALL_TIMEOUT_S = 30
 # Progress is polled this often: the measured time overshoots by at most this much. Counting the
-# window scans it (~15 ms of one core, serial), so that poll stays slow, not to load the machine the
-# consumers are measured on; the batch path instead looks up one marker reading per message (the
-# message's last reading: its transaction committed all of the message or none), which is a few
-# index probes, and can be polled 10× as often.
+# window scans it (~15 ms of one core for 100 000 rows), so the drain loop probes marker readings
+# instead (a few index lookups: cheap enough to poll often on the machine the consumers are measured
+# on) and counts exactly only once every marker is in, and every 2 s for the stall check.
 POLL_INTERVAL_S = 0.1
-MARKER_POLL_INTERVAL_S = 0.01
+MARKER_POLL_INTERVAL_S = 0.02
+TEXT_BASELINE = "raw COPY (text, baseline)"
+BINARY_BASELINE = "binary COPY"
 # Each path writes its own window of this many days (≥ 200 000 readings / 100 meters = 2 000 minutes).
 PATH_WINDOW_DAYS = 3
 # Windows reserved before today: enough for every path of every round (see bench/run.py).
@@ -72,6 +80,12 @@ class PathResult:
     # Seconds from the path's last reading stored until the rollups covered it (no dirty range
     # left), with the real Celery worker recomputing while the path ran; None for the baseline.
     rollup_lag_s: float | None = None
+    # baseline, batch, single, limit-count, limit-copy: what the path is compared with.
+    kind: str = "batch"
+    # Consumer (or bare subscriber) processes of an MQTT path.
+    processes: int | None = None
+    # Untimed facts worth keeping in results.json (the queue's fill time, the binary encoding's).
+    detail: dict[str, Any] | None = None
 
     @property
     def per_second(self) -> float:
@@ -254,7 +268,15 @@ def run_raw_copy(total: int, meter_ids: dict[str, int]) -> PathResult:
             "COPY bench_raw_reading (meter_id, ts, value, quality, source, received_at) FROM STDIN", buffer
         )
     seconds = time.perf_counter() - started
-    return PathResult("raw COPY (baseline)", total, seconds, total, 0)
+    return PathResult(TEXT_BASELINE, total, seconds, total, 0, kind="baseline")
+
+
+def run_binary_copy(total: int, meter_ids: dict[str, int]) -> PathResult:
+    from bench.copy_binary import run_binary_copy as copy
+
+    seconds, encode_seconds = copy(reading_items(0, total), meter_ids, "bench_raw_reading_binary")
+    return PathResult(BINARY_BASELINE, total, seconds, total, 0, kind="baseline",
+                      detail={"python_encode_s": round(encode_seconds, 3)})
 
 
 # --- HTTP -------------------------------------------------------------------------------------
@@ -371,14 +393,21 @@ BROKER_DROP_MARK = "Outgoing messages are being dropped"
 
 @contextmanager
 def private_broker() -> Iterator[tuple[str, Path]]:
-    """A Mosquitto of our own for the run (url, log file), with a queue deep enough for a burst.
+    """A Mosquitto of our own for the run (url, log file), whose queues hold a whole filled drain.
 
     The shared broker on 1883 keeps Mosquitto's default `max_queued_messages 1000` per client: a
-    publisher that outruns the consumer by more than that has the excess dropped by the broker
-    (its log says "Outgoing messages are being dropped for client …"), and other engineers'
-    traffic under nengtan/# would reach our consumer too. An earlier run.py never entered this
-    context and measured on 1883: the "MQTT single" path then lost ~3 000 of 20 000 messages in
-    the broker and looked like a consumer stall.
+    queue beyond that has the excess dropped by the broker (its log says "Outgoing messages are
+    being dropped for client …"), and other engineers' traffic under nengtan/# would reach our
+    subscribers too. Here (mosquitto.conf(5) of Mosquitto 2.0):
+
+    - `max_queued_messages 0`, `max_queued_bytes 0`: no limit on what is queued per client above
+      its in-flight window (a session offline while 100 000 messages are published keeps them all);
+    - `max_inflight_messages 0`, `max_inflight_bytes 0`: no broker limit on unacknowledged
+      messages in flight, so each subscriber's own MQTT v5 Receive Maximum is its window;
+    - `memory_limit 0`: no heap limit (would drop messages and disconnect clients);
+    - no `log_type debug` (it logs every PUBLISH/PUBACK: 3 lines a message, broker CPU taken from
+      the drain); `subscribe` logs each SUBSCRIBE, which tells when a session exists, and
+      `notice` the drops (BROKER_DROP_MARK), which void a run.
     """
     import shutil
     import tempfile
@@ -390,8 +419,11 @@ def private_broker() -> Iterator[tuple[str, Path]]:
     config.write_text(
         # Started as root, Mosquitto drops to the `mosquitto` user, which cannot write our log.
         ("user root\n" if os.geteuid() == 0 else "")
-        + f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 1000000\n"
-        f"max_inflight_messages 1000\npersistence false\nlog_dest file {log}\nlog_type all\n"
+        + f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_queued_messages 0\nmax_queued_bytes 0\nmax_inflight_messages 0\nmax_inflight_bytes 0\n"
+        "memory_limit 0\n"
+        f"log_dest file {log}\n"
+        + "".join(f"log_type {kind}\n" for kind in ("error", "warning", "notice", "information", "subscribe"))
     )
     process = subprocess.Popen(
         [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(config)],
@@ -407,74 +439,18 @@ def private_broker() -> Iterator[tuple[str, Path]]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@contextmanager
-def mqtt_consumer(group: str, broker_log: Path | None = None) -> Iterator[None]:
-    """MQTT_CONSUMERS `mqtt_ingest` processes in one shared-subscription group: the deployed way to
-    scale the consumer, and the same two processes the HTTP path gets from `gunicorn -w 2`."""
-    # BENCH_PROFILE_DIR=<dir>: run the consumers under cProfile (they exit cleanly on SIGTERM, so
-    # the profiles are written) and keep one profile per consumer and path.
-    profile_dir = os.environ.get("BENCH_PROFILE_DIR")
-    client_ids = [f"{group}-{n}" for n in range(MQTT_CONSUMERS)]
-    processes = []
-    for client_id in client_ids:
-        profiler = ["-m", "cProfile", "-o", f"{profile_dir}/{client_id}.prof"] if profile_dir else []
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, *profiler, "manage.py", "mqtt_ingest", "--group", group,
-                 "--client-id", client_id, "--session-expiry-s", "0"],
-                cwd=ROOT,
-                env=bench_env(),
-            )
-        )
-    try:
-        # Publishing before the shared subscriptions exist would lose the messages: wait for the
-        # broker's SUBACK to every consumer (outside the timed window).
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        for client_id in client_ids:
-            subscribed = f"Sending SUBACK to {client_id}"
-            while broker_log is not None and subscribed not in broker_log.read_text(errors="replace"):
-                if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
-                    raise RuntimeError("mqtt_ingest did not subscribe")
-                time.sleep(0.05)
-        if broker_log is None:
-            time.sleep(3.0)
-        if any(p.poll() is not None for p in processes):
-            raise RuntimeError("mqtt_ingest exited at start")
-        yield
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(60)
-
-
-def publish_all(messages: list[tuple[str, bytes]]) -> None:
-    from urllib.parse import urlparse
-
-    import paho.mqtt.client as mqtt
-
-    url = urlparse(bench_env()["MQTT_URL"])
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{os.getpid()}", protocol=mqtt.MQTTv5
-    )
-    if url.username:
-        client.username_pw_set(url.username, url.password)
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    client.connect(url.hostname or "127.0.0.1", url.port or 1883)
-    client.loop_start()
-    try:
-        infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
-        for info in infos:
-            info.wait_for_publish(timeout=MQTT_DRAIN_TIMEOUT_S)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
 def broker_drops(log: Path) -> int:
     """How many times the broker said it dropped messages for a client (0 on a sound run)."""
     return log.read_text(errors="replace").count(BROKER_DROP_MARK) if log.exists() else 0
+
+
+def mqtt_messages(items: list[dict[str, Any]], credit_code: str, *, single: bool) -> list[tuple[str, bytes]]:
+    prefix = f"nengtan/{credit_code}"
+    if single:
+        return [(f"{prefix}/{item['meter']}", json.dumps({"ts": item["ts"], "value": item["value"]}).encode())
+                for item in items]
+    return [(f"{prefix}/batch", json.dumps({"readings": items[i : i + BATCH_READINGS]}).encode())
+            for i in range(0, len(items), BATCH_READINGS)]
 
 
 def run_mqtt(
@@ -484,65 +460,86 @@ def run_mqtt(
     label: str,
     day_offset: int,
     single: bool,
-    broker_log: Path | None = None,
+    broker_url: str,
+    broker_log: Path,
+    consumers: int = MQTT_CONSUMERS,
 ) -> PathResult:
+    """`consumers` real `mqtt_ingest` processes in one share group drain a queue filled while they
+    were offline (see bench/mqtt_drain.py); readings/s = readings / (release → all committed)."""
+    from bench import mqtt_drain
+
     items = reading_items(day_offset, total)
     # Each (meter, ts) once: the stored count can reach `total` only if the items are distinct.
     distinct = len({(item["meter"], item["ts"]) for item in items})
     if distinct != total:
         raise RuntimeError(f"{label}: generated items hold only {distinct} distinct (meter, ts) of {total}")
-    prefix = f"nengtan/{setup['credit_code']}"
-    if single:
-        messages = [
-            (f"{prefix}/{item['meter']}", json.dumps({"ts": item["ts"], "value": item["value"]}).encode())
-            for item in items
-        ]
-    else:
-        messages = [
-            (f"{prefix}/batch", json.dumps({"readings": items[i : i + BATCH_READINGS]}).encode())
-            for i in range(0, len(items), BATCH_READINGS)
-        ]
-    if -(-total // METERS) > (PATH_WINDOW_DAYS - 1) * 24 * 60:
-        raise ValueError(f"{label}: {total} readings do not fit the window before its warm-up day")
+    if -(-total // METERS) > PATH_WINDOW_DAYS * 24 * 60:
+        raise ValueError(f"{label}: {total} readings do not fit the path's window")
+    messages = mqtt_messages(items, setup["credit_code"], single=single)
     since = next(timestamps(day_offset, 1))
+    meter_ids = bench_meter_ids(setup["enterprise_id"])
+    # Markers: readings that come last, probed cheaply (a few index lookups) before the exact count
+    # (which scans the window) is asked: each batch message's last reading (its transaction
+    # committed all of the message or none), or each meter's last single reading.
     if single:
-        # Single messages commit in batches of any mix: only the stored count tells.
-        progress, target, interval = (lambda: count_readings_from(since) - warmed), total, POLL_INTERVAL_S
+        last_per_meter: dict[str, str] = {}
+        for item in items:
+            last_per_meter[item["meter"]] = item["ts"]
+        markers = [(meter_ids[meter], ts) for meter, ts in last_per_meter.items()]
     else:
-        meter_ids = bench_meter_ids(setup["enterprise_id"])
-        markers = [
-            (meter_ids[chunk[-1]["meter"]], chunk[-1]["ts"])
-            for chunk in (items[i : i + BATCH_READINGS] for i in range(0, len(items), BATCH_READINGS))
-        ]
-        progress, target, interval = (lambda: count_markers(markers)), len(markers), MARKER_POLL_INTERVAL_S
-    group = f"bench-{os.getpid()}-{day_offset}"
-    with mqtt_consumer(group, broker_log):
-        warmed = warm_up_consumers(prefix, day_offset, since)
-        started = time.perf_counter()
-        started_monotonic = time.monotonic()
-        publish_all(messages)
-        print(
-            f"{label}: published {len(messages)} messages in {time.perf_counter() - started:.2f} s",
-            file=sys.stderr,
-        )
-        last_progress, last_change = 0, time.monotonic()
-        while (done := progress()) < target:
-            if done != last_progress:
-                last_progress, last_change = done, time.monotonic()
-            elif time.monotonic() - last_change > MQTT_STALL_TIMEOUT_S:
-                # Reported, not hidden: the table shows how many readings arrived and that the path stalled.
-                stored = count_readings_from(since) - warmed
-                print(f"{label}: STALLED at {stored} of {total} readings", file=sys.stderr)
-                seconds = last_change - started_monotonic
-                return PathResult(f"{label} (STALLED: {stored}/{total})", stored, seconds, stored, 0)
-            time.sleep(interval)
-        ended = time.perf_counter()
-        seconds = ended - started
-    # Untimed: the markers stand for whole messages; the table must hold every reading once.
-    stored = count_readings_from(since) - warmed
-    if stored != total:
-        raise RuntimeError(f"{label}: {stored} readings stored of {total}")
-    return PathResult(label, total, seconds, stored, 0, wait_rollups_current(ended))
+        markers = [(meter_ids[chunk[-1]["meter"]], chunk[-1]["ts"])
+                   for chunk in (items[i : i + BATCH_READINGS] for i in range(0, len(items), BATCH_READINGS))]
+    env = {**bench_env(), "MQTT_URL": broker_url}
+    drain = mqtt_drain.drain_consumers(
+        label=label, url=broker_url, env=env, broker_log=broker_log,
+        group=f"bench-{os.getpid()}-{day_offset}-{consumers}", consumers=consumers, messages=messages,
+        total=total, markers_stored=lambda: count_markers(markers) == len(markers),
+        count_stored=lambda: count_readings_from(since), poll_interval_s=MARKER_POLL_INTERVAL_S,
+        stall_timeout_s=MQTT_STALL_TIMEOUT_S,
+    )
+    accepted = drain.accepted if drain.accepted is not None else drain.stored
+    return PathResult(label, total, drain.seconds, accepted, drain.duplicates or 0,
+                      wait_rollups_current(drain.ended), kind="single" if single else "batch",
+                      processes=consumers, detail={"messages": len(messages),
+                                                   "fill_s": round(drain.fill_seconds, 2)})
+
+
+def run_bare_limit(
+    items: list[dict[str, Any]],
+    setup: dict[str, Any],
+    *,
+    mode: str,
+    processes: int,
+    broker_url: str,
+    round_number: int,
+) -> PathResult:
+    """The physical limit: bench/bare_subscriber.py (`processes` in one share group) drains the
+    single-reading messages of `items`, counting only (mode count) or also COPYing (mode copy)."""
+    from django.db import connection
+
+    from bench import mqtt_drain
+
+    messages = mqtt_messages(items, setup["credit_code"], single=True)
+    table = "bench_bare_reading"
+    with connection.cursor() as cursor:  # empty, with the readings table's key and indexes
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"CREATE TABLE {table} (LIKE metering_reading INCLUDING ALL)")
+
+    def count_table() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            return int(cursor.fetchone()[0])
+
+    what = "receive" if mode == "count" else "receive + JSON + COPY"
+    label = f"bare paho {what}, {processes} process{'es' if processes > 1 else ''}"
+    drain = mqtt_drain.drain_bare(
+        label=label, url=broker_url, group=f"bare-{os.getpid()}-{round_number}-{mode}-{processes}",
+        processes=processes, mode=mode, messages=messages, dsn=os.environ["DATABASE_URL"], table=table,
+        meter_ids=bench_meter_ids(setup["enterprise_id"]), count_table=count_table,
+    )
+    return PathResult(label, len(items), drain.seconds, drain.stored or drain.received, 0,
+                      kind=f"limit-{mode}", processes=processes,
+                      detail={"messages": len(messages), "fill_s": round(drain.fill_seconds, 2)})
 
 
 def bench_meter_ids(enterprise_id: int) -> dict[str, int]:
@@ -554,55 +551,54 @@ def bench_meter_ids(enterprise_id: int) -> dict[str, int]:
         return dict(Meter.objects.filter(enterprise_id=enterprise_id).values_list("code", "id"))
 
 
-def warm_up_consumers(prefix: str, day_offset: int, since: dt.datetime) -> int:
-    """Untimed: a few small batches reach every consumer (imports, connection, meter-code cache),
-    as the HTTP path warms its workers. They use the window's last day, which the timed readings
-    never reach, and count as `warmed` in the window. Returns that count once it is stored."""
-    last_day = window_start(day_offset) + dt.timedelta(days=PATH_WINDOW_DAYS - 1)
-    stamps = [last_day + dt.timedelta(minutes=n) for n in range(WARM_UP_MESSAGES)]
-    messages = [
-        (f"{prefix}/batch", json.dumps({"readings": [
-            {"meter": f"B-{meter:03d}", "ts": ts.isoformat(), "value": 1.0} for meter in range(METERS)
-        ]}).encode())
-        for ts in stamps
-    ]
-    publish_all(messages)
-    warmed = WARM_UP_MESSAGES * METERS
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while count_readings_from(since) < warmed:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the MQTT consumers did not store the warm-up readings")
-        time.sleep(POLL_INTERVAL_S)
-    return warmed
-
-
-def summarize(rounds: list[list[PathResult]]) -> list[dict[str, Any]]:
+def summarize(rounds: list[dict[str, PathResult]]) -> dict[str, list[dict[str, Any]]]:
     """Per path, over the rounds: median readings/s and the median, lowest and highest ratio to the
-    raw COPY of the same round (each round's first result)."""
+    references of the same round: both COPY baselines for every path; for a single-reading path
+    also the bare subscriber's limits with as many processes as it has consumers."""
     import statistics
 
-    summary = []
-    for position, first in enumerate(rounds[0]):
-        per_round = [(round_[position], round_[0]) for round_ in rounds]
-        ratios = [result.per_second / raw.per_second for result, raw in per_round]
-        summary.append(
-            {
-                "path": first.path,
-                "readings": first.readings,
-                "rounds": len(rounds),
-                "readings_per_s_median": round(statistics.median(r.per_second for r, _ in per_round)),
-                "ratio_to_raw_copy_median": round(statistics.median(ratios), 3),
-                "ratio_to_raw_copy_lowest": round(min(ratios), 3),
-                "ratio_to_raw_copy_highest": round(max(ratios), 3),
-                "rollup_lag_s_median": _median_lag(result for result, _ in per_round),
-                "rollup_lag_s_highest": _max_lag(result for result, _ in per_round),
-                "per_round": [
-                    {**asdict(result), "readings_per_s": round(result.per_second),
-                     "ratio_to_raw_copy": round(ratio, 3)}
-                    for (result, _), ratio in zip(per_round, ratios, strict=True)
-                ],
-            }
-        )
+    def stats(values: list[float]) -> dict[str, float]:
+        return {"median": round(statistics.median(values), 3), "lowest": round(min(values), 3),
+                "highest": round(max(values), 3)}
+
+    def references(result: PathResult, round_: dict[str, PathResult]) -> dict[str, PathResult]:
+        refs = {"raw_copy": round_[TEXT_BASELINE], "binary_copy": round_[BINARY_BASELINE]}
+        if result.kind == "single":
+            for mode in ("count", "copy"):
+                limit = next((r for r in round_.values()
+                              if r.kind == f"limit-{mode}" and r.processes == result.processes), None)
+                if limit is not None:
+                    refs[f"limit_{mode}"] = limit
+        return refs
+
+    summary: dict[str, list[dict[str, Any]]] = {"baselines": [], "limits": [], "paths": []}
+    for label, first in rounds[0].items():
+        per_round = [round_[label] for round_ in rounds]
+        entry: dict[str, Any] = {
+            "path": label,
+            "kind": first.kind,
+            "processes": first.processes,
+            "readings": first.readings,
+            "rounds": len(rounds),
+            "readings_per_s_median": round(statistics.median(r.per_second for r in per_round)),
+        }
+        per_round_out = [{**asdict(r), "readings_per_s": round(r.per_second)} for r in per_round]
+        if first.kind in ("batch", "single"):
+            ratios: dict[str, list[float]] = defaultdict(list)
+            for number, (result, round_) in enumerate(zip(per_round, rounds, strict=True)):
+                for name, ref in references(result, round_).items():
+                    ratio = result.per_second / ref.per_second
+                    ratios[name].append(ratio)
+                    per_round_out[number][f"ratio_to_{name}"] = round(ratio, 3)
+            for name, values in ratios.items():
+                for key, value in stats(values).items():
+                    entry[f"ratio_to_{name}_{key}"] = value
+            entry["rollup_lag_s_median"] = _median_lag(iter(per_round))
+            entry["rollup_lag_s_highest"] = _max_lag(iter(per_round))
+        entry["per_round"] = per_round_out
+        group = {"baseline": "baselines", "limit-count": "limits",
+                 "limit-copy": "limits"}.get(first.kind, "paths")
+        summary[group].append(entry)
     return summary
 
 
