@@ -109,7 +109,7 @@ class Spool:
         self._db = sqlite3.connect(
             self.path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._enable_wal()
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS spooled_batch ("
@@ -128,6 +128,28 @@ class Spool:
                 except sqlite3.OperationalError as exc:  # another process added it meanwhile
                     if "duplicate column" not in str(exc):
                         raise
+
+    def _enable_wal(self) -> None:
+        """Switch the file to WAL, waiting out another process that opens it at the same moment.
+
+        Changing the journal mode needs an exclusive lock, and SQLite answers "database is locked"
+        at once instead of calling its busy handler while another connection holds the file (two
+        `mqtt_ingest` consumers of one host starting together): retry within the busy timeout.
+        WAL is a property of the file, so once any process switched it, the check returns at once.
+        """
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+        while True:
+            try:
+                (mode,) = self._db.execute("PRAGMA journal_mode").fetchone()
+                if str(mode).lower() != "wal":
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def __repr__(self) -> str:
         return f"Spool({self.name!r}, {len(self)} waiting)"

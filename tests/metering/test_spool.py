@@ -7,9 +7,11 @@ import json
 import math
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,6 +99,26 @@ def test_unreplayable_batch_goes_to_quarantine_not_away(world, tmp_path) -> None
         row = QuarantinedMessage.objects.get(enterprise=world.tenant_a)
     assert row.channel == "spool:poison"
     assert "could not be replayed" in row.reason and b'"enterprise_id"' in bytes(row.payload)
+
+
+def test_a_spool_opened_while_another_process_writes_it_waits_instead_of_failing(tmp_path) -> None:
+    """Two consumers of one host starting together once crashed with "database is locked": while
+    one holds a write lock on the new file (creating its table), SQLite refuses the other's switch
+    to WAL at once, without waiting for the busy timeout. The spool must wait and open."""
+    path = tmp_path / "mqtt.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE other_process (x)")
+    other.execute("BEGIN IMMEDIATE")  # the write lock another process holds for a moment
+    releaser = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    releaser.start()
+    try:
+        spool = Spool("mqtt", tmp_path)
+    finally:
+        releaser.join()
+        other.close()
+    assert spool._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    spool.put("items", {"enterprise_id": 1, "items": [], "source": "mqtt"})
+    assert len(spool) == 1
 
 
 def test_spool_rejects_unknown_kinds_and_unsafe_names(tmp_path) -> None:
