@@ -67,6 +67,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from metering.collectors.mqtt.contract import (
+    BATCH_SEGMENT,
     TOPIC_ROOT,
     ContractError,
     MappingSpec,
@@ -184,11 +185,12 @@ class ConsumerStats:
     stale_acks_skipped: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     """A message whose readings are waiting for the batch commit before its ack."""
 
     message: mqtt.MQTTMessage
+    topic: str  # message.topic, decoded once (paho decodes the bytes on every access)
     enterprise_id: int
     items: list[dict[str, Any]]
     indexes: list[int] | None = None  # each item's index in the message, when some were taken out
@@ -380,7 +382,16 @@ class MqttConsumer:
     def _prepare(self, message: mqtt.MQTTMessage) -> _Pending | None:
         """Turn a message into items, or quarantine it (then it only needs its ack)."""
         topic = message.topic
-        payload = bytes(message.payload)
+        payload = message.payload if type(message.payload) is bytes else bytes(message.payload)
+        levels = topic.split("/")
+        if len(levels) == 3 and levels[0] == TOPIC_ROOT and levels[1] and levels[2] \
+                and levels[2] != BATCH_SEGMENT:
+            # The common case, one reading on nengtan/<credit code>/<meter code>: the same checks
+            # as below, without the generic steps' objects (see _prepare_single).
+            return self._prepare_single(message, topic, payload, levels[1], levels[2])
+        return self._prepare_general(message, topic, payload)
+
+    def _prepare_general(self, message: mqtt.MQTTMessage, topic: str, payload: bytes) -> _Pending | None:
         try:
             address = split_topic(topic)
         except ContractError as exc:
@@ -407,8 +418,29 @@ class MqttConsumer:
         malformed = [(problem.index, problem.reason, problem.raw) for problem in parsed.problems]
         if not parsed.items and not malformed:
             return None
-        return _Pending(message=message, enterprise_id=enterprise_id, items=parsed.items,
+        return _Pending(message=message, topic=topic, enterprise_id=enterprise_id, items=parsed.items,
                         indexes=parsed.indexes, malformed=malformed)
+
+    def _prepare_single(self, message: mqtt.MQTTMessage, topic: str, payload: bytes, credit_code: str,
+                        meter_code: str) -> _Pending | None:
+        """`_prepare` for a topic of exactly nengtan/<credit code>/<meter code> (not …/batch).
+
+        Equivalent to split_topic + parse_message's default contract (parse_default), which is what
+        such a topic gets unless its enterprise has mappings: then it goes the general way, since a
+        mapping may match a one-level tail too. The reading is validated by readings_ingest like
+        any other, so a bad value or an unknown meter is rejected and quarantined alone, with this
+        topic as channel and index 0 (tests/metering/test_mqtt_fast_path.py).
+        """
+        enterprise_id, may_send = self._enterprise(credit_code)
+        if enterprise_id is None or not may_send or self._mappings(enterprise_id):
+            return self._prepare_general(message, topic, payload)
+        try:
+            document = decode_payload(payload)
+        except ContractError as exc:
+            self._quarantine(enterprise_id, topic, payload, str(exc))
+            return None
+        item = {"meter": meter_code, "ts": document.get("ts"), "value": document.get("value")}
+        return _Pending(message=message, topic=topic, enterprise_id=enterprise_id, items=[item])
 
     def _ingest(self, pending: list[_Pending]) -> None:
         groups: dict[int, list[_Pending]] = defaultdict(list)
@@ -451,7 +483,7 @@ class MqttConsumer:
                 try:
                     with transaction.atomic():
                         merged = readings_ingest(enterprise_id=enterprise_id, source="mqtt",
-                                                 channel=clean[0].message.topic,
+                                                 channel=clean[0].topic,
                                                  items=[item for entry in clean for item in entry.items])
                         if merged.rejected:
                             raise _RedoPerMessage
@@ -460,7 +492,7 @@ class MqttConsumer:
                 except _RedoPerMessage:
                     pass
             results.extend(readings_ingest(enterprise_id=enterprise_id, items=entry.items, source="mqtt",
-                                           channel=entry.message.topic, item_indexes=entry.indexes,
+                                           channel=entry.topic, item_indexes=entry.indexes,
                                            malformed=entry.malformed)
                            for entry in clean + per_message)
             return results
@@ -469,7 +501,7 @@ class MqttConsumer:
         spool = self._get_spool()
         for entry in pending:
             spool.put("items", {"enterprise_id": entry.enterprise_id, "items": entry.items, "source": "mqtt",
-                                "channel": entry.message.topic, "item_indexes": entry.indexes,
+                                "channel": entry.topic, "item_indexes": entry.indexes,
                                 "malformed": entry.malformed})
             with self._stats_lock:
                 self.stats.spooled_batches += 1
@@ -529,13 +561,13 @@ class MqttConsumer:
 
     def _enterprise(self, credit_code: str) -> tuple[int | None, bool]:
         """(enterprise id or None, whether it may send readings now) for a topic's credit code."""
+        hit, value = self._enterprise_cache.get(credit_code)
+        if hit:  # every message asks: the cache answers before anything is imported
+            return value
         from django.db.models import BooleanField, ExpressionWrapper
 
         from portal.models import Enterprise
 
-        hit, value = self._enterprise_cache.get(credit_code)
-        if hit:
-            return value
         # The topic names the tenant (the broker's ACL guarantees it for the publisher), so the
         # consumer is the edge that finds out whose scope applies: look it up across tenants.
         with scopes_disabled():
@@ -549,12 +581,12 @@ class MqttConsumer:
         return value
 
     def _mappings(self, enterprise_id: int) -> list[MappingSpec]:
-        from metering.models import MqttMapping
-        from portal.access import enterprise_scope
-
         hit, value = self._mapping_cache.get(enterprise_id)
         if hit:
             return value
+        from metering.models import MqttMapping
+        from portal.access import enterprise_scope
+
         with enterprise_scope(enterprise_id):
             mappings = MqttMapping.objects.filter(enterprise_id=enterprise_id, enabled=True).order_by("name")
             specs = [
