@@ -5,7 +5,7 @@ The messages had been dropped by the broker, not by the consumer: run.py measure
 Mosquitto (default `max_queued_messages 1000` per client) instead of its private one, and the
 broker logs "Outgoing messages are being dropped for client …" when a burst outruns a consumer by
 more than that. This test runs the consumer as deployed (worker threads, manual acks after commit,
-Receive Maximum = batch size) against a private broker configured like deploy/mosquitto and checks
+Receive Maximum a few batches deep) against a private broker configured like deploy/mosquitto and checks
 both ends: the broker dropped nothing, and the table holds each reading once (count and sum).
 """
 

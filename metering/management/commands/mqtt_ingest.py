@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.checks import Tags
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from metering.collectors.mqtt.consumer import (
@@ -22,6 +23,10 @@ from metering.collectors.mqtt.consumer import (
 
 class Command(BaseCommand):
     help = "Consume readings from MQTT (shared subscription, QoS 1, ack after commit) until SIGTERM/SIGINT."
+    # The models' checks only: the full set imports every URL conf and view (about half a second
+    # of each start, while the broker holds this consumer's share of the queue); the web
+    # processes and `manage.py check` in CI run the rest.
+    requires_system_checks = [Tags.models]
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--group", default=DEFAULT_GROUP,
