@@ -24,14 +24,16 @@ INTERFACE (fixed; other modules code against it):
 
 IngestResult.as_dict() == {"accepted": n, "duplicates": n, "rejected": [{"index": i, "error": "…"}]}
 
-How a batch is written (PostgreSQL): the valid rows are COPYed (psycopg2 `copy_expert`, text format,
-from an in-memory buffer) straight into the readings table inside a savepoint: new readings, the
-normal case, cost what a raw COPY costs. If any of them is stored already, that COPY fails at the
-conflict, the savepoint undoes it, and the same buffer goes into a per-connection temporary staging
-table and on with one `INSERT … SELECT … ON CONFLICT DO NOTHING`; rows the insert skipped were
-already stored, so `duplicates = staged - inserted`. Duplicates inside one batch are dropped in
-Python first and counted as duplicates too. SQLite (the embedded default) uses `executemany` with
-`INSERT OR IGNORE`.
+How a batch is written (PostgreSQL): the valid rows are COPYed (psycopg2 `copy_expert`, binary
+format built by metering/ingest/writers.py, from an in-memory buffer) straight into the readings
+table as the first statement of the batch's transaction: new readings, the normal case, cost less
+than a raw text COPY. If any of them is stored already (or the COPY deadlocks with a batch sharing
+readings), that COPY fails, the transaction is rolled back, and in a new one the same buffer goes
+into a per-connection temporary staging table and on with one `INSERT … SELECT … ON CONFLICT DO
+NOTHING`; rows the insert skipped were already stored, so `duplicates = staged - inserted`. Inside
+a caller's transaction a savepoint around the direct COPY takes the rollback's place. Duplicates
+inside one batch are dropped in Python first and counted as duplicates too. SQLite (the embedded
+default) uses `executemany` with `INSERT OR IGNORE`.
 
 A batch that stored at least one new reading sends `metering.ingest.signals.readings_written`
 (per meter, the batch's earliest and latest ts) inside its transaction, right after the write:
@@ -50,14 +52,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from metering.ingest.codes import _meter_codes
 from metering.ingest.quarantine import QUARANTINE_PAYLOAD_BYTES, _jsonable, _quarantine_items, _quarantine_row
 from metering.ingest.signals import readings_written
-from metering.ingest.writers import _write_rows
+from metering.ingest.writers import Ranges, _write_batch
 from metering.models import Meter, Quality, Source
 
 # A reading stamped further ahead than this is a clock error, not a measurement.
@@ -275,17 +277,18 @@ def readings_ingest(
         bad_items = sorted([*malformed, *bad_items], key=lambda bad: bad[0])
         result.rejected = [Rejection(index=index, error=error) for index, error, _item in bad_items]
 
-    # The rows and their batch's quarantine entries commit together. Inside a caller's transaction
-    # no savepoint of our own: whatever fails here (the database) fails the caller's too, and a
-    # savepoint costs two round trips per batch.
-    with _database_errors_reset_connection(), transaction.atomic(savepoint=False):
-        inserted, ranges = _write_rows(rows, source)
+    def after_write(inserted: int, ranges: Ranges) -> None:
+        # In the batch's transaction: the rows, their dirty-range mark and the batch's quarantine
+        # entries commit together (once: a batch redone through staging calls this only there).
         if inserted:
             readings_written.send(sender=readings_ingest, ranges=ranges)
         if bad_items:
             _quarantine_items(
                 enterprise_id=enterprise_id, source=source, channel=channel, bad_items=bad_items
             )
+
+    with _database_errors_reset_connection():
+        inserted = _write_batch(rows, source, after_write)
     result.accepted = inserted
     result.duplicates += len(rows) - inserted
     return result
@@ -325,12 +328,14 @@ def readings_ingest_resolved(*, rows: Sequence[ResolvedReading], source: str) ->
         seen.add(key)
         good.append((row.meter_id, ts, value, quality))
 
-    with _database_errors_reset_connection(), transaction.atomic(savepoint=False):
-        inserted, ranges = _write_rows(good, source)
+    def after_write(inserted: int, ranges: Ranges) -> None:
         if inserted:
             readings_written.send(sender=readings_ingest_resolved, ranges=ranges)
         for enterprise_id, bad_items in bad_by_enterprise.items():
             _quarantine_items(enterprise_id=enterprise_id, source=source, channel="", bad_items=bad_items)
+
+    with _database_errors_reset_connection():
+        inserted = _write_batch(good, source, after_write)
     result.accepted = inserted
     result.duplicates += len(good) - inserted
     return result
