@@ -51,6 +51,7 @@ import uuid
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -59,11 +60,13 @@ from django.utils import timezone
 from metering.models import Meter, Reading
 from metering.monitoring.models import Rollup, RollupDirtyRange, RollupInterval
 from metering.storage.consumption import (
+    GAP_FACTOR,
     QUALITY_MISSING,
     QUALITY_OK,
+    QUALITY_SUSPECT,
     ConsumptionInterval,
+    _rollover_amount,
     consumption_from_intervals,
-    consumption_from_register,
     typical_interval,
 )
 
@@ -239,6 +242,82 @@ def quarters_from_readings(
     }
 
 
+UNIX_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+QUARTER_US = QUARTER_S * 1_000_000
+
+
+def _micros(ts: dt.datetime) -> int:
+    """Microseconds since the Unix epoch (exact: timedelta arithmetic is in whole microseconds)."""
+    return (ts - UNIX_EPOCH) // _MICROSECOND
+
+
+def register_quarters(
+    points: Sequence[tuple[int, float, int]],
+    register_max: float | None,
+    spacing: dt.timedelta | None,
+    start_us: int,
+    end_us: int,
+) -> dict[dt.datetime, BucketFigures]:
+    """The quarters in [start_us, end_us) of a cumulative register: what
+    `quarters_from_readings(instants, kept)` gives for `consumption_from_register(points,
+    register_max, typical=spacing)` and the readings and intervals ending in that span, computed
+    in one loop over (µs since the epoch, value, quality) points, sorted with distinct instants (as
+    the readings table gives them).
+
+    The same arithmetic step by step: the difference or rollover or reset of each pair
+    (`_rollover_amount` itself), the gap test against the typical spacing × GAP_FACTOR as a whole
+    number of microseconds (what comparing timedeltas compares), and an fsum per quarter.
+    """
+    if not points:
+        return {}
+    threshold = None if spacing is None else (spacing * GAP_FACTOR) // _MICROSECOND
+    found: dict[int, _Accumulator] = {}
+    previous_us, previous_value, previous_quality = points[0]
+    if start_us <= previous_us < end_us:
+        found.setdefault(previous_us // QUARTER_US, _Accumulator()).received = True
+    for index in range(1, len(points)):
+        current_us, value, quality = points[index]
+        if previous_quality > quality:
+            quality_of_interval = previous_quality
+        else:
+            quality_of_interval = quality
+        delta = value - previous_value
+        if delta >= 0:
+            amount = delta
+        else:
+            rollover = _rollover_amount(previous_value, value, register_max, None)
+            if rollover is not None:
+                amount = rollover
+            else:  # a reset, as consumption_from_register flags it
+                amount = max(value, 0.0)
+                quality_of_interval = max(quality_of_interval, QUALITY_SUSPECT)
+        if threshold is not None and current_us - previous_us > threshold:
+            quality_of_interval = QUALITY_MISSING
+        if start_us <= current_us < end_us:
+            quarter = current_us // QUARTER_US
+            bucket = found.get(quarter)
+            if bucket is None:
+                bucket = found[quarter] = _Accumulator()
+            bucket.amounts.append(amount)
+            if quality_of_interval > bucket.quality:
+                bucket.quality = quality_of_interval
+            bucket.received = True
+        previous_us, previous_value, previous_quality = current_us, value, quality
+    return {
+        dt.datetime.fromtimestamp(quarter * QUARTER_S, ROLLUP_TZ): BucketFigures(
+            value=math.fsum(bucket.amounts),
+            expected=1,
+            received=int(bucket.received),
+            quality=bucket.quality if bucket.received else QUALITY_MISSING,
+            empty_leading=0 if bucket.received else 1,
+            empty_trailing=0 if bucket.received else 1,
+            empty_longest=0 if bucket.received else 1,
+        )
+        for quarter, bucket in found.items()
+    }
+
+
 def bucket_from_children(
     start: dt.datetime, interval: str, children: Sequence[tuple[dt.datetime, BucketFigures]]
 ) -> BucketFigures | None:
@@ -380,15 +459,26 @@ def _plan_windows(spans: Sequence[tuple[Meter, dt.datetime, dt.datetime]]) -> li
 
 def _rebuild_quarters(windows: Sequence[_Window]) -> int:
     """Replace the quarters of each window with those computed from the raw readings."""
-    points = _window_points(windows)
+    registers = [number for number, window in enumerate(windows) if window.meter.cumulative]
+    others = [number for number, window in enumerate(windows) if not window.meter.cumulative]
     quarters: dict[tuple[int, dt.datetime], BucketFigures] = {}
-    for number, window in enumerate(windows):
-        rows = points.get(number, [])
+    # A cumulative register's quarters come straight from its readings as microsecond counts (one
+    # loop, no datetime per reading: the per-reading cost of the worker, bench/ measured ~5 µs a
+    # reading before); what they give is what the general path below gives (a test holds them).
+    register_points = _window_points([windows[n] for n in registers], as_micros=True)
+    for position, number in enumerate(registers):
+        window = windows[number]
+        for start, figures in register_quarters(
+            register_points.get(position, []), window.meter.register_max, window.spacing,
+            _micros(window.start), _micros(window.end),
+        ).items():
+            quarters[(window.meter.pk, start)] = figures
+    other_points = _window_points([windows[n] for n in others])
+    for position, number in enumerate(others):
+        window = windows[number]
+        rows = other_points.get(position, [])
         instants = [row[0] for row in rows if window.start <= row[0] < window.end]
-        if window.meter.cumulative:
-            intervals = consumption_from_register(rows, window.meter.register_max, typical=window.spacing)
-        else:
-            intervals = consumption_from_intervals(rows, typical=window.spacing)
+        intervals = consumption_from_intervals(rows, typical=window.spacing)
         kept = [interval for interval in intervals if window.start <= interval.end < window.end]
         for start, figures in quarters_from_readings(instants, kept).items():
             quarters[(window.meter.pk, start)] = figures
@@ -689,11 +779,16 @@ def _stored_spacings(days: Sequence[tuple[int, dt.date]]) -> dict[tuple[int, dt.
     return {key: spacing for key, spacing in found.items() if key in wanted}
 
 
-def _window_points(windows: Sequence[_Window]) -> dict[int, list[tuple[dt.datetime, float, int]]]:
+def _window_points(
+    windows: Sequence[_Window], *, as_micros: bool = False
+) -> dict[int, list[tuple[Any, float, int]]]:
     """Per window (by position), the readings its quarters are computed from, oldest first: those
     in the window, the one before it (a register's from any day, an interval meter's from the same
     day: the first reading of a day opens it) and, for an interval meter, those up to a typical
-    spacing after it (whose gap fillers may end inside it)."""
+    spacing after it (whose gap fillers may end inside it). With `as_micros`, each instant comes as
+    its microseconds since the Unix epoch (an int: cheaper to fetch and to compute with)."""
+    if not windows:
+        return {}
     bounds = []
     for window in windows:
         day_start, day_end = midnight(window.day), midnight(window.day + dt.timedelta(days=1))
@@ -703,7 +798,7 @@ def _window_points(windows: Sequence[_Window]) -> dict[int, list[tuple[dt.dateti
             until = min(day_end, window.end + window.spacing)
         bounds.append((window.meter.pk, floor, window.start, until))
     if connection.vendor != "postgresql":
-        found: dict[int, list[tuple[dt.datetime, float, int]]] = {}
+        found: dict[int, list[tuple[Any, float, int]]] = {}
         for number, (meter_id, floor, start, until) in enumerate(bounds):
             before = Reading.objects.filter(meter_id=meter_id, ts__lt=start)
             if floor is not None:
@@ -712,12 +807,16 @@ def _window_points(windows: Sequence[_Window]) -> dict[int, list[tuple[dt.dateti
             rows = list(Reading.objects.filter(meter_id=meter_id, ts__gte=start, ts__lt=until)
                         .order_by("ts").values_list("ts", "value", "quality"))
             found[number] = [first, *rows] if first is not None else rows
+            if as_micros:
+                found[number] = [(_micros(ts), value, quality) for ts, value, quality in found[number]]
         return found
     table = Reading._meta.db_table
     found = {}
+    # extract(epoch …) is an exact numeric (PostgreSQL 14 on): × 10⁶ is the instant's microseconds.
+    instant = "(extract(epoch FROM p.ts) * 1000000)::bigint" if as_micros else "p.ts"
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT w.n, p.ts, p.value, p.quality "  # noqa: S608 - constant
+            f"SELECT w.n, {instant}, p.value, p.quality "  # noqa: S608 - constant
             "FROM unnest(%s::int[], %s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[]) "
             "AS w(n, meter_id, floor, lo, hi) CROSS JOIN LATERAL ("
             f"(SELECT r.ts, r.value, r.quality FROM {table} r WHERE r.meter_id = w.meter_id AND r.ts < w.lo "
