@@ -175,10 +175,28 @@ def _latest_acceptable_ts() -> dt.datetime:
     return timezone.now().astimezone(dt.UTC) + dt.timedelta(seconds=MAX_FUTURE_SKEW_S)
 
 
+# Plain ints, not the enum members: a row carries its quality into the COPY buffer as is.
+_QUALITY_OK = int(Quality.OK)
+_KEY_METER_BITS = 64  # meter ids are bigint: below 2**63
+
+
+def _instant_key(ts: dt.datetime) -> int:
+    """Microseconds since EARLIEST_READING_TS (≥ 0 for a valid instant): the instant as an int."""
+    return (ts - EARLIEST_READING_TS) // _MICROSECOND
+
+
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
 def _valid_reading(
-    item: Any, codes: dict[str, int], parsed_ts: dict[str, dt.datetime | str], latest: dt.datetime
-) -> tuple[int, dt.datetime, float, int]:
-    """(meter id, UTC instant, value, quality) of one untrusted item, or _Invalid with its error.
+    item: Any,
+    codes: dict[str, int],
+    parsed_ts: dict[str, tuple[dt.datetime, int] | str],
+    latest: dt.datetime,
+) -> tuple[int, dt.datetime, float, int, int]:
+    """(meter id, UTC instant, value, quality, key) of one untrusted item, or _Invalid with its
+    error. `key` is one int per (meter, instant): the batch's duplicates are found by it (hashing
+    an int, not a tuple holding an aware datetime, whose hash asks for its UTC offset).
 
     This runs once per reading, so the common shape (a dict with a known code, a finite float, a
     timestamp string seen earlier in the batch, no quality) is decided by cheap exact-type checks;
@@ -198,17 +216,25 @@ def _valid_reading(
         outcome = parsed_ts.get(raw_ts)
         if outcome is None:
             try:
-                outcome = _parse_ts(raw_ts, latest)
+                parsed = _parse_ts(raw_ts, latest)
+                outcome = (parsed, _instant_key(parsed))
             except _Invalid as problem:
                 outcome = str(problem)
             parsed_ts[raw_ts] = outcome
         if isinstance(outcome, str):
             raise _Invalid(outcome)
-        ts = outcome
+        ts, instant = outcome
     else:
         ts = _parse_ts(raw_ts, latest)
+        instant = _instant_key(ts)
     quality = item.get("quality")
-    return meter_id, ts, value, Quality.OK if quality is None else _parse_quality(quality)
+    return (
+        meter_id,
+        ts,
+        value,
+        _QUALITY_OK if quality is None else _parse_quality(quality),
+        (instant << _KEY_METER_BITS) | meter_id,
+    )
 
 
 def _meter_id_slow(code: Any, codes: dict[str, int]) -> int | None:
@@ -251,14 +277,40 @@ def readings_ingest(
     latest = _latest_acceptable_ts()
     result = IngestResult()
     rows: list[tuple[int, dt.datetime, float, int]] = []
-    seen: set[tuple[int, dt.datetime]] = set()
+    seen: set[int] = set()
     bad_items: list[tuple[int, str, Any]] = []
     # A batch repeats few distinct timestamps (every meter read at the same minute): parse each
-    # string once. The cached outcome is the parsed instant or its error, both final for this call.
-    parsed_ts: dict[str, dt.datetime | str] = {}
+    # string once. The cached outcome is the parsed instant (and its key) or its error, both final
+    # for this call.
+    parsed_ts: dict[str, tuple[dt.datetime, int] | str] = {}
+    append = rows.append
     for index, item in enumerate(items):
+        # The common item, decided inline (a function call per reading was a fifth of its cost):
+        # a dict of a known meter code, a finite float (x - x is 0.0 for those only), a timestamp
+        # string parsed already in this batch, no quality. Anything else takes _valid_reading,
+        # which parses, caches and names the problem.
+        if type(item) is dict:
+            code = item.get("meter")
+            value = item.get("value")
+            raw_ts = item.get("ts")
+            parsed = parsed_ts.get(raw_ts) if type(raw_ts) is str else None  # a list is unhashable
+            if (
+                type(code) is str
+                and type(value) is float
+                and value - value == 0.0
+                and type(parsed) is tuple
+                and (meter_id := codes.get(code)) is not None
+                and item.get("quality") is None
+            ):
+                key = (parsed[1] << _KEY_METER_BITS) | meter_id
+                if key in seen:
+                    result.duplicates += 1
+                else:
+                    seen.add(key)
+                    append((meter_id, parsed[0], value, _QUALITY_OK))
+                continue
         try:
-            reading = _valid_reading(item, codes, parsed_ts, latest)
+            meter_id, ts, value, quality, key = _valid_reading(item, codes, parsed_ts, latest)
         except _Invalid as problem:
             error = str(problem)
             if item_indexes is not None:
@@ -266,12 +318,11 @@ def readings_ingest(
             result.rejected.append(Rejection(index=index, error=error))
             bad_items.append((index, error, item))
             continue
-        key = reading[:2]
         if key in seen:
             result.duplicates += 1
             continue
         seen.add(key)
-        rows.append(reading)
+        append((meter_id, ts, value, quality))
     if malformed:
         # One list in message order: the quarantine cap keeps the first rejected items of the input.
         bad_items = sorted([*malformed, *bad_items], key=lambda bad: bad[0])

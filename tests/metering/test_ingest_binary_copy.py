@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from metering.ingest.services import (
     EARLIEST_READING_TS,
     ERR_TS_NO_OFFSET,
+    ERR_TS_TYPE,
     ERR_UNKNOWN_METER,
     ERR_VALUE_MISSING,
     ERR_VALUE_NOT_FINITE,
@@ -139,16 +140,19 @@ def test_one_bad_reading_among_good_ones_is_reported_alone_on_the_binary_path(wo
     items.insert(4, {"meter": "B-001", "ts": stamp(99), "value": float("nan")})
     items.append({"meter": "X-404", "ts": stamp(7), "value": 1.0})
     items.append({"meter": "B-001", "ts": "2025-06-01T00:08:00", "value": 1.0})
+    items.append({"meter": "B-001", "ts": [stamp(9)], "value": 1.0})  # unhashable: no cache lookup
+    items.append({"meter": "B-001", "ts": stamp(1), "value": 99.0})  # a duplicate within the batch
     with CaptureQueriesContext(connection) as queries:
         result = readings_ingest(enterprise_id=world.tenant_a.pk, items=items, source="mqtt", channel="t/b")
     assert result.as_dict() == {
         "accepted": 5,
-        "duplicates": 0,
+        "duplicates": 1,
         "rejected": [
             {"index": 2, "error": ERR_VALUE_TYPE},
             {"index": 4, "error": ERR_VALUE_NOT_FINITE},
             {"index": 7, "error": ERR_UNKNOWN_METER},
             {"index": 8, "error": ERR_TS_NO_OFFSET},
+            {"index": 9, "error": ERR_TS_TYPE},
         ],
     }
     # The direct COPY opened the transaction: no savepoint was needed around it.
@@ -159,7 +163,8 @@ def test_one_bad_reading_among_good_ones_is_reported_alone_on_the_binary_path(wo
                            .order_by("item_index").values_list("item_index", "reason", "channel"))
     assert stored == {START + dt.timedelta(minutes=n): 10.0 + n for n in (0, 1, 3, 4, 5)}
     assert quarantined == [(2, ERR_VALUE_TYPE, "t/b"), (4, ERR_VALUE_NOT_FINITE, "t/b"),
-                           (7, ERR_UNKNOWN_METER, "t/b"), (8, ERR_TS_NO_OFFSET, "t/b")]
+                           (7, ERR_UNKNOWN_METER, "t/b"), (8, ERR_TS_NO_OFFSET, "t/b"),
+                           (9, ERR_TS_TYPE, "t/b")]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
