@@ -431,17 +431,26 @@ def _plan_windows(spans: Sequence[tuple[Meter, dt.datetime, dt.datetime]]) -> li
     the day's typical spacing, so a day whose spacing moved (or is not known) is rebuilt whole.
     """
     following = _following_readings(spans)
-    days: list[tuple[Meter, dt.date, dt.datetime, dt.datetime]] = []
+    days: list[tuple[Meter, dt.date, dt.datetime, dt.datetime, dt.datetime]] = []
     for meter, earliest, latest in spans:
         last = following.get(meter.pk) or latest
         day = local_date(earliest)
         while day <= local_date(last):
-            days.append((meter, day, earliest, last))
+            days.append((meter, day, earliest, latest, last))
             day += dt.timedelta(days=1)
-    spacings = _day_spacings([(meter, day) for meter, day, _e, _l in days])
-    stored = _stored_spacings([(meter.pk, day) for meter, day, _e, _l in days])
+    stored = _stored_spacings([(meter.pk, day) for meter, day, *_rest in days])
+    # A day whose changed stretch steps by its stored spacing alone keeps that spacing (see
+    # `_stored_spacings_still_typical`): its whole day of readings need not be read for the median.
+    kept = _stored_spacings_still_typical([
+        (meter, day, earliest, latest, known) for meter, day, earliest, latest, _last in days
+        if (known := stored.get((meter.pk, day))) is not None
+    ])
+    spacings = {key: dt.timedelta(seconds=stored[key]) for key in kept}  # type: ignore[arg-type]
+    spacings.update(
+        _day_spacings([(meter, day) for meter, day, *_rest in days if (meter.pk, day) not in kept])
+    )
     windows = []
-    for meter, day, earliest, last in days:
+    for meter, day, earliest, _latest, last in days:
         spacing = spacings.get((meter.pk, day))
         day_start, day_end = midnight(day), midnight(day + dt.timedelta(days=1))
         known = stored.get((meter.pk, day))
@@ -762,6 +771,51 @@ def _day_spacings(days: Sequence[tuple[Meter, dt.date]]) -> dict[tuple[int, dt.d
             (meter_id, local_date(lo)): dt.timedelta(seconds=(float(lower) + float(upper)) / 2)
             for meter_id, lo, lower, upper in cursor.fetchall()
         }
+
+
+def _stored_spacings_still_typical(
+    candidates: Sequence[tuple[Meter, dt.date, dt.datetime, dt.datetime, float]],
+) -> set[tuple[int, dt.date]]:
+    """The meter-days among (meter, day, earliest, latest, stored spacing) whose typical spacing is
+    still the stored one, known without reading the whole day: every step of the changed stretch
+    (from the reading before `earliest` to the first after `latest`, steps ending in the day, as
+    `_day_spacings` counts them) equals the stored spacing m.
+
+    Why that suffices: every reading stored since m was computed lies in [earliest, latest] (a
+    dirty range only widens until a recompute completes), so the day's other steps are as they
+    were, and each former step of the stretch is now a sum of new steps, k × m (k ≥ 1). The
+    change then takes out steps ≥ m and puts in at least as many copies of m as it took out, and
+    more than one for every step > m taken out: with m the median (the middle element, or the
+    mean of the two middle ones), both middle elements of the new steps are m, and the median is
+    m again, the same float. A stretch with no step at all proves nothing: its day is measured.
+    """
+    if not candidates or connection.vendor != "postgresql":
+        return set()
+    table = Reading._meta.db_table
+    rows = []
+    for meter, day, earliest, latest, known in candidates:
+        day_start, day_end = midnight(day), midnight(day + dt.timedelta(days=1))
+        rows.append((meter.pk, meter.cumulative, day_start, day_end, max(earliest, day_start), latest, known))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # The stretch: the reading before it (a register's from any day, as its day's spacing
+            # counts the step into the day; an interval meter's from the same day), the readings
+            # of the day in [earliest, latest], and the first after latest within the day.
+            "WITH c AS (SELECT * FROM unnest(%s::int[], %s::bigint[], %s::boolean[], %s::timestamptz[], "  # noqa: S608 - constant
+            "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::float8[]) "
+            "AS c(n, meter_id, cumulative, lo, hi, e, l, m)) "
+            "SELECT c.n, bool_and(s.step = c.m) FROM c CROSS JOIN LATERAL ("
+            "SELECT extract(epoch FROM p.ts - lag(p.ts) OVER (ORDER BY p.ts))::float8 AS step FROM ("
+            f"(SELECT r.ts FROM {table} r WHERE r.meter_id = c.meter_id AND r.ts < c.e "
+            "AND (c.cumulative OR r.ts >= c.lo) ORDER BY r.ts DESC LIMIT 1) UNION ALL "
+            f"(SELECT r.ts FROM {table} r WHERE r.meter_id = c.meter_id AND r.ts >= c.e AND r.ts <= c.l "
+            "AND r.ts < c.hi) UNION ALL "
+            f"(SELECT r.ts FROM {table} r WHERE r.meter_id = c.meter_id AND r.ts > c.l AND r.ts < c.hi "
+            "ORDER BY r.ts LIMIT 1)) AS p) AS s WHERE s.step IS NOT NULL GROUP BY c.n",
+            [list(range(len(rows))), *([row[i] for row in rows] for i in range(7))],
+        )
+        verified = {n for n, all_equal in cursor.fetchall() if all_equal}
+    return {(candidates[n][0].pk, candidates[n][1]) for n in verified}
 
 
 def _stored_spacings(days: Sequence[tuple[int, dt.date]]) -> dict[tuple[int, dt.date], float | None]:
