@@ -23,15 +23,19 @@ before the day), and an interval meter's first reading of the day covers one typ
 
 How they stay current: ingest sends `readings_written` in each batch's transaction; monitoring's
 receiver widens the meter's `RollupDirtyRange` (one upsert per batch) and queues
-`monitoring.tasks.recompute_rollups` on commit. The task claims a bounded batch of dirty ranges
-(SKIP LOCKED, with a lease) and recomputes all of them together, in a few statements whatever
-their number:
+`monitoring.tasks.recompute_rollups` on commit, due ROLLUP_RECOMPUTE_COALESCE_S later, so that
+the batches of a burst share one run. The task claims a bounded batch of dirty ranges (SKIP
+LOCKED, with a lease) and recomputes all of them together, in a few statements whatever their
+number:
 
 1. per meter, the quarters the range touches are rebuilt from the raw readings: from the quarter
    of its earliest reading (an interval meter's: a typical spacing earlier, where a gap filler
    ends) to that of the first reading after it (whose interval changed too). A day whose typical
    spacing moved (a back-dated reading can shift the median), or whose stored day bucket does
-   not say the spacing it was computed with, is rebuilt whole;
+   not say the spacing it was computed with, is rebuilt whole. The day's spacing is measured
+   over the whole day only when the changed stretch does not step by the stored spacing alone
+   (`_stored_spacings_still_typical`); a register's quarters come from one loop over its
+   readings (`register_quarters`);
 2. the hours of those quarters, then their days and months, are derived in SQL from the stored
    buckets one level below (one statement per level for every meter of the run).
 
