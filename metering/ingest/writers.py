@@ -240,7 +240,8 @@ def _advance_last_reading_at(latest_by_meter: dict[int, dt.datetime]) -> None:
                 "UPDATE metering_meter AS m SET last_reading_at = v.ts "
                 "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, ts) "
                 "WHERE m.id = v.id AND (m.last_reading_at IS NULL OR m.last_reading_at < v.ts)",
-                [[meter_id for meter_id, _ in ordered], [ts for _, ts in ordered]],
+                # ISO strings, cast by PostgreSQL: psycopg2 adapts a datetime ~3× slower than a str.
+                [[meter_id for meter_id, _ in ordered], [ts.isoformat() for _, ts in ordered]],
             )
         return
     # scopes_disabled: the ids come from this batch's already-validated rows, not from a request.

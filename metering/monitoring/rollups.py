@@ -549,10 +549,11 @@ def rollup_ranges_mark(*, ranges: Mapping[int, tuple[dt.datetime, dt.datetime]])
                 "AS v(meter_id, earliest, latest) "
                 "ON CONFLICT (meter_id) DO UPDATE SET earliest = LEAST(d.earliest, EXCLUDED.earliest), "
                 "latest = GREATEST(d.latest, EXCLUDED.latest), generation = d.generation + 1",
+                # ISO strings, cast by PostgreSQL: psycopg2 adapts a datetime ~3× slower than a str.
                 [
                     [meter_id for meter_id, _ in ordered],
-                    [earliest for _, (earliest, _latest) in ordered],
-                    [latest for _, (_earliest, latest) in ordered],
+                    [earliest.isoformat() for _, (earliest, _latest) in ordered],
+                    [latest.isoformat() for _, (_earliest, latest) in ordered],
                 ],
             )
             return
