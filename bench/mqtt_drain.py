@@ -14,12 +14,15 @@ bench/bare_subscriber.py that gives the physical limits):
    private broker's queue limits are off (see ingest_bench.private_broker).
 3. Drain. The subscribers are started again, each held at a gate after its imports (Django's
    take seconds on a loaded host, and differently for each process); when all are ready they
-   are released at once, and the clock starts. It stops when every reading is committed: for
+   are released at once. The clock starts when the first of them connects to the broker (a
+   consumer first opens its database connections and task queue, `MqttConsumer.start`, and the
+   gate prints the instant it connects; the bare subscriber connects at once), as the HTTP path's
+   workers are warm before its clock starts. It stops when every reading is committed: for
    the consumer, when the table holds them all (a cheap probe of marker readings first, then an
    exact count; the end is late by at most one poll interval (MARKER_POLL_INTERVAL_S, 20 ms)
    plus one count of the window, ~15 ms for 100 000 rows); for the bare
    subscriber, at the last commit (copy) or receipt (count) it reports itself. So the time is
-   connect + session resumption + the whole drain, and nothing of the publisher.
+   connect + session resumption + the whole drain, and nothing of the publisher or of start-up.
 4. The drained sessions are ended at the broker (forget_sessions), so later fills queue nothing
    for them.
 
@@ -55,6 +58,8 @@ GATE_TIMEOUT_S = 120
 # queue the topics in blocks); 100 small C clients fill 100 000 messages in ~3 s here.
 FILL_PARALLEL = 100
 STOP_TIMEOUT_S = 120
+# Printed by bench/consumer_gate.py when a consumer, ready, connects to the broker.
+CONNECTING_LINE = re.compile(r"^connecting ([0-9.]+)$", re.MULTILINE)
 STATS_LINE = re.compile(
     r"mqtt_ingest stopped: (?P<messages>\d+) messages, (?P<accepted>\d+) readings accepted, "
     r"(?P<duplicates>\d+) duplicates, (?P<rejected>\d+) rejected"
@@ -297,8 +302,7 @@ def drain_consumers(
         print(f"{label}: queued {len(messages)} messages for {consumers} offline consumer(s) in "
               f"{fill_seconds:.2f} s", file=sys.stderr)
         wait_ready(second)
-        # 3. Drain: the clock starts at the release of consumers already imported.
-        started = time.perf_counter()
+        # 3. Drain: released together; the clock starts at the first consumer's connect (below).
         release(second)
         last_count, last_change, next_count = -1, time.monotonic(), time.monotonic()
         while True:
@@ -315,12 +319,16 @@ def drain_consumers(
             if any(g.process.poll() is not None for g in second):
                 raise RuntimeError(f"{label}: a consumer exited during the drain")
             time.sleep(poll_interval_s)
+        ended_monotonic = time.monotonic()
         ended = time.perf_counter()
     finally:
         stop(second)
         forget_sessions(url, client_ids)
     _check_exit(second)
-    seconds = ended - started
+    connecting = [float(m[1]) for g in second if (m := CONNECTING_LINE.search(g.output()))]
+    if len(connecting) != len(second):
+        raise RuntimeError(f"{label}: not every consumer printed when it connected")
+    seconds = ended_monotonic - min(connecting)
     stored = count_stored()
     parsed = [STATS_LINE.search(g.output()) for g in second]
     stats = {key: sum(int(m[key]) for m in parsed if m) for key in ("messages", "accepted", "duplicates",

@@ -10,6 +10,8 @@ dirty ranges) then commits or rolls back together with the readings, so a proces
 between the commit and a post-commit hook cannot lose the mark, and a rolled-back batch leaves
 none. Receivers keep their own side effects (queueing a task) for `transaction.on_commit`, and
 must be cheap: a statement per batch, no work per reading.
+
+`collector_starting` (below) lets them prepare before a long-running collector's first batch.
 """
 
 from __future__ import annotations
@@ -17,3 +19,8 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 readings_written = Signal()
+
+# Sent (no arguments) by a long-running collector once, before it takes its first input: parts
+# above open what their receivers of `readings_written` will need (monitoring: its task queue and
+# cache), so that cost is paid before the collector asks for messages, not by its first batch.
+collector_starting = Signal()

@@ -13,8 +13,9 @@ class MonitoringConfig(AppConfig):
     verbose_name = "能耗监测"
 
     def ready(self) -> None:
-        from metering.ingest.signals import readings_written
+        from metering.ingest.signals import collector_starting, readings_written
         from metering.monitoring import signals  # noqa: F401  (connect the audit receivers)
-        from metering.monitoring.receivers import mark_rollups_dirty
+        from metering.monitoring.receivers import mark_rollups_dirty, prepare_rollup_queue
 
         readings_written.connect(mark_rollups_dirty, dispatch_uid="monitoring-mark-rollups-dirty")
+        collector_starting.connect(prepare_rollup_queue, dispatch_uid="monitoring-prepare-rollup-queue")

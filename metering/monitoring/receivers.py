@@ -47,3 +47,13 @@ def queue_rollup_recompute() -> None:
                 recompute_rollups.delay()
     except Exception:
         logger.warning("could not queue the rollup recompute; the beat entry will run it", exc_info=True)
+
+
+def prepare_rollup_queue(sender: Any, **kwargs: Any) -> None:
+    """Before a collector's first batch: import the task, reach the cache and the task queue once,
+    so `queue_rollup_recompute` after its first commit costs what it costs after every other."""
+    from metering.monitoring.tasks import recompute_rollups
+
+    cache.get(ROLLUP_QUEUED_KEY)
+    with recompute_rollups.app.producer_or_acquire() as producer:
+        producer.connection.ensure_connection(max_retries=1)

@@ -258,7 +258,24 @@ class MqttConsumer:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect and start paho's network thread; returns once the subscription is granted."""
+        """Get ready, then connect and start paho's network thread; returns once the subscription
+        is granted.
+
+        Ready first: the ingest workers and this thread open their database connections and the
+        parts above ingest theirs (`collector_warm_up`) before the broker is asked for anything, so
+        a resumed session's backlog meets a consumer that is already up to speed, and nothing
+        waits unacknowledged behind the first batch's imports and connections.
+        """
+        from metering.ingest.services import collector_warm_up
+
+        collector_warm_up()
+        for number in range(self.config.ingest_workers):
+            ready = threading.Event()
+            worker = threading.Thread(target=self._worker_loop, args=(ready,), name=f"mqtt-ingest-{number}",
+                                      daemon=True)
+            worker.start()
+            self._workers.append(worker)
+            ready.wait(CONNECT_TIMEOUT_S)
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self.config.session_expiry_s
         properties.ReceiveMaximum = self.config.receive_maximum
@@ -269,11 +286,8 @@ class MqttConsumer:
         self._client.loop_start()
         if not self._subscribed.wait(CONNECT_TIMEOUT_S):
             self._client.loop_stop()
+            self._stop_workers()
             raise ConnectionError(f"no MQTT subscription on {self.broker} within {CONNECT_TIMEOUT_S:.0f} s")
-        for number in range(self.config.ingest_workers):
-            worker = threading.Thread(target=self._worker_loop, name=f"mqtt-ingest-{number}", daemon=True)
-            worker.start()
-            self._workers.append(worker)
 
     def stop(self) -> None:
         """Ask `run()` to finish: it stops taking new batches, commits and acks what is in hand."""
@@ -345,10 +359,15 @@ class MqttConsumer:
         self._ingest(pending)
         self._ack([p.message for p in pending])
 
-    def _worker_loop(self) -> None:
+    def _worker_loop(self, ready: threading.Event) -> None:
         from django.db import connection as worker_connection
 
         try:
+            try:
+                worker_connection.ensure_connection()
+            except DatabaseError:  # the database away at start: the first batch retries (or spools)
+                worker_connection.close()
+            ready.set()
             while True:
                 work = self._work.get()
                 try:
