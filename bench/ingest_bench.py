@@ -494,14 +494,21 @@ def run_mqtt(
         label=label, url=broker_url, env=env, broker_log=broker_log,
         group=f"bench-{os.getpid()}-{day_offset}-{consumers}", consumers=consumers, messages=messages,
         total=total, markers_stored=lambda: count_markers(markers) == len(markers),
+        markers_imply_all=not single,
         count_stored=lambda: count_readings_from(since), poll_interval_s=MARKER_POLL_INTERVAL_S,
         stall_timeout_s=MQTT_STALL_TIMEOUT_S,
     )
     accepted = drain.accepted if drain.accepted is not None else drain.stored
-    return PathResult(label, total, drain.seconds, accepted, drain.duplicates or 0,
-                      wait_rollups_current(drain.ended), kind="single" if single else "batch",
-                      processes=consumers, detail={"messages": len(messages),
-                                                   "fill_s": round(drain.fill_seconds, 2)})
+    lag = wait_rollups_current(drain.ended)
+    # The rollup upkeep that ran after the drain (a burst's recompute is due a coalescing interval
+    # after it): the Celery worker's and PostgreSQL's CPU until no dirty range was left. With the
+    # drain's own figures it gives the whole cost of a reading under sustained load.
+    after = mqtt_drain.cpu_used(drain.cpu_end, mqtt_drain.cpu_seconds([]))
+    upkeep = {"celery": after["celery"], "postgres": after["postgres"]}
+    return PathResult(label, total, drain.seconds, accepted, drain.duplicates or 0, lag,
+                      kind="single" if single else "batch", processes=consumers,
+                      detail={"messages": len(messages), "fill_s": round(drain.fill_seconds, 2),
+                              "cpu_s": drain.cpu_s, "upkeep_after_cpu_s": upkeep})
 
 
 def run_bare_limit(
@@ -595,11 +602,29 @@ def summarize(rounds: list[dict[str, PathResult]]) -> dict[str, list[dict[str, A
                     entry[f"ratio_to_{name}_{key}"] = value
             entry["rollup_lag_s_median"] = _median_lag(iter(per_round))
             entry["rollup_lag_s_highest"] = _max_lag(iter(per_round))
+            if cpu := _median_cpu_us_per_reading(per_round):
+                entry["cpu_us_per_reading_median"] = cpu
         entry["per_round"] = per_round_out
         group = {"baseline": "baselines", "limit-count": "limits",
                  "limit-copy": "limits"}.get(first.kind, "paths")
         summary[group].append(entry)
     return summary
+
+
+def _median_cpu_us_per_reading(results: list[PathResult]) -> dict[str, float]:
+    """Per kind of process (consumers, postgres, mosquitto, celery), the median over the rounds of
+    the CPU microseconds per reading a drain cost (MQTT paths; empty for the others)."""
+    import statistics
+
+    found: dict[str, float] = {}
+    for key, prefix in (("cpu_s", ""), ("upkeep_after_cpu_s", "upkeep_after_")):
+        rounds: list[dict[str, float]] = [(r.detail or {}).get(key) or {} for r in results]
+        if not all(rounds):
+            continue
+        for kind in rounds[0]:
+            found[prefix + kind] = round(statistics.median(
+                cpu[kind] / r.readings * 1e6 for cpu, r in zip(rounds, results, strict=True)), 1)
+    return found
 
 
 def _median_lag(results: Iterator[PathResult]) -> float | None:

@@ -19,8 +19,8 @@ bench/bare_subscriber.py that gives the physical limits):
    gate prints the instant it connects; the bare subscriber connects at once), as the HTTP path's
    workers are warm before its clock starts. It stops when every reading is committed: for
    the consumer, when the table holds them all (a cheap probe of marker readings first, then an
-   exact count; the end is late by at most one poll interval (MARKER_POLL_INTERVAL_S, 20 ms)
-   plus one count of the window, ~15 ms for 100 000 rows); for the bare
+   exact count; the end is late by at most one poll interval (MARKER_POLL_INTERVAL_S, 20 ms),
+   plus for single readings one count of the window, ~15 ms for 100 000 rows); for the bare
    subscriber, at the last commit (copy) or receipt (count) it reports itself. So the time is
    connect + session resumption + the whole drain, and nothing of the publisher or of start-up.
 4. The drained sessions are ended at the broker (forget_sessions), so later fills queue nothing
@@ -235,6 +235,44 @@ def forget_sessions(url: str, client_ids: list[str]) -> None:
         client.loop_stop()
 
 
+# --- CPU accounting --------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(consumer_pids: list[int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the consumers, every PostgreSQL process (the
+    ingest backends, the rollup worker's backend, autovacuum, the WAL writer), every Mosquitto
+    and every Celery process: read from /proc, so a drain's cost per reading can be stated for
+    capacity planning (README, "Horizontal scale"). Processes that exited are not counted."""
+    totals = {"consumers": 0.0, "postgres": 0.0, "mosquitto": 0.0, "celery": 0.0}
+    wanted = set(consumer_pids)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:  # exited meanwhile
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        used = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+        if int(entry.name) in wanted:
+            totals["consumers"] += used
+        elif comm == "postgres":
+            totals["postgres"] += used
+        elif comm == "mosquitto":
+            totals["mosquitto"] += used
+        elif b"celery" in cmdline:
+            totals["celery"] += used
+    return totals
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {key: round(after[key] - before[key], 3) for key in before}
+
+
 # --- the real consumer -----------------------------------------------------------------------
 
 
@@ -247,6 +285,8 @@ class ConsumerDrain:
     accepted: int | None
     duplicates: int | None
     ended: float  # perf_counter at the end of the drain (for the rollup lag)
+    cpu_s: dict[str, float]  # CPU seconds per kind of process during the drain (cpu_seconds)
+    cpu_end: dict[str, float]  # the totals at the drain's end (the rollup upkeep after it is measured from)
 
 
 def consumer_command(group: str, client_id: str, profile_dir: str | None = None) -> list[str]:
@@ -277,6 +317,7 @@ def drain_consumers(
     messages: list[tuple[str, bytes]],
     total: int,
     markers_stored: Callable[[], bool],
+    markers_imply_all: bool,
     count_stored: Callable[[], int],
     poll_interval_s: float,
     stall_timeout_s: float,
@@ -303,11 +344,20 @@ def drain_consumers(
               f"{fill_seconds:.2f} s", file=sys.stderr)
         wait_ready(second)
         # 3. Drain: released together; the clock starts at the first consumer's connect (below).
+        # CPU from the release (the consumers' warm-up counts here, a few tenths of a second).
+        cpu_before = cpu_seconds([g.process.pid for g in second])
         release(second)
         last_count, last_change, next_count = -1, time.monotonic(), time.monotonic()
         while True:
-            if markers_stored() and (stored := count_stored()) >= total:
-                break
+            if markers_stored():
+                markers_at = time.monotonic()
+                if (stored := count_stored()) >= total:
+                    # Batch messages commit whole, and the markers are each message's last reading:
+                    # everything was stored when the markers were, and the exact count (a scan of
+                    # the window, 15-30 ms) only confirms it. Single readings of one meter may commit
+                    # out of order over two consumers, so there the end is after the count.
+                    end_at = markers_at if markers_imply_all else time.monotonic()
+                    break
             now = time.monotonic()
             if now >= next_count:  # the stall check counts exactly, but seldom
                 stored = count_stored()
@@ -319,8 +369,9 @@ def drain_consumers(
             if any(g.process.poll() is not None for g in second):
                 raise RuntimeError(f"{label}: a consumer exited during the drain")
             time.sleep(poll_interval_s)
-        ended_monotonic = time.monotonic()
-        ended = time.perf_counter()
+        ended = time.perf_counter() - (time.monotonic() - end_at)
+        cpu_end = cpu_seconds([g.process.pid for g in second])
+        cpu = cpu_used(cpu_before, cpu_end)
     finally:
         stop(second)
         forget_sessions(url, client_ids)
@@ -328,7 +379,7 @@ def drain_consumers(
     connecting = [float(m[1]) for g in second if (m := CONNECTING_LINE.search(g.output()))]
     if len(connecting) != len(second):
         raise RuntimeError(f"{label}: not every consumer printed when it connected")
-    seconds = ended_monotonic - min(connecting)
+    seconds = end_at - min(connecting)
     stored = count_stored()
     parsed = [STATS_LINE.search(g.output()) for g in second]
     stats = {key: sum(int(m[key]) for m in parsed if m) for key in ("messages", "accepted", "duplicates",
@@ -350,7 +401,8 @@ def drain_consumers(
     if problems:
         raise DeliveryError(f"{label}: " + "; ".join(problems))
     return ConsumerDrain(seconds, fill_seconds, stored, stats["messages"] if found else None,
-                         stats["accepted"] if found else None, stats["duplicates"] if found else None, ended)
+                         stats["accepted"] if found else None, stats["duplicates"] if found else None, ended,
+                         cpu, cpu_end)
 
 
 def _check_exit(gated: list[Gated]) -> None:

@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "single_readings": args.single_readings,
         "method": "MQTT paths: the broker's queue is filled while the subscribers are offline; time from "
-                  "releasing the already-imported subscribers until every reading is committed "
+                  "the first subscriber's connect (the consumers ready: imported, database and task "
+                  "queue connections open) until every reading is committed "
                   "(bench/mqtt_drain.py). Ratios are per round, against the faster of the round's two "
                   "baselines (text, binary COPY) and, for single readings, the bare paho subscriber "
                   "with as many processes as consumers (limit_copy: decode + COPY + commit before ack; "
@@ -220,6 +221,19 @@ def report(summary: dict[str, list[dict[str, Any]]], rounds: int) -> None:
         for path in singles:
             print(f"  {path['path']:44} {path['readings']:>9} {path['readings_per_s_median']:>11,}/s "
                   f"{spread(path, 'limit_copy'):>22} {spread(path, 'limit_count'):>22} {lag(path):>16}")
+    with_cpu = [p for p in summary["paths"] if p.get("cpu_us_per_reading_median")]
+    if with_cpu:
+        print("\nCPU per reading of the MQTT paths, µs (median over rounds; from /proc): during the drain "
+              "the consumer processes, every PostgreSQL process, the broker and the Celery worker; after it, "
+              "until the rollups were current, the Celery worker and PostgreSQL (the rollup upkeep a "
+              "burst leaves behind):")
+        print(f"  {'path':44} {'consumers':>10} {'postgres':>10} {'mosquitto':>10} {'celery':>10} "
+              f"{'after: celery':>14} {'postgres':>10}")
+        for path in with_cpu:
+            cpu = path["cpu_us_per_reading_median"]
+            print(f"  {path['path']:44} {cpu['consumers']:>10.1f} {cpu['postgres']:>10.1f} "
+                  f"{cpu['mosquitto']:>10.1f} {cpu['celery']:>10.1f} "
+                  f"{cpu.get('upkeep_after_celery', 0):>14.1f} {cpu.get('upkeep_after_postgres', 0):>10.1f}")
     batches = [p for p in summary["paths"] if p["kind"] == "batch"]
     if batches:
         print("\nBatches (target ≥ 0.8 × text COPY):")
