@@ -247,6 +247,7 @@ def cpu_seconds(consumer_pids: list[int]) -> dict[str, float]:
     capacity planning (README, "Horizontal scale"). Processes that exited are not counted."""
     totals = {"consumers": 0.0, "postgres": 0.0, "mosquitto": 0.0, "celery": 0.0}
     wanted = set(consumer_pids)
+    processes: dict[int, tuple[str, int, list[str], bytes]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -255,13 +256,19 @@ def cpu_seconds(consumer_pids: list[int]) -> dict[str, float]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:  # exited meanwhile
             continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
+        processes[int(entry.name)] = (stat[stat.index("(") + 1 : stat.rindex(")")], int(fields[1]), fields,
+                                      cmdline)
+    for pid, (comm, parent, fields, cmdline) in processes.items():
         used = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
-        if int(entry.name) in wanted:
+        if pid in wanted:
             totals["consumers"] += used
         elif comm == "postgres":
             totals["postgres"] += used
+            if processes.get(parent, ("",))[0] != "postgres":
+                # The postmaster: its cutime + cstime hold the CPU of the backends it reaped, so a
+                # consumer's backend that closed with its consumer still counts.
+                totals["postgres"] += (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
         elif comm == "mosquitto":
             totals["mosquitto"] += used
         elif b"celery" in cmdline:
