@@ -296,10 +296,12 @@ class ConsumerDrain:
     cpu_end: dict[str, float]  # the totals at the drain's end (the rollup upkeep after it is measured from)
 
 
-def consumer_command(group: str, client_id: str, profile_dir: str | None = None) -> list[str]:
+def consumer_command(group: str, client_id: str, ingest_workers: int, profile_dir: str | None = None
+                     ) -> list[str]:
     profiler = ["-m", "cProfile", "-o", f"{profile_dir}/{client_id}.prof"] if profile_dir else []
     return [sys.executable, *profiler, str(ROOT / "bench" / "consumer_gate.py"), "--group", group,
-            "--client-id", client_id, "--session-expiry-s", str(SESSION_EXPIRY_S)]
+            "--client-id", client_id, "--session-expiry-s", str(SESSION_EXPIRY_S),
+            "--ingest-workers", str(ingest_workers)]
 
 
 def wait_subscribed(broker_log: Path, client_ids: list[str], group: str, gated: list[Gated]) -> None:
@@ -321,6 +323,7 @@ def drain_consumers(
     broker_log: Path,
     group: str,
     consumers: int,
+    ingest_workers: int,
     messages: list[tuple[str, bytes]],
     total: int,
     markers_stored: Callable[[], bool],
@@ -334,7 +337,8 @@ def drain_consumers(
     # (released together) fail with sqlite's "database is locked" in Spool.__init__.
     envs = {cid: {**env, "SPOOL_DIR": str(WORKDIR.path / "spool" / cid)} for cid in client_ids}
     # 1. Sessions: the consumers connect once, subscribe, and are stopped.
-    first = [start_gated(f"{cid}-subscribe", consumer_command(group, cid), envs[cid]) for cid in client_ids]
+    first = [start_gated(f"{cid}-subscribe", consumer_command(group, cid, ingest_workers), envs[cid])
+             for cid in client_ids]
     try:
         wait_ready(first)
         release(first)
@@ -344,7 +348,8 @@ def drain_consumers(
     _check_exit(first)
     # 2. Fill, with every session offline; the consumers for the drain import meanwhile (untimed).
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")
-    second = [start_gated(cid, consumer_command(group, cid, profile_dir), envs[cid]) for cid in client_ids]
+    second = [start_gated(cid, consumer_command(group, cid, ingest_workers, profile_dir), envs[cid])
+              for cid in client_ids]
     try:
         fill_seconds = fill_queue(url, messages)
         print(f"{label}: queued {len(messages)} messages for {consumers} offline consumer(s) in "
