@@ -75,6 +75,7 @@ from metering.collectors.mqtt.contract import (
     MappingSpec,
     decode_payload,
     parse_message,
+    single_reading,
     split_topic,
 )
 
@@ -460,8 +461,8 @@ class MqttConsumer:
         except ContractError as exc:
             self._quarantine(enterprise_id, topic, payload, str(exc))
             return None
-        item = {"meter": meter_code, "ts": document.get("ts"), "value": document.get("value")}
-        return _Pending(message=message, topic=topic, enterprise_id=enterprise_id, items=[item])
+        return _Pending(message=message, topic=topic, enterprise_id=enterprise_id,
+                        items=[single_reading(meter_code, document)])
 
     def _ingest(self, pending: list[_Pending]) -> None:
         groups: dict[int, list[_Pending]] = defaultdict(list)

@@ -214,7 +214,13 @@ def parse_default(address: TopicAddress, document: Mapping[str, Any]) -> ParsedM
             else:
                 parsed.problems.append(ItemProblem(index, f"第 {index} 条读数必须是 JSON 对象", reading))
         return parsed.close_gaps(len(readings))
-    return ParsedMessage(items=[{"meter": segment, "ts": document.get("ts"), "value": document.get("value")}])
+    return ParsedMessage(items=[single_reading(segment, document)])
+
+
+def single_reading(meter_code: str, document: Mapping[str, Any]) -> dict[str, Any]:
+    """The one reading of a message on nengtan/<credit code>/<meter code> under the default
+    contract (the consumer's fast path builds it here too, so the two cannot drift apart)."""
+    return {"meter": meter_code, "ts": document.get("ts"), "value": document.get("value")}
 
 
 def parse_mapped(
