@@ -29,7 +29,7 @@ def broker(tmp_path):  # type: ignore[no-untyped-def]
         yield instance
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_consumer_is_ready_before_it_connects_to_the_broker(broker) -> None:  # type: ignore[no-untyped-def]
     consumer = MqttConsumer(ConsumerConfig(url=broker.url(), group="g-warm",
                                            client_id=f"c-{uuid.uuid4().hex[:8]}", ingest_workers=2))
@@ -55,7 +55,7 @@ def test_the_consumer_is_ready_before_it_connects_to_the_broker(broker) -> None:
     assert consumer._workers == []
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_monitoring_prepares_its_task_queue_and_a_failing_receiver_never_stops_the_collector() -> None:
     receivers = [receiver for receiver, _outcome in collector_starting.send_robust(sender=None)]
     assert prepare_rollup_queue in receivers  # connected by monitoring's AppConfig.ready
