@@ -181,14 +181,12 @@ def _latest_acceptable_ts() -> dt.datetime:
 # Plain ints, not the enum members: a row carries its quality into the COPY buffer as is.
 _QUALITY_OK = int(Quality.OK)
 _KEY_METER_BITS = 64  # meter ids are bigint: below 2**63
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def _instant_key(ts: dt.datetime) -> int:
     """Microseconds since EARLIEST_READING_TS (≥ 0 for a valid instant): the instant as an int."""
     return (ts - EARLIEST_READING_TS) // _MICROSECOND
-
-
-_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def _valid_reading(

@@ -231,6 +231,11 @@ def quarters_from_readings(
     for instant in instants:
         quarter = int(instant.timestamp() // QUARTER_S)
         (found.get(quarter) or found.setdefault(quarter, _Accumulator())).received = True
+    return _quarter_figures(found)
+
+
+def _quarter_figures(found: Mapping[int, _Accumulator]) -> dict[dt.datetime, BucketFigures]:
+    """Quarter buckets (start -> figures) from accumulators keyed by quarter number since the epoch."""
     return {
         dt.datetime.fromtimestamp(quarter * QUARTER_S, ROLLUP_TZ): BucketFigures(
             # fsum: many readings in one quarter must not drift from the register difference.
@@ -308,18 +313,7 @@ def register_quarters(
                 bucket.quality = quality_of_interval
             bucket.received = True
         previous_us, previous_value, previous_quality = current_us, value, quality
-    return {
-        dt.datetime.fromtimestamp(quarter * QUARTER_S, ROLLUP_TZ): BucketFigures(
-            value=math.fsum(bucket.amounts),
-            expected=1,
-            received=int(bucket.received),
-            quality=bucket.quality if bucket.received else QUALITY_MISSING,
-            empty_leading=0 if bucket.received else 1,
-            empty_trailing=0 if bucket.received else 1,
-            empty_longest=0 if bucket.received else 1,
-        )
-        for quarter, bucket in found.items()
-    }
+    return _quarter_figures(found)
 
 
 def bucket_from_children(
